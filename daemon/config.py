@@ -1,0 +1,497 @@
+"""The TOML config file read into frozen dataclasses; every error names the file, the key and the problem.
+
+Nothing here opens a connection or touches the database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """A config problem: str() is "FILE: KEY: PROBLEM"."""
+
+    def __init__(self, path: Path | str, key: str, problem: str):
+        self.path, self.key, self.problem = str(path), key, problem
+        super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class OfficeConfig:
+    name: str
+    address: str
+    staff: tuple[str, ...]
+    head: str
+    timezone: str = "Asia/Shanghai"
+    number_format: str = "办请〔{year}〕{seq}号"
+    accept_from: str = "units"
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str | None
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    failed_folder: str = "Failed"
+    idle: bool = True
+    poll_seconds: int = 60
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    from_addr: str
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class HoursConfig:
+    calendar: str = "cn"
+    office: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
+    extra_days_off: tuple[date, ...] = ()
+    extra_workdays: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    first_after: str = "1d"
+    repeat_every: str = "1d"
+    escalate_after: int = 2
+    urgent: dict[str, str] = field(default_factory=lambda: {"特急": "2h", "加急": "4h"})
+    digest_at: time = time(8, 30)
+    report_after: str = "10d"
+    weekly_at: time = time(9, 0)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    auto_return: bool = False
+
+
+@dataclass(frozen=True)
+class RepliesConfig:
+    extra_approve_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    disabled: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    require_signer: bool = False
+    suggestions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    email: str
+    superior: str | None = None
+    delegate: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    emails: tuple[str, ...]
+
+    def owns(self, address: str) -> bool:
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        return any(e == address or (e.startswith("@") and e[1:] == domain) for e in self.emails)
+
+
+@dataclass(frozen=True)
+class Route:
+    match: tuple[str, ...]
+    steps: str
+    execute: str | None = None
+    copy: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    office: OfficeConfig
+    imap: ImapConfig
+    smtp: SmtpConfig
+    database: DatabaseConfig
+    archive: ArchiveConfig
+    hours: HoursConfig
+    reminders: RemindersConfig
+    review: ReviewConfig
+    replies: RepliesConfig
+    checks: ChecksConfig
+    people: tuple[Person, ...]
+    units: tuple[Unit, ...]
+    routes: tuple[Route, ...]
+
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_DURATION = re.compile(r"^\d+[mhd]$")
+_SECURITY = ("ssl", "starttls", "none")
+
+
+class _Reader:
+    """Takes values out of one TOML table, remembering the key path for error messages."""
+
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str):
+        self.path, self.table, self.prefix, self.used = path, table, prefix, set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.path, self.key(name), problem)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = False):
+        self.used.add(name)
+        if name not in self.table:
+            if required or default is ...:
+                raise self.fail(name, "is required")
+            return default
+        value = self.table[name]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(name, f"must be {_KIND_WORDS.get(names, names)}, not {type(value).__name__} {value!r}")
+        return value
+
+    def text(self, name: str, default: Any = ...) -> str:
+        value = self.get(name, str, default)
+        if value is not None and isinstance(value, str) and not value.strip() and default is ...:
+            raise self.fail(name, "must not be empty")
+        return value
+
+    def email(self, name: str, value: str | None = None) -> str:
+        value = self.text(name) if value is None else value
+        if not _EMAIL.match(value.strip()):
+            raise self.fail(name, f"is not a mail address: {value!r}")
+        return value.strip().lower()
+
+    def strings(self, name: str, default: tuple = ()) -> tuple[str, ...]:
+        value = self.get(name, (list, str), list(default))
+        if isinstance(value, str):
+            value = [value]
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(name, f"must be a list of strings, found {item!r}")
+        return tuple(value)
+
+    def duration(self, name: str, default: str) -> str:
+        value = self.get(name, str, default)
+        if not _DURATION.match(value):
+            raise self.fail(name, f"must be a duration like 30m, 4h or 2d, not {value!r}")
+        return value
+
+    def clock(self, name: str, default: time) -> time:
+        value = self.get(name, str, None)
+        if value is None:
+            return default
+        return _parse_clock(value, lambda: self.fail(name, f"must be a time like 08:30, not {value!r}"))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known key (misspelt?)")
+
+
+_KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
+               "dict": "a table", "list or str": "a list of strings"}
+
+
+def _parse_clock(text: str, error) -> time:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise error()
+    return time(int(m[1]), int(m[2]))
+
+
+def _secret(r: _Reader, base: Path, required: bool) -> str | None:
+    """Password from password_env or password_file; never from the file itself."""
+    if "password" in r.table:
+        raise r.fail("password", "passwords are never written in the config: use password_env or password_file")
+    env = r.get("password_env", str, None)
+    file = r.get("password_file", str, None)
+    if env and file:
+        raise r.fail("password_file", "give either password_env or password_file, not both")
+    if env:
+        value = os.environ.get(env)
+        if value is None and required:
+            raise r.fail("password_env", f"environment variable {env} is not set")
+        return value
+    if file:
+        p = Path(os.path.expandvars(file))
+        p = p if p.is_absolute() else base / p
+        try:
+            return p.read_text(encoding="utf-8").strip("\r\n")
+        except OSError as e:
+            raise r.fail("password_file", f"cannot read {p}: {e.strerror}") from None
+    return None
+
+
+def _table(r: _Reader, name: str, required: bool = True) -> _Reader:
+    value = r.get(name, dict, None if not required else ...)
+    return _Reader(r.path, value or {}, name)
+
+
+def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
+    """Read and validate the config file; raises ConfigError naming file, key and problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, "", f"not valid TOML: {e}") from None
+    base = path.resolve().parent
+    top = _Reader(path, data, "")
+
+    o = _table(top, "office")
+    office = OfficeConfig(
+        name=o.text("name"), address=o.email("address"),
+        staff=tuple(o.email("staff", s) for s in o.strings("staff")) or _missing(o, "staff"),
+        head=o.email("head"), timezone=o.text("timezone", "Asia/Shanghai"),
+        number_format=o.text("number_format", "办请〔{year}〕{seq}号"), accept_from=o.text("accept_from", "units"))
+    o.finish()
+    try:
+        ZoneInfo(office.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise o.fail("timezone", f"unknown time zone {office.timezone!r}") from None
+    if "{seq" not in office.number_format:
+        raise o.fail("number_format", "must contain {seq}")
+    try:
+        office.number_format.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as e:
+        raise o.fail("number_format", f"only {{year}} and {{seq}} may be used ({e})") from None
+    if office.accept_from not in ("units", "anyone"):
+        raise o.fail("accept_from", f'must be "units" or "anyone", not {office.accept_from!r}')
+
+    i = _table(top, "imap")
+    imap = ImapConfig(
+        host=i.text("host"), port=_port(i, 993), security=_security(i, "ssl"), username=i.text("username"),
+        password=_secret(i, base, need_secrets),
+        folder=i.text("folder", "INBOX"), processed_folder=i.text("processed_folder", "Processed"),
+        failed_folder=i.text("failed_folder", "Failed"), idle=i.get("idle", bool, True),
+        poll_seconds=_positive(i, "poll_seconds", 60), timeout=_positive(i, "timeout", 30))
+    i.finish()
+    if need_secrets and imap.password is None:
+        raise i.fail("password_env", "no password: set password_env or password_file")
+
+    s = _table(top, "smtp")
+    smtp = SmtpConfig(
+        host=s.text("host"), port=_port(s, 465), security=_security(s, "ssl"),
+        username=s.get("username", str, None), password=_secret(s, base, need_secrets),
+        from_addr=s.get("from", str, None) or f"{office.name} <{office.address}>",
+        timeout=_positive(s, "timeout", 30))
+    s.finish()
+    if need_secrets and smtp.username and smtp.password is None:
+        raise s.fail("password_env", "a username is set but no password: set password_env or password_file")
+
+    d = _table(top, "database")
+    url = d.text("url")
+    d.finish()
+    if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+        raise d.fail("url", f"must start with sqlite:/// or postgresql://, not {url!r}")
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        url = "sqlite:///" + str(sqlite_path(url, base))
+
+    a = _table(top, "archive")
+    apath = Path(a.text("path"))
+    a.finish()
+
+    h = _table(top, "hours", required=False)
+    hours = HoursConfig(calendar=h.text("calendar", "cn"), office=_office_hours(h),
+                        extra_days_off=_dates(h, "extra_days_off"), extra_workdays=_dates(h, "extra_workdays"))
+    h.finish()
+    if hours.calendar not in ("cn", "mon-fri"):
+        raise h.fail("calendar", f'must be "cn" or "mon-fri", not {hours.calendar!r}')
+
+    m = _table(top, "reminders", required=False)
+    urgent = m.get("urgent", dict, {"特急": "2h", "加急": "4h"})
+    for k, v in urgent.items():
+        if k not in ("特急", "加急") or not isinstance(v, str) or not _DURATION.match(v):
+            raise m.fail(f"urgent.{k}", f'keys are "特急"/"加急", values durations like 4h; got {k!r} = {v!r}')
+    reminders = RemindersConfig(
+        first_after=m.duration("first_after", "1d"), repeat_every=m.duration("repeat_every", "1d"),
+        escalate_after=_positive(m, "escalate_after", 2), urgent=dict(urgent),
+        digest_at=m.clock("digest_at", time(8, 30)), report_after=m.duration("report_after", "10d"),
+        weekly_at=m.clock("weekly_at", time(9, 0)))
+    m.finish()
+
+    rv = _table(top, "review", required=False)
+    review = ReviewConfig(auto_return=rv.get("auto_return", bool, False))
+    rv.finish()
+
+    rp = _table(top, "replies", required=False)
+    replies = RepliesConfig(extra_approve_words=rp.strings("extra_approve_words"))
+    rp.finish()
+
+    ck = _table(top, "checks", required=False)
+    severity = ck.get("severity", dict, {})
+    for k, v in severity.items():
+        if v not in ("退回", "提示"):
+            raise ck.fail(f"severity.{k}", f'must be "退回" or "提示", not {v!r}')
+    checks = ChecksConfig(disabled=ck.strings("disabled"), severity=dict(severity),
+                          require_signer=ck.get("require_signer", bool, False),
+                          suggestions=dict(ck.get("suggestions", dict, {})))
+    ck.finish()
+
+    people = tuple(_person(path, n, t) for n, t in enumerate(top.get("people", list, [])))
+    units = tuple(_unit(path, n, t) for n, t in enumerate(top.get("units", list, [])))
+    routes = tuple(_route(path, n, t) for n, t in enumerate(top.get("routes", list, [])))
+    top.finish()
+    _check_references(path, office, people, units)
+    return Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
+                  archive=ArchiveConfig(apath if apath.is_absolute() else base / apath), hours=hours,
+                  reminders=reminders, review=review, replies=replies, checks=checks, people=people,
+                  units=units, routes=routes)
+
+
+def sqlite_path(url: str, base: Path) -> Path:
+    """The file of a sqlite:/// URL: sqlite:///var/x.db is /var/x.db (as in SPEC), sqlite:///./x.db is
+    relative to the config file's folder, sqlite:////abs/x.db is absolute too."""
+    rest = url[len("sqlite:///"):]
+    if rest.startswith(("./", "../")):
+        return (base / rest).resolve()
+    return Path("/" + rest.lstrip("/"))
+
+
+def _missing(r: _Reader, name: str):
+    raise r.fail(name, "must list at least one address")
+
+
+def _port(r: _Reader, default: int) -> int:
+    port = r.get("port", int, default)
+    if not 0 < port < 65536:
+        raise r.fail("port", f"must be between 1 and 65535, not {port}")
+    return port
+
+
+def _positive(r: _Reader, name: str, default: int) -> int:
+    value = r.get(name, int, default)
+    if value < 1:
+        raise r.fail(name, f"must be at least 1, not {value}")
+    return value
+
+
+def _security(r: _Reader, default: str) -> str:
+    value = r.get("security", str, default)
+    if value not in _SECURITY:
+        raise r.fail("security", f"must be one of ssl, starttls, none; not {value!r}")
+    return value
+
+
+def _office_hours(r: _Reader) -> tuple[tuple[time, time], ...]:
+    spans = r.strings("office", ("08:30-12:00", "13:30-17:30"))
+    result = []
+    for span in spans:
+        err = lambda: r.fail("office", f'each entry must look like "08:30-12:00", not {span!r}')  # noqa: E731
+        left, sep, right = span.partition("-")
+        if not sep:
+            raise err()
+        start, end = _parse_clock(left, err), _parse_clock(right, err)
+        if end <= start or (result and start < result[-1][1]):
+            raise r.fail("office", f"spans must be in order and not overlap: {span!r}")
+        result.append((start, end))
+    if not result:
+        raise r.fail("office", "must list at least one span")
+    return tuple(result)
+
+
+def _dates(r: _Reader, name: str) -> tuple[date, ...]:
+    values = r.get(name, list, [])
+    out = []
+    for v in values:
+        if isinstance(v, date):
+            out.append(v)
+        else:
+            try:
+                out.append(date.fromisoformat(str(v)))
+            except ValueError:
+                raise r.fail(name, f"must be dates like 2026-12-31, found {v!r}") from None
+    return tuple(out)
+
+
+def _person(path: Path, n: int, table: Any) -> Person:
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"people[{n}]", "must be a table")
+    r = _Reader(path, table, f"people[{n}]")
+    p = Person(id=r.text("id"), name=r.text("name"), email=r.email("email"),
+               superior=r.get("superior", str, None), delegate=r.get("delegate", str, None))
+    r.finish()
+    return p
+
+
+def _unit(path: Path, n: int, table: Any) -> Unit:
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"units[{n}]", "must be a table")
+    r = _Reader(path, table, f"units[{n}]")
+    emails = []
+    for e in r.strings("emails"):
+        e = e.strip().lower()
+        if not (e.startswith("@") and "." in e[1:] or _EMAIL.match(e)):
+            raise r.fail("emails", f"each entry must be an address or @domain, not {e!r}")
+        emails.append(e)
+    if not emails:
+        raise r.fail("emails", "must list at least one address or @domain")
+    u = Unit(id=r.text("id"), name=r.text("name"), emails=tuple(emails))
+    r.finish()
+    return u
+
+
+def _route(path: Path, n: int, table: Any) -> Route:
+    if not isinstance(table, dict):
+        raise ConfigError(path, f"routes[{n}]", "must be a table")
+    r = _Reader(path, table, f"routes[{n}]")
+    steps = r.get("steps", (list, str))
+    steps = "，".join(steps) if isinstance(steps, list) else steps
+    route = Route(match=r.strings("match"), steps=steps, execute=r.get("execute", str, None),
+                  copy=r.strings("copy"))
+    r.finish()
+    return route
+
+
+def _check_references(path: Path, office: OfficeConfig, people, units) -> None:
+    ids: dict[str, str] = {}
+    for kind, items in (("people", people), ("units", units)):
+        for n, item in enumerate(items):
+            if item.id in ids:
+                raise ConfigError(path, f"{kind}[{n}].id", f"{item.id!r} is used twice")
+            ids[item.id] = kind
+    person_ids = {p.id for p in people}
+    for n, p in enumerate(people):
+        for key in ("superior", "delegate"):
+            ref = getattr(p, key)
+            if ref and ref not in person_ids:
+                raise ConfigError(path, f"people[{n}].{key}", f"{ref!r} is not the id of any [[people]] entry")
