@@ -1,0 +1,615 @@
+"""Raw mail bytes to a decoded ParsedMail; pure: never reads files, never talks to a server, never judges content."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email
+import email.message
+import email.policy
+import email.utils
+import hashlib
+import html as html_lib
+import quopri
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+
+__all__ = [
+    "Attachment",
+    "MailParseError",
+    "ParsedMail",
+    "decode_bytes",
+    "html_to_text",
+    "parse",
+    "strip_subject_prefixes",
+]
+
+
+class MailParseError(Exception):
+    """The mail cannot be understood at all; the caller files it as failed with str(exc) as the reason."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    message_id: str
+    subject: str
+    from_addr: str
+    from_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    reply_to: tuple[str, ...]
+    date: datetime | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...]
+    auto: str | None
+    _headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+
+    def header(self, name: str) -> str:
+        """The first header called `name` (any case), decoded; "" when absent."""
+        wanted = name.lower()
+        for key, value in self._headers:
+            if key.lower() == wanted:
+                return decode_header(value)
+        return ""
+
+
+# ---------------------------------------------------------------- charsets
+
+# Labels senders use for GB text are upgraded to GB18030, its superset: a part labelled
+# gb2312 routinely carries GBK characters.
+_ALIASES = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
+    "gb_2312-80": "gb18030", "euc-cn": "gb18030", "x-euc-cn": "gb18030", "csgb2312": "gb18030",
+    "gb18030": "gb18030", "ms936": "gb18030", "windows-936": "gb18030", "chinese": "gb18030",
+    "big5": "big5hkscs", "big5-hkscs": "big5hkscs", "x-big5": "big5hkscs", "cp950": "big5hkscs",
+    "utf8": "utf-8", "utf-8": "utf-8", "unicode-1-1-utf-8": "utf-8",
+    "us-ascii": "utf-8", "ascii": "utf-8", "ansi_x3.4-1968": "utf-8",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "ks_c_5601-1987": "cp949", "euc-kr": "cp949",
+    "shift_jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "iso-8859-8-i": "iso8859-8", "iso-8859-8-e": "iso8859-8", "iso-8859-6-i": "iso8859-6",
+}
+
+
+def _codec(label: str | None) -> str | None:
+    """A Python codec for a charset label as found in mail, or None when the label is useless."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").strip().lower()
+    label = label.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*zh
+    if label in _ALIASES:
+        return _ALIASES[label]
+    try:
+        import codecs
+
+        name = codecs.lookup(label).name
+    except (LookupError, ValueError):
+        return None
+    return _ALIASES.get(name, name)
+
+
+def decode_bytes(data: bytes, label: str | None = None) -> str:
+    """Bytes to text: the declared charset, then UTF-8, then GB18030, then GB18030 with replacement."""
+    codec = _codec(label)
+    tried = []
+    for name in (codec, "utf-8", "gb18030"):
+        if name is None or name in tried:
+            continue
+        tried.append(name)
+        try:
+            return data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if codec == "big5hkscs":
+        return data.decode("big5hkscs", errors="replace")
+    return data.decode("gb18030", errors="replace")
+
+
+def _unescape_raw(value: str) -> str:
+    """A header str that carries raw 8-bit bytes (as surrogates) decoded as UTF-8 or GB18030."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    return decode_bytes(value.encode("utf-8", "surrogateescape"))
+
+
+# ---------------------------------------------------------------- headers
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+
+
+def _word_bytes(kind: str, payload: str) -> bytes:
+    if kind in "bB":
+        payload = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+        payload += "=" * (-len(payload) % 4)
+        try:
+            return base64.b64decode(payload)
+        except (binascii.Error, ValueError):
+            return b""
+    raw = payload.replace("_", " ").encode("ascii", "surrogateescape")
+    return quopri.decodestring(raw, header=False)
+
+
+def decode_header(value: str | None) -> str:
+    """An RFC 2047 header value to text; adjacent words of one charset are joined as bytes first."""
+    if not value:
+        return ""
+    value = str(value)
+    value = re.sub(r"\r?\n[ \t]*", " ", value)
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_label: str | None = None
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_label
+        if pending:
+            out.append(decode_bytes(b"".join(pending), pending_label))
+        pending, pending_label = [], None
+
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[pos:match.start()]
+        label, kind, payload = match.groups()
+        if between and not (between.isspace() and pending):
+            flush()
+            out.append(_unescape_raw(between))
+        codec = _codec(label)
+        if pending and codec != pending_label:
+            flush()
+        pending.append(_word_bytes(kind, payload))
+        pending_label = codec
+        pos = match.end()
+    flush()
+    out.append(_unescape_raw(value[pos:]))
+    return "".join(out)
+
+
+def _normalise_space(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(decoded name, bare lower-cased address) pairs from raw address headers."""
+    result = []
+    for raw in values:
+        text = re.sub(r"\r?\n[ \t]*", " ", str(raw))
+        try:
+            pairs = email.utils.getaddresses([text])
+        except Exception:  # noqa: BLE001 - malformed address lists must not stop the parse
+            pairs = [("", m) for m in re.findall(r"[\w.+-]+@[\w.-]+", text)]
+        for name, addr in pairs:
+            addr = _unescape_raw(addr).strip().strip("<>").lower()
+            if not addr:
+                continue
+            result.append((_normalise_space(decode_header(name)), addr))
+    return result
+
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+def _ids(value: str) -> tuple[str, ...]:
+    value = _unescape_raw(value or "")
+    found = _MSGID.findall(value)
+    if not found:
+        found = [tok.strip("<>") for tok in value.split() if "@" in tok]
+    seen: list[str] = []
+    for item in found:
+        if item and item not in seen:
+            seen.append(item)
+    return tuple(seen)
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(_unescape_raw(value).strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+# Reply and forward prefixes, stacked, with an ASCII or full-width colon, plus the
+# decorations that gateways add in front of them.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|tr|antw|回复|答复|回覆|转发|轉寄|轉發)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*"
+    r"|\[(?:external(?: mail| email)?|外部邮件|ext)\]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def strip_subject_prefixes(subject: str) -> str:
+    """The subject without stacked reply/forward prefixes (Re:/回复：/答复:/Fw:/转发: …) and gateway tags."""
+    return _normalise_space(_PREFIX.sub("", subject or ""))
+
+
+# ---------------------------------------------------------------- HTML
+
+_BLOCK = {
+    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "hr", "section", "article", "header", "footer", "dl", "dt", "dd", "center",
+    "address", "form", "title",
+}
+_SKIP = {"script", "style", "head", "template", "noscript", "xml", "o:p"}
+
+
+class _TextMaker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.current: list[str] = []
+        self.quote = 0
+        self.skip = 0
+        self.pre = 0
+
+    def _break(self) -> None:
+        line = "".join(self.current).rstrip()
+        prefix = "> " * self.quote
+        self.lines.append((prefix + line.lstrip(" ")) if line.strip() else prefix.rstrip())
+        self.current = []
+
+    def _soft_break(self) -> None:
+        if "".join(self.current).strip():
+            self._break()
+
+    def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if tag in _SKIP:
+            self.skip += 1
+            return
+        if tag == "br":
+            self._break()
+        elif tag in _BLOCK:
+            self._soft_break()
+        if tag == "blockquote":
+            self.quote += 1
+        elif tag == "pre":
+            self.pre += 1
+        elif tag == "hr":
+            self.lines.append("> " * self.quote + "_" * 32)
+        elif tag in ("td", "th") and self.current and self.current[-1] not in (" ", "\t"):
+            self.current.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if tag in _SKIP:
+            return
+        self.handle_starttag(tag, attrs)
+        if tag == "blockquote":
+            self.quote = max(0, self.quote - 1)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+            return
+        if tag in _BLOCK and tag != "br":
+            self._soft_break()
+        if tag == "blockquote":
+            self.quote = max(0, self.quote - 1)
+        elif tag == "pre":
+            self.pre = max(0, self.pre - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        data = data.replace("\xa0", " ")
+        if self.pre:
+            parts = data.split("\n")
+            for i, part in enumerate(parts):
+                if i:
+                    self._break()
+                self.current.append(part)
+            return
+        data = re.sub(r"[ \t\r\n\f]+", " ", data)
+        if not self.current or not "".join(self.current).strip():
+            data = data.lstrip(" ")
+        self.current.append(data)
+
+    def text(self) -> str:
+        self._soft_break()
+        out: list[str] = []
+        for line in self.lines:
+            if not line.strip(" >") and out and not out[-1].strip(" >"):
+                continue  # collapse runs of empty lines
+            out.append(line)
+        while out and not out[0].strip(" >"):
+            out.pop(0)
+        while out and not out[-1].strip(" >"):
+            out.pop()
+        return "\n".join(out)
+
+
+def html_to_text(html: str) -> str:
+    """HTML to plain text: block elements and <br> become line breaks, blockquotes become "> " lines."""
+    if not html:
+        return ""
+    maker = _TextMaker()
+    try:
+        maker.feed(html)
+        maker.close()
+    except Exception:  # noqa: BLE001 - broken markup: keep what we have, else strip tags bluntly
+        if not maker.lines and not maker.current:
+            return html_lib.unescape(re.sub(r"<[^>]*>", " ", html)).strip()
+    return maker.text()
+
+
+# ---------------------------------------------------------------- bodies
+
+def _raw_header(part: email.message.Message, name: str) -> str:
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return ""
+
+
+def _split_params(value: str) -> list[tuple[str, str]]:
+    """`a; k=v; k2="v;2"` to [(k, v), ...] (quotes kept), tolerant of stray semicolons."""
+    pieces, buf, quoted = [], [], False
+    for ch in re.sub(r"\r?\n[ \t]*", " ", value):
+        if ch == '"':
+            quoted = not quoted
+        if ch == ";" and not quoted:
+            pieces.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    pieces.append("".join(buf))
+    pairs = []
+    for piece in pieces[1:]:
+        if "=" in piece:
+            key, _, val = piece.partition("=")
+            pairs.append((key.strip().lower(), val.strip()))
+    return pairs
+
+
+def _param(part: email.message.Message, name: str, header: str) -> str:
+    """A decoded MIME parameter (RFC 2231, RFC 2047 inside quotes, or raw 8-bit)."""
+    pairs = _split_params(_raw_header(part, header))
+    if not any(k == name or k.startswith(name + "*") for k, _ in pairs):
+        return ""
+    try:
+        params = email.utils.decode_params([("", "")] + pairs)[1:]
+    except Exception:  # noqa: BLE001
+        params = [(k, email.utils.unquote(v)) for k, v in pairs]
+    for key, value in params:
+        if key.lower() != name:
+            continue
+        if isinstance(value, tuple):  # RFC 2231: (charset, language, percent-decoded latin-1 text)
+            charset, _lang, text = value
+            text = email.utils.unquote(text)
+            try:
+                data = text.encode("latin-1")
+            except UnicodeEncodeError:
+                data = text.encode("utf-8", "surrogateescape")
+            return decode_bytes(data, charset or None)
+        return decode_header(email.utils.unquote(str(value)))
+    return ""
+
+
+def _filename(part: email.message.Message) -> str:
+    name = _param(part, "filename", "content-disposition") or _param(part, "name", "content-type")
+    name = _normalise_space(name.replace("\\", "/").rsplit("/", 1)[-1])
+    return name
+
+
+def _payload(part: email.message.Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        if isinstance(raw, str):
+            return raw.encode("utf-8", "surrogateescape")
+        return b""
+    return data
+
+
+def _charset(part: email.message.Message) -> str | None:
+    try:
+        return part.get_param("charset")  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _content_type(part: email.message.Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:  # noqa: BLE001
+        return "text/plain"
+
+
+def _disposition(part: email.message.Message) -> str:
+    value = str(part.get("content-disposition", "") or "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+class _Bodies:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.htmls: list[str] = []
+        self.attachments: list[Attachment] = []
+
+    def add_attachment(self, name: str, ctype: str, data: bytes, ext: str = ".bin") -> None:
+        if not name:
+            name = f"附件{len(self.attachments) + 1}{ext}"
+        self.attachments.append(Attachment(name, ctype, data))
+
+    def walk(self, part: email.message.Message, depth: int = 0) -> None:
+        ctype = _content_type(part)
+        if depth > 40:
+            return
+        if part.is_multipart() and not ctype.startswith("message/"):
+            payload = part.get_payload()
+            children = payload if isinstance(payload, list) else []
+            if ctype == "multipart/alternative":
+                # One text and one HTML from the alternatives; the rest are the same content.
+                before_t, before_h = len(self.texts), len(self.htmls)
+                for child in children:
+                    self.walk(child, depth + 1)
+                del self.texts[before_t + 1:]
+                del self.htmls[before_h + 1:]
+            else:
+                for child in children:
+                    self.walk(child, depth + 1)
+            return
+        disposition = _disposition(part)
+        name = _filename(part)
+        if ctype in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                try:
+                    data = inner[0].as_bytes(policy=email.policy.compat32)
+                except Exception:  # noqa: BLE001
+                    data = str(inner[0]).encode("utf-8", "surrogateescape")
+                subject = next((v for k, v in inner[0].raw_items() if k.lower() == "subject"), "")
+                subject = _normalise_space(decode_header(str(subject)))
+            else:
+                data, subject = _payload(part), ""
+            base = name or (re.sub(r'[\\/:*?"<>|\r\n]', "_", subject)[:120] + ".eml" if subject else "")
+            self.add_attachment(base, ctype, data, ".eml")
+            return
+        data = _payload(part)
+        if (ctype in ("text/plain", "text/html") and disposition != "attachment" and not name):
+            text = decode_bytes(data, _charset(part))
+            (self.texts if ctype == "text/plain" else self.htmls).append(text)
+            return
+        if ctype.startswith("multipart/"):
+            return  # a multipart with a broken body: nothing usable
+        self.add_attachment(name, ctype, data)
+
+
+# ---------------------------------------------------------------- automatic mail
+
+_OOO_SUBJECT = re.compile(
+    r"(自动回复|自動回覆|自动答复|自动应答|out of (the )?office|auto[- ]?reply|automatic reply|autoreply|"
+    r"休假|不在办公室|vacation|abwesenheit|absence)",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"(退信|系统退信|undeliver|delivery status notification|mail delivery (failed|failure|subsystem)|"
+    r"returned mail|delivery failure|failure notice|投递失败|无法投递)",
+    re.IGNORECASE,
+)
+
+
+def _auto(msg: email.message.Message, subject: str, from_addr: str) -> str | None:
+    """Why a mail is automatic (SPEC §3), or None for a person's mail."""
+    ctype = _content_type(msg)
+    report = str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    local = from_addr.split("@", 1)[0]
+    if (ctype == "multipart/report" and report != "disposition-notification") or local in (
+        "mailer-daemon", "postmaster") or _BOUNCE_SUBJECT.search(subject):
+        return "bounce"
+    if report == "disposition-notification":
+        return "receipt"
+    submitted = str(msg.get("auto-submitted", "") or "").strip().lower()
+    precedence = str(msg.get("precedence", "") or "").strip().lower()
+    if (msg.get("x-autoreply") or msg.get("x-autorespond") or precedence == "auto_reply"
+            or submitted.startswith("auto-replied") or _OOO_SUBJECT.search(subject)):
+        return "out-of-office"
+    if submitted and submitted != "no":
+        return "auto-submitted"
+    if precedence in ("bulk", "junk", "list"):
+        return "precedence"
+    if any(msg.get(h) for h in ("list-id", "list-unsubscribe", "list-post", "mailing-list", "x-mailing-list")):
+        return "list"
+    return None
+
+
+# ---------------------------------------------------------------- parse
+
+def parse(raw: bytes) -> ParsedMail:
+    """Decode one RFC 822 mail; raises MailParseError (and nothing else) when it is not a mail at all."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise MailParseError(f"not bytes but {type(raw).__name__}")
+    raw = bytes(raw)
+    if not raw.strip():
+        raise MailParseError("empty message")
+    if raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise MailParseError("an Outlook .msg (compound file), not an RFC 822 mail")
+    try:
+        return _parse(raw)
+    except MailParseError:
+        raise
+    except RecursionError as exc:
+        raise MailParseError("MIME structure nested too deeply") from exc
+    except Exception as exc:  # noqa: BLE001 - the contract: nothing but MailParseError escapes
+        raise MailParseError(f"cannot decode: {type(exc).__name__}: {exc}") from exc
+
+
+_OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
+
+
+def _fix_obsolete_names(raw: bytes) -> bytes:
+    """RFC 5322 obsolete syntax allows blanks before a header's colon ("From  : x"); drop them."""
+    end = re.search(rb"\r?\n\r?\n", raw)
+    head = raw[: end.start()] if end else raw
+    if not _OBS_NAME.search(head):
+        return raw
+    return _OBS_NAME.sub(rb"\1:", head) + raw[len(head):]
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    msg = email.message_from_bytes(_fix_obsolete_names(raw), policy=email.policy.compat32)
+    # raw_items: values as received (8-bit bytes kept as surrogates), not compat32's lossy Header objects
+    headers = tuple((str(k), str(v)) for k, v in msg.raw_items())
+    known = {k.lower() for k, _ in headers}
+    if not known & {"from", "to", "subject", "date", "message-id", "received", "mime-version",
+                    "content-type", "return-path", "sender", "cc", "delivered-to"}:
+        raise MailParseError("no mail header fields (not an RFC 822 message)")
+
+    def all_of(name: str) -> list[str]:
+        return [v for k, v in headers if k.lower() == name]
+
+    def first(name: str) -> str:
+        values = all_of(name)
+        return values[0] if values else ""
+
+    ids = _ids(first("message-id"))
+    message_id = ids[0] if ids else ""
+    if not message_id:
+        message_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
+    subject = _normalise_space(decode_header(first("subject")))
+    senders = _addresses(all_of("from")) or _addresses(all_of("sender"))
+    from_name, from_addr = senders[0] if senders else ("", "")
+
+    bodies = _Bodies()
+    bodies.walk(msg)
+    text = "\n".join(t for t in bodies.texts if t.strip())
+    html = "\n".join(bodies.htmls)
+    if not text.strip() and html:
+        text = html_to_text(html)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    return ParsedMail(
+        message_id=message_id,
+        subject=subject,
+        from_addr=from_addr,
+        from_name=from_name,
+        to=tuple(a for _, a in _addresses(all_of("to")) if a),
+        cc=tuple(a for _, a in _addresses(all_of("cc")) if a),
+        reply_to=tuple(a for _, a in _addresses(all_of("reply-to")) if a),
+        date=_date(first("date")),
+        in_reply_to=_ids(" ".join(all_of("in-reply-to"))),
+        references=_ids(" ".join(all_of("references"))),
+        text=text,
+        html=html,
+        attachments=tuple(bodies.attachments),
+        auto=_auto(msg, subject, from_addr),
+        _headers=headers,
+    )
