@@ -1,0 +1,477 @@
+"""The new text of a reply and the decision it states; pure: no database, no network, no idea who sent it."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from daemon.mime import ParsedMail, html_to_text, strip_subject_prefixes
+
+__all__ = [
+    "FINGERPRINT_RE",
+    "Lexicon",
+    "Reply",
+    "Verb",
+    "classify",
+    "fingerprint",
+    "new_text",
+    "read_reply",
+]
+
+# ---------------------------------------------------------------- our own fingerprint
+
+FINGERPRINT_RE = re.compile(r"〔流转码[:：]\s*([A-Z0-9]{4,8})〕")
+_HTML_FINGERPRINT = re.compile(r"<[a-z0-9]+\b[^>]*\bid\s*=\s*[\"']?[\w-]*officeflow-mail\b", re.I)
+
+
+def fingerprint(code: str) -> str:
+    """The marker that must stand in the first line of the text body of every mail we send."""
+    if not re.fullmatch(r"[A-Z0-9]{4,8}", code):
+        raise ValueError(f"flow code must be 4-8 upper-case letters or digits: {code!r}")
+    return f"〔流转码：{code}〕"
+
+
+# ---------------------------------------------------------------- cutting the quote
+
+# Where a client's quote starts in HTML; everything from the earliest hit on is the quote.
+_HTML_MARKERS = [
+    _HTML_FINGERPRINT,
+    re.compile(r"<div\b[^>]*\bid\s*=\s*[\"']?(?:x_)?original-content", re.I),               # QQ / Exmail
+    re.compile(r"<[a-z]+\b[^>]*border-top\s*:\s*solid\s+#(?:B5C4DF|E1E1E1)", re.I),         # Foxmail, Outlook
+    re.compile(r"<hr\b[^>]*display\s*:\s*inline-block\s*;\s*width\s*:\s*98%", re.I),        # Outlook web
+    re.compile(r"<div\b[^>]*\bid\s*=\s*[\"']?(?:x_)?divRplyFwdMsg", re.I),                  # Outlook
+    re.compile(r"<[a-z]+\b[^>]*\bid\s*=\s*[\"']?(?:x_)?appendonsend", re.I),                # Outlook
+    re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bgmail_(?:quote|attr)\b", re.I),  # Gmail
+    re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bmoz-cite-prefix\b", re.I),     # Thunderbird
+    re.compile(r"<blockquote\b[^>]*\btype\s*=\s*[\"']?cite", re.I),                         # Apple, Thunderbird
+    re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bntes-mailmaster-quote\b", re.I),  # Mail Master
+    re.compile(r"<div\b[^>]*\bid\s*=\s*[\"']?is(?:Reply|Forward)Content", re.I),            # Coremail
+    re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\byahoo_quoted\b", re.I),        # Yahoo
+]
+
+_SEPARATOR = re.compile(
+    r"^-{2,}\s*(原始邮件|原邮件|回复的原邮件|转发的邮件|原始郵件|原始郵件|original message|forwarded message|"
+    r"replied message|reply message|message d'origine|ursprüngliche nachricht)\s*-{2,}|^_{10,}\s*$|"
+    r"^-{2,}\s*(original message|原始邮件)\s*$",
+    re.I,
+)
+_ATTRIBUTION = [
+    re.compile(r"^在\s*.{0,100}写道\s*[:]?\s*$"),
+    re.compile(r"^.{0,150}于\s*\d{4}.{0,60}写道\s*[:]?\s*$"),
+    re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日.{0,80}写道\s*[:]\s*$"),
+    re.compile(r"^.{0,40}\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}.{0,120}(写道|寫道|wrote)\s*[:]?\s*$", re.I),
+    re.compile(r"^on\b.{0,200}\bwrote\s*:?\s*$", re.I),
+    re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2} .{0,60}<[^>]+>\s*:\s*$"),
+]
+_HEADER_LINE = re.compile(
+    r"^(发件人|寄件者|寄件人|from|发送时间|发件时间|发送日期|傳送時間|日期|时间|sent|date|收件人|收件者|to|"
+    r"抄送|副本|cc|主题|主旨|subject)\s*(:\s*|\s+)\S",
+    re.I,
+)
+_SIGNATURE = re.compile(
+    r"^(发自我的|发自网易邮箱|发自\s*\S*(手机|邮箱|iphone|ipad|android)|从我的.{0,20}发送|從我的.{0,20}傳送|"
+    r"sent from my\b|sent from (mail|outlook) for\b|get outlook for\b|获取\s*outlook|来自.{0,12}(手机|客户端)|"
+    r"--\s*$)",
+    re.I,
+)
+_FOOTER_WORDS = re.compile(r"(保密|机密|confidential|privileged)", re.I)
+_FOOTER_MAIL = re.compile(r"(邮件|郵件|e-?mail|message|transmission)", re.I)
+
+
+def _match_key(line: str) -> str:
+    """A copy of a line for matching only: NFKC, NBSP as space, no leading quote marks or emphasis."""
+    key = unicodedata.normalize("NFKC", line).replace("\xa0", " ")
+    return re.sub(r"^[\s>*|]+", "", key).rstrip()
+
+
+def _quoted(line: str) -> bool:
+    return line.lstrip(" \t\u3000\xa0").startswith(">")
+
+
+def _cut_reason(lines: list[str], i: int) -> str | None:
+    """Why line i starts the quoted or trailing part of a reply, or None."""
+    line = lines[i]
+    key = _match_key(line)
+    if FINGERPRINT_RE.search(line) or FINGERPRINT_RE.search(key):
+        return "fingerprint"
+    if _quoted(line):
+        return "quote"
+    if not key:
+        return None
+    if _SEPARATOR.search(key):
+        return "separator"
+    joined = key if i + 1 >= len(lines) else key + _match_key(lines[i + 1])
+    for rule in _ATTRIBUTION:
+        if rule.search(key) or (len(key) < 120 and rule.search(joined)):
+            return "attribution"
+    if _HEADER_LINE.search(key):
+        hits = sum(1 for j in range(i, min(i + 5, len(lines))) if _HEADER_LINE.search(_match_key(lines[j])))
+        if hits >= 2:
+            return "headers"
+    if _SIGNATURE.search(key):
+        return "signature"
+    if len(key) >= 40 and _FOOTER_WORDS.search(key) and _FOOTER_MAIL.search(key):
+        return "footer"
+    return None
+
+
+def cut_text(text: str) -> str:
+    """The new text of a plain-text reply: above the quote, or, when nothing is above, the answers between quotes."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    first_cut, reason = len(lines), None
+    for i in range(len(lines)):
+        reason = _cut_reason(lines, i)
+        if reason:
+            first_cut = i
+            break
+    top = "\n".join(lines[:first_cut]).strip()
+    if top or reason not in ("quote", "attribution"):
+        return top
+    # Bottom-posting or answers between quoted lines: keep the unquoted lines that follow a
+    # `>` quote, up to anything that is not ours to read (a client header, our notification, a signature).
+    kept: list[str] = []
+    for i in range(first_cut, len(lines)):
+        why = _cut_reason(lines, i)
+        if why in ("quote", "attribution"):
+            continue
+        if why:
+            break
+        kept.append(lines[i])
+    return "\n".join(kept).strip()
+
+
+def _html_cut(html: str) -> str | None:
+    """The HTML before the first quote marker, or None when no marker is found."""
+    starts = [m.start() for rule in _HTML_MARKERS for m in [rule.search(html)] if m]
+    if not starts:
+        return None
+    return html[: min(starts)]
+
+
+def new_text(mail: ParsedMail) -> str:
+    """The text the sender wrote in this mail, without the quote, our notification, signatures or footers."""
+    if mail.html:
+        head = _html_cut(mail.html)
+        if head is not None:
+            cut = cut_text(html_to_text(head))
+            if cut:
+                return cut
+            # Nothing above the quote: the answer is below or between the quoted parts.
+            return cut_text(html_to_text(mail.html)) if not mail.text.strip() else cut_text(mail.text)
+    return cut_text(mail.text or html_to_text(mail.html))
+
+
+# ---------------------------------------------------------------- the decision
+
+class Verb(enum.Enum):
+    ACCEPT = "受理"
+    RETURN = "退回"
+    APPROVE = "同意"
+    APPROVE_WITH_CONDITIONS = "原则同意"
+    REJECT = "不同意"
+    TRANSFER = "转"
+    ADD_SIGNER = "加签"
+    WITHDRAW = "撤回"
+    QUERY = "查询"
+    REMIND = "催办"
+    DONE = "办结"
+    UNKNOWN = "未识别"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Informal words (好的, ok, 行 …) that count as approval when they open a reply; none by default."""
+    extra_approve: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    verb: Verb
+    opinion: str
+    target: str
+    fields: dict[str, str] = field(default_factory=dict)
+    new_text: str = ""
+    matched: str = ""
+
+
+A, C, R, T, N = Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN, None
+# Strong tokens count anywhere in the first lines; matched longest first. N marks phrases that
+# contain a verdict word but decide nothing (不同意见 = "differing views").
+_STRONG: dict[str, Verb | None] = {
+    "同意": A, "批准": A, "准予": A, "照准": A, "照办": A, "同意办理": A, "按此办理": A, "按拟办意见办理": A,
+    "无异议": A, "没有异议": A, "没异议": A, "无意见": A, "没有意见": A, "没意见": A, "不反对": A,
+    "无不同意见": A, "没有不同意见": A, "没不同意见": A, "不同意见": N, "同意见": N,
+    "原则同意": C, "原则上同意": C, "基本同意": C, "有条件同意": C, "修改后同意": C, "原则批准": C,
+    "不同意": R, "不予同意": R, "不能同意": R, "无法同意": R, "难以同意": R, "暂不同意": R, "未同意": R,
+    "不批准": R, "不予批准": R, "暂不批准": R, "不能批准": R, "未批准": R, "驳回": R, "否决": R, "不予通过": R,
+    "不通过": R, "不予认可": R, "拒绝": R, "不赞成": R, "反对": R, "不可以": R, "不行": R, "不准": R, "不予准许": R,
+    "退回": T, "退回修改": T, "修改后再报": T, "修改后重报": T, "修改后重新上报": T, "修改后重新提交": T,
+    "approve": A, "approved": A, "lgtm": A, "agree": A, "agreed": A, "i agree": A,
+    "no objection": A, "no objections": A, "no problem": A,
+    "approved with conditions": C, "approved with comments": C, "approve with conditions": C,
+    "reject": R, "rejected": R, "decline": R, "declined": R, "deny": R, "denied": R, "disapprove": R,
+    "disapproved": R, "disagree": R, "not approved": R, "not approve": R, "do not approve": R,
+    "don't approve": R, "cannot approve": R, "can't approve": R, "won't approve": R, "not agree": R,
+}
+# Weak words count only when they open the reply and stand alone (followed by punctuation or the end).
+_WEAK_BUILTIN: dict[str, Verb] = {"可以": A, "yes": A, "no": R, "return": T}
+_APPROVAL_WORDS = ("同意", "批准", "准予", "照准", "通过", "认可", "approve", "agree")
+_NEGATORS = ("不", "未", "没", "无法", "不能", "不予", "难以", "暂不", "拒绝", "并非", "绝非", "勿")
+_EN_NEGATORS = re.compile(r"\b(not|never|cannot|can't|don't|won't|no|n't)\b")
+_QUESTION_BEFORE = re.compile(r"(是否|能否|可否|要不要|是不是|可不可以|同不同意|批不批准)$")
+_CONDITION = re.compile(r"^[^。.!！\n]{0,3}?(但|不过|前提|条件|须|需|务必|but\b|provided|on condition)", re.I)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_CLAUSE_STOP = "，,。.；;！!？?\n：:、"
+_PUNCT = " \t\u3000\xa0，,。.；;！!：:、~～…-—"
+_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,6}\s*[〔\[［(（]\s*\d{4}\s*[〕\]］)）]\s*\d+\s*号")
+_FIELD = re.compile(r"^\s*(拟办意见|流程|执行|抄送|紧急|时限)\s*[:：]\s*(.*?)\s*$")
+_PERSON_TAIL = re.compile(r"(审批|审核|审定|处理|办理|阅处|阅示|批示|签批|签字|酌处|决定)$")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """NFKC, lower case, no blanks inside CJK runs; with the original index of every kept character."""
+    out: list[str] = []
+    where: list[int] = []
+    pending_space: list[int] = []
+    for i, ch in enumerate(text):
+        norm = unicodedata.normalize("NFKC", ch).lower()
+        if norm in (" ", "\t", "\xa0") or ch == "\u3000":
+            pending_space.append(i)
+            continue
+        if pending_space:
+            if out and not (_is_cjk(out[-1]) and norm and _is_cjk(norm[0])):
+                out.append(" ")
+                where.append(pending_space[0])
+            pending_space = []
+        for piece in norm:
+            out.append(piece)
+            where.append(i)
+    return "".join(out), where
+
+
+def _head(text: str) -> str:
+    """The first three non-empty lines, where a verdict is written."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    return "\n".join(lines[:3])[:300]
+
+
+def _word_ok(norm: str, start: int, end: int) -> bool:
+    """Latin tokens must stand as whole words."""
+    if norm[start].isascii() and norm[start].isalpha() and start > 0 and norm[start - 1].isalnum():
+        return False
+    if norm[end - 1].isascii() and norm[end - 1].isalpha() and end < len(norm) and norm[end].isascii() \
+            and norm[end].isalnum():
+        return False
+    return True
+
+
+def _tokens(norm: str) -> list[tuple[int, int, Verb | None]]:
+    """Strong tokens, longest first at every position, none overlapping."""
+    keys = sorted(_STRONG, key=len, reverse=True)
+    found, i = [], 0
+    while i < len(norm):
+        for key in keys:
+            if norm.startswith(key, i) and _word_ok(norm, i, i + len(key)):
+                found.append((i, i + len(key), _STRONG[key]))
+                i += len(key)
+                break
+        else:
+            i += 1
+    return found
+
+
+def _clause_before(norm: str, start: int, width: int) -> str:
+    lo = start
+    while lo > 0 and start - lo < width and norm[lo - 1] not in _CLAUSE_STOP:
+        lo -= 1
+    return norm[lo:start]
+
+
+def _negated(norm: str, start: int, end: int) -> bool:
+    word = norm[start:end]
+    if word.isascii():
+        before = _clause_before(norm, start, 30).split()[-3:]
+        return bool(_EN_NEGATORS.search(" ".join(before)))
+    window = _clause_before(norm, start, 4)
+    return any(neg in window for neg in _NEGATORS)
+
+
+def _questioned(norm: str, start: int, end: int) -> bool:
+    after = norm[end:end + 8]
+    stop = min([after.find(c) for c in "，,。.；;！!\n" if c in after] or [len(after)])
+    return ("吗" in after[:stop + 1] or "?" in after[:stop + 1] or "呢" in after[:2]
+            or bool(_QUESTION_BEFORE.search(_clause_before(norm, start, 6))))
+
+
+def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
+    """The verdict of normalised head text and its span, or UNKNOWN."""
+    opening = norm.lstrip(_PUNCT + "\n")
+    lead = len(norm) - len(opening)
+    weak = dict(_WEAK_BUILTIN)
+    weak.update({unicodedata.normalize("NFKC", w).lower(): A for w in extra if w.strip()})
+    tokens = _tokens(norm)
+    verdicts: list[tuple[Verb, int, int]] = []
+    for start, end, verb in tokens:
+        if verb is None:
+            continue
+        if _KANA.match(norm[end:end + 1]) or _questioned(norm, start, end):
+            return Verb.UNKNOWN, start, end
+        word = norm[start:end]
+        if verb in (A, C) and any(w in word for w in _APPROVAL_WORDS) and _negated(norm, start, end):
+            verb = R
+        elif verb is R and not word.isascii() and _negated(norm, start, end):
+            return Verb.UNKNOWN, start, end  # double negation: 不是不同意, 并非不同意
+        if verb is A and _CONDITION.search(norm[end:]):
+            verb = C
+        verdicts.append((verb, start, end))
+    opening_weak = None
+    for word in sorted(weak, key=len, reverse=True):
+        end = lead + len(word)
+        if opening.startswith(word) and _word_ok(norm, lead, end) and (
+                end == len(norm) or norm[end] in _PUNCT + "\n"):
+            opening_weak = (weak[word], lead, end)
+            break
+    if opening_weak and verdicts and verdicts[0][1] < opening_weak[2]:
+        opening_weak = None  # the opening word belongs to a longer phrase: "no problem"
+    if verdicts and opening_weak and not ({opening_weak[0], verdicts[0][0]} <= {A, C}):
+        return Verb.UNKNOWN, lead, verdicts[-1][2]  # "ok, 不同意": two answers in one
+    if not verdicts:
+        for word in sorted(weak, key=len, reverse=True):
+            end = lead + len(word)
+            if opening.startswith(word) and _word_ok(norm, lead, end) and (
+                    end == len(norm) or norm[end] in _PUNCT + "\n"):
+                if _questioned(norm, lead, end):
+                    return Verb.UNKNOWN, lead, end
+                verb = weak[word]
+                if verb is A and _CONDITION.search(norm[end:]):
+                    verb = C
+                return verb, lead, end
+        return Verb.UNKNOWN, 0, 0
+    kinds = {v for v, _, _ in verdicts}
+    if kinds <= {A, C}:
+        verb = C if C in kinds else A
+        first = next(v for v in verdicts if v[0] is verb)
+        return verb, first[1], first[2]
+    if len(kinds) == 1:
+        return verdicts[0]
+    return Verb.UNKNOWN, verdicts[0][1], verdicts[-1][2]
+
+
+def _strip_lead(text: str, word_len: int) -> str:
+    """Text without its first `word_len` original characters and the punctuation after them."""
+    return text[word_len:].lstrip(_PUNCT).strip()
+
+
+def _person(rest: str) -> tuple[str, str]:
+    """(person named at the start of `rest`, what follows) for 转/加签 lines."""
+    rest = rest.lstrip(_PUNCT)
+    first, _, after = rest.partition("\n")
+    m = re.match(r"([^\s，,。；;！!、]+)(.*)$", first)
+    if not m:
+        return "", after.strip()
+    person = m.group(1)
+    for _ in range(2):
+        person = _PERSON_TAIL.sub("", person)
+    person = re.sub(r"^(给|至|交|由)", "", person)
+    tail = (m.group(2).lstrip(_PUNCT) + ("\n" + after if after else "")).strip()
+    return person, tail
+
+
+_COMMANDS = [  # (pattern on the original first line, verb); order matters
+    (re.compile(r"^\s*受\s*理"), Verb.ACCEPT),
+    (re.compile(r"^\s*(?:请\s*)?(?:转\s*交|转\s*给|转\s*[:：]|转[ \t]+(?=\S))\s*"), Verb.TRANSFER),
+    (re.compile(r"^\s*加\s*签\s*[:：]?\s*"), Verb.ADD_SIGNER),
+    (re.compile(r"^\s*退\s*回(?:\s*修\s*改)?\s*[:：]?"), Verb.RETURN),
+    (re.compile(r"^\s*撤\s*回"), Verb.WITHDRAW),
+    (re.compile(r"^\s*查\s*询"), Verb.QUERY),
+    (re.compile(r"^\s*催\s*办"), Verb.REMIND),
+    (re.compile(r"^\s*(已\s*)?办\s*结\s*[:：]?"), Verb.DONE),
+]
+
+
+def _command(text: str) -> Reply | None:
+    """A reply that opens with one of the command words, or None."""
+    for rule, verb in _COMMANDS:
+        m = rule.match(text)
+        if not m:
+            continue
+        rest = text[m.end():]
+        if verb in (Verb.TRANSFER, Verb.ADD_SIGNER):
+            target, opinion = _person(rest)
+            if not target:
+                return None
+            return Reply(verb, opinion, target, {}, text, text[: m.end()].strip() + target)
+        if verb is Verb.ACCEPT:
+            fields: dict[str, str] = {}
+            other: list[str] = []
+            first, _, after = rest.partition("\n")
+            if first.strip(_PUNCT):
+                other.append(first.strip(_PUNCT))
+            for line in after.split("\n"):
+                fm = _FIELD.match(line)
+                if fm and fm.group(1) not in fields:
+                    fields[fm.group(1)] = fm.group(2)
+                elif line.strip():
+                    other.append(line.strip())
+            return Reply(verb, "\n".join(other), "", fields, text, m.group(0).strip())
+        target = ""
+        if verb is Verb.QUERY:
+            found = _NUMBER.search(rest.split("\n", 1)[0])
+            target = re.sub(r"\s+", "", found.group(0)) if found else ""
+            return Reply(verb, "", target, {}, text, (m.group(0) + " " + target).strip())
+        return Reply(verb, rest.lstrip(_PUNCT).strip(), target, {}, text, m.group(0).strip())
+    return None
+
+
+def _subject_words(subject: str) -> str:
+    """What the sender typed into a reply subject: no prefixes, no 【number】 tag, none of our subject."""
+    text = strip_subject_prefixes(subject)
+    text = re.sub(r"【[^】]*】.*$", "", text)          # our tag and our original subject after it
+    text = re.sub(r"(?:^|[\s\-—_|])+(?:re|回复|答复|回覆|fw|fwd|转发)\s*[:：]?\s*$", "", text, flags=re.I)
+    text = strip_subject_prefixes(text.strip(" -—_|:："))
+    if re.search(r"请示|关于|审批|报告|〔|\[", text):
+        return ""  # a request's title, retyped or ours: never read a verdict out of it
+    return text
+
+
+def classify(text: str, subject: str = "", lexicon: Lexicon | None = None) -> Reply:
+    """The decision stated by new text already cut from its quote (or, when it is empty, by the subject)."""
+    lexicon = lexicon or Lexicon()
+    text = (text or "").strip()
+    source = text
+    if not source:
+        source = _subject_words(subject)
+    if not source:
+        return Reply(Verb.UNKNOWN, "", "", {}, text, "")
+    command = _command(source)
+    if command is not None:
+        return Reply(command.verb, command.opinion, command.target, command.fields, text, command.matched)
+    head = _head(source)
+    norm, where = _normalise(head)
+    verb, start, end = _verdict(norm, lexicon.extra_approve)
+    if verb is Verb.UNKNOWN:
+        subject_query = _subject_words(subject) if text else ""
+        if subject_query and re.match(r"\s*查\s*询", subject_query):
+            found = _command(subject_query)
+            if found is not None:
+                return Reply(found.verb, "", found.target, {}, text, found.matched)
+        return Reply(Verb.UNKNOWN, "", "", {}, text, norm[start:end])
+    o_start = where[start] if start < len(where) else 0
+    o_end = where[end - 1] + 1 if end - 1 < len(where) else len(head)
+    matched = head[o_start:o_end]
+    if not head[:o_start].strip(_PUNCT + "\n"):
+        opinion = _strip_lead(source[o_start:], o_end - o_start)
+    else:
+        opinion = source
+    return Reply(verb, opinion, "", {}, text, matched)
+
+
+def read_reply(mail: ParsedMail, lexicon: Lexicon | None = None) -> Reply:
+    """The decision a person's reply states, read from its new text only."""
+    return classify(new_text(mail), mail.subject, lexicon)
