@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from imap_tools.imap_utf7 import utf7_decode, utf7_encode
 
 HOST = "127.0.0.1"
 PASSWORD = "secret"
@@ -85,6 +86,12 @@ service lmtp {{
     port = {lmtp_port}
   }}
 }}
+# No growing login delays after the failed logins some tests make on purpose.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+{anvil_chroot}}}
 {rootless_services}
 protocol imap {{
   mail_max_userip_connections = 200
@@ -97,9 +104,6 @@ protocol lmtp {{
 
 # Without root, Dovecot cannot chroot or switch users: every service runs as us.
 _ROOTLESS_SERVICES = """\
-service anvil {
-  chroot =
-}
 service auth {
   user = $default_internal_user
 }
@@ -323,14 +327,15 @@ class MailServers:
             names = dict(internal_user="dovecot", login_user="dovenull",
                          mail_user="nobody", mail_group=mail_group,
                          first_valid_uid=min(500, mail_uid), first_valid_gid=1,
-                         login_chroot="", rootless_services="")
+                         login_chroot="", anvil_chroot="", rootless_services="")
         else:
             me = pwd.getpwuid(os.geteuid()).pw_name
             group = grp.getgrgid(os.getegid()).gr_name
             names = dict(internal_user=me, login_user=me, mail_user=me, mail_group=group,
                          first_valid_uid=min(500, os.geteuid()),
                          first_valid_gid=min(1, os.getegid()) or 0,
-                         login_chroot="  chroot =\n", rootless_services=_ROOTLESS_SERVICES)
+                         login_chroot="  chroot =\n", anvil_chroot="  chroot =\n",
+                         rootless_services=_ROOTLESS_SERVICES)
         text = _CONF.format(instance="ofdc-%d-%s" % (os.getpid(), self.root.name),
                             root=root, imap_port=self.imap_port, lmtp_port=self.lmtp_port,
                             **names)
@@ -452,11 +457,13 @@ class MailServers:
                 name = m.group("name").decode()
                 if name.startswith('"') and name.endswith('"'):
                     name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-                names.append(name)
+                names.append(utf7_decode(name.encode("ascii")))
             return sorted(names)
         finally:
             conn.logout()
 
 
 def _quote(folder: str) -> str:
+    """A folder name as an IMAP quoted string, in modified UTF-7."""
+    folder = utf7_encode(folder).decode("ascii")
     return '"%s"' % folder.replace("\\", "\\\\").replace('"', '\\"')
