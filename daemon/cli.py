@@ -1,0 +1,176 @@
+"""The `officeflow` command line: argparse subcommands and exit codes; the work is done elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from daemon import __version__
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    level = os.environ.get("OFFICEFLOW_LOG_LEVEL", "DEBUG" if verbose else "INFO").upper()
+    journald = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = "%(levelname)s %(name)s: %(message)s" if journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def _config(args, need_secrets: bool = True):
+    from daemon.config import ConfigError, load_config
+    try:
+        return load_config(args.config, need_secrets=need_secrets)
+    except ConfigError as e:
+        print(f"officeflow: config error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _db(cfg):
+    from daemon import models
+    from daemon.app import App
+    models.connect(cfg.database.url)
+    from daemon import outbox
+    outbox.configure(cfg)
+    return App(cfg)
+
+
+def _request(number: str):
+    from daemon.models import Request
+    req = Request.get_or_none(Request.number == number)
+    if req is None:
+        print(f"officeflow: no request {number}", file=sys.stderr)
+        raise SystemExit(1)
+    return req
+
+
+def cmd_run(args) -> int:
+    from daemon import service
+    from daemon.mailbox import MailboxError, MailboxGone
+    cfg = _config(args)
+    try:
+        return service.run(cfg, once=args.once)
+    except (MailboxError, MailboxGone, OSError) as e:
+        logging.getLogger("officeflow").error("- cannot reach the mailbox: %s", e)
+        return 1
+
+
+def cmd_check_config(args) -> int:
+    from daemon import mailbox, smtp
+    cfg = _config(args)
+    print(f"{cfg.path}: config ok ({len(cfg.people)} people, {len(cfg.units)} units, {len(cfg.routes)} routes)")
+    rc = 0
+    for name, fn, part in (("IMAP", mailbox.check_login, cfg.imap), ("SMTP", smtp.check_login, cfg.smtp)):
+        try:
+            print(f"{name} {part.host}:{part.port}: {fn(part)}")
+        except Exception as e:  # noqa: BLE001 - report every failure plainly
+            print(f"{name} {part.host}:{part.port}: FAILED: {e}", file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def cmd_list(args) -> int:
+    from daemon import records
+    app = _db(_config(args, need_secrets=False))
+    for line in records.list_lines(app, pending=args.pending):
+        print(line)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from daemon import records
+    app = _db(_config(args, need_secrets=False))
+    req = _request(args.number)
+    print(records.show_text(app, req))
+    if args.eml:
+        written = records.dump_eml(app, req, Path(args.eml))
+        print(f"{len(written)} mails written to {args.eml}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from daemon import records
+    app = _db(_config(args, need_secrets=False))
+    n = records.export_csv(app, Path(args.csv), args.since, args.until)
+    print(f"{n} requests written to {args.csv}")
+    return 0
+
+
+def cmd_form(args) -> int:
+    from daemon.docform import render_docx
+    app = _db(_config(args, need_secrets=False))
+    req = _request(args.number)
+    Path(args.path).write_bytes(render_docx(app.form_data(req)))
+    print(f"{req.number}: form written to {args.path}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from daemon.checks import main_check
+    return main_check(args.file)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-11-27: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="officeflow", description="请示 handling by mail for an office (办公室).")
+    p.add_argument("--version", action="version", version=f"officeflow {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(name, help_):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("-c", "--config", required=True, help="the TOML config file")
+        return sp
+
+    sp = with_config("run", "run the daemon (IMAP IDLE, sending, reminders)")
+    sp.add_argument("--once", action="store_true", help="do all work due now and exit")
+    sp.set_defaults(fn=cmd_run)
+    with_config("check-config", "validate the config and try the IMAP and SMTP logins").set_defaults(
+        fn=cmd_check_config)
+    sp = with_config("list", "requests, one a line")
+    sp.add_argument("--pending", action="store_true", help="only those not finished")
+    sp.set_defaults(fn=cmd_list)
+    sp = with_config("show", "one request: form, opinions, 收发记录")
+    sp.add_argument("number")
+    sp.add_argument("--eml", metavar="DIR", help="also write every mail of the request to DIR as .eml")
+    sp.set_defaults(fn=cmd_show)
+    sp = with_config("export", "the register (收文登记簿) as CSV")
+    sp.add_argument("--csv", required=True, metavar="PATH")
+    sp.add_argument("--since", type=_date)
+    sp.add_argument("--until", type=_date)
+    sp.set_defaults(fn=cmd_export)
+    sp = with_config("form", "write the printable 审批单 (.docx) of a request")
+    sp.add_argument("number")
+    sp.add_argument("path")
+    sp.set_defaults(fn=cmd_form)
+    sp = sub.add_parser("check", help="the 请示 format check on a .eml, .docx, .pdf or .txt")
+    sp.add_argument("file")
+    sp.set_defaults(fn=cmd_check)
+    sp = sub.add_parser("sandbox", help="a local mail server with the example config, and the daemon on it",
+                        add_help=False)
+    sp.set_defaults(fn=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        _setup_logging()
+        from daemon import sandbox
+        return sandbox.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from daemon.clock import ClockError
+    try:
+        return args.fn(args)
+    except ClockError as e:
+        print(f"officeflow: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,310 @@
+"""The incoming pipeline: archive → parse → dedupe → loop-guard → classify → identify → authorise → apply.
+
+One transaction per mail: the 收发记录 row, the state change and the mails it causes commit together, and
+the caller moves the mail out of the inbox only after that commit. Nothing here talks to IMAP or SMTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee as pw
+
+from daemon import clock, mime, outbox, workflow
+from daemon.app import App
+from daemon.models import (ACTIVE, APPROVED, APPROVING, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Mail, Request,
+                           Step, db)
+from daemon.replies import Verb, read_reply
+
+log = logging.getLogger("officeflow.intake")
+
+PROCESSED, FAILED = "processed", "failed"
+DECISION_VERBS = {Verb.ACCEPT, Verb.RETURN, Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT,
+                  Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE}
+_CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
+_QUERY_FIRST_LINE = re.compile(r"^\s*查询")
+
+
+def archive(app: App, raw: bytes) -> str:
+    """Store the raw mail untouched under archive/YYYY/MM/<sha256>.eml; idempotent; returns the relative path."""
+    digest = hashlib.sha256(raw).hexdigest()
+    local = clock.now().astimezone(app.tz)
+    rel = f"{local:%Y}/{local:%m}/{digest[:40]}.eml"
+    path = app.archive_root() / rel
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return rel
+
+
+def handle(app: App, raw: bytes) -> str:
+    """Process one raw mail; returns PROCESSED or FAILED (the folder it belongs in)."""
+    rel = archive(app, raw)
+    try:
+        mail = mime.parse(raw)
+    except mime.MailParseError as e:
+        mid = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
+        _record_failure(mid, rel, f"无法解析：{e}")
+        log.warning("- unreadable mail %s moved to failed: %s", rel, e)
+        return FAILED
+    try:
+        with db.atomic():
+            if Mail.select().where((Mail.direction == "in") & (Mail.message_id == mail.message_id)).exists():
+                log.info("- mail %s seen before, not processed again", mail.message_id)
+                return PROCESSED
+            record = Mail.create(direction="in", message_id=mail.message_id, at=clock.now(),
+                                 sender=mail.from_addr, rcpts=list(mail.to + mail.cc), subject=mail.subject,
+                                 archive=rel, kind="mail")
+            Pipeline(app, mail, record, rel).run()
+    except pw.IntegrityError:
+        log.info("- mail %s taken by another daemon", mail.message_id)
+        return PROCESSED
+    except Exception as e:  # a bug must not lose the mail: keep it, record it, move on
+        log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
+        _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
+        return FAILED
+    return PROCESSED
+
+
+def _record_failure(message_id: str, rel: str, why: str, mail=None) -> None:
+    with db.atomic():
+        if not Mail.select().where((Mail.direction == "in") & (Mail.message_id == message_id)).exists():
+            Mail.create(direction="in", message_id=message_id, at=clock.now(), archive=rel, kind="failed",
+                        sender=getattr(mail, "from_addr", ""), subject=getattr(mail, "subject", ""),
+                        action=why, ignored=True)
+
+
+@dataclass
+class Pipeline:
+    app: App
+    mail: object
+    record: Mail
+    archive: str
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def note(self, action: str, kind: str = "", request: Request | None = None, ignored: bool = False,
+             step: Step | None = None) -> None:
+        r = self.record
+        r.action = action
+        r.ignored = ignored
+        r.kind = kind or r.kind
+        if request is not None:
+            r.request = request
+        if step is not None:
+            r.step = step
+        r.save()
+        number = request.number if request is not None else "-"
+        log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
+
+    def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
+               cc: list[str] = ()) -> None:
+        if not self.mail.from_addr:
+            return
+        outbox.queue(self.app.cfg, template, [self.mail.from_addr],
+                     {"req": request, "mail": self.mail, **ctx}, cc=cc, request=request,
+                     code=request.code if request is not None else "",
+                     reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
+
+    # -- the pipeline -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        app, mail = self.app, self.mail
+        cfg = app.cfg
+        if mail.auto:
+            return self.automatic()
+        sender = mail.from_addr
+        if not sender:
+            return self.note("无发件人地址，未处理", "ignored", ignored=True)
+        if sender == cfg.office.address:
+            return self.note("本机发出的邮件，未处理（防止循环）", "ignored", ignored=True)
+        from daemon.checks import classification_of
+        level = classification_of(mail.subject, mail.text, [a.filename for a in mail.attachments])
+        if level:
+            return self.classified(level)
+        req, ref = self.find_request()
+        reply = read_reply(mail, app.lexicon)
+        if req is None:
+            return self.unrelated(reply)
+        return self.about(req, ref, reply)
+
+    def automatic(self) -> None:
+        mail = self.mail
+        req, ref = self.find_request()
+        if mail.auto == "out-of-office" and req is not None and ref is not None and ref.step_id:
+            step = Step.get_or_none(Step.id == ref.step_id)
+            if step is not None and step.state == ACTIVE:
+                from daemon import chase
+                chase.away(self.app, req, step, mail)
+                return self.note("自动回复（外出），已记录在审批环节", "auto", req, ignored=True, step=step)
+        self.note(f"自动邮件（{mail.auto}），不答复", "auto", req, ignored=True)
+
+    def classified(self, level: str) -> None:
+        cfg = self.app.cfg
+        self.note(f"标有密级“{level}”，按保密规定不经普通邮件办理，未处理", "classified", ignored=True)
+        self.answer("classified", {"level": level}, action="告知涉密文件不经邮件办理")
+        outbox.queue(cfg, "classified_alert", [cfg.office.head], {"req": None, "mail": self.mail, "level": level},
+                     action="涉密邮件提醒办公室主任")
+
+    def find_request(self) -> tuple[Request | None, Mail | None]:
+        mail = self.mail
+        ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
+        if ids:
+            refs = {m.message_id: m for m in Mail.select().where(
+                (Mail.direction == "out") & (Mail.message_id.in_(ids)) & Mail.request.is_null(False))}
+            for i in ids:
+                if i in refs:
+                    return refs[i].request, refs[i]
+        m = _CODE_IN_SUBJECT.search(mail.subject)
+        number = workflow.number_pattern(self.app.cfg.office.number_format).search(mail.subject)
+        if number:
+            req = Request.get_or_none(Request.number == number.group(0))
+            if req is not None:
+                ref = None
+                if m:
+                    ref = (Mail.select().where((Mail.direction == "out") & (Mail.request == req)
+                                               & (Mail.code == m.group(1))).order_by(Mail.id.desc()).first())
+                return req, ref
+        return None, None
+
+    # -- mail that belongs to no request yet ------------------------------------------------------------
+
+    def unrelated(self, reply) -> None:
+        app, mail = self.app, self.mail
+        d = app.directory
+        sender = mail.from_addr
+        first = (mail.text.strip().splitlines() or [""])[0]
+        if reply.verb == Verb.QUERY or _QUERY_FIRST_LINE.match(mail.subject) or _QUERY_FIRST_LINE.match(first):
+            from daemon import records
+            return records.query(app, self, None, reply)
+        unit = d.unit_of(sender)
+        if d.is_staff(sender) or d.person(sender):
+            if unit is None:
+                self.note("未关联任何请示，且不是新请示（发件人为办公室或审批人）", "unknown", ignored=True)
+                return self.answer("unmatched", {}, action="告知未找到对应请示")
+        if unit is None and app.cfg.office.accept_from == "units":
+            self.note("发件人不在报文单位名单中，未登记", "stranger", ignored=True)
+            return self.answer("refused", {}, action="婉拒非报文单位来件")
+        workflow.register(app, workflow.Incoming(mail, self.record, self.archive), unit)
+        self.record.kind = "request"
+        self.record.save()
+
+    # -- mail about a known request -----------------------------------------------------------------
+
+    def about(self, req: Request, ref: Mail | None, reply) -> None:
+        app, mail = self.app, self.mail
+        d = app.directory
+        sender = mail.from_addr
+        verb = reply.verb
+        is_unit = sender == req.sender or (req.unit_id and (u := d.unit_of(sender)) is not None and u.id == req.unit_id)
+        try:
+            if verb == Verb.QUERY:
+                from daemon import records
+                return records.query(app, self, req, reply)
+            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN, Verb.REMIND) and req.state in (
+                    REVIEWING, *OPEN_STATES):
+                if verb == Verb.REMIND:
+                    from daemon import chase
+                    n = chase.remind_now(app, req, by=sender)
+                    return self.note(f"办公室要求催办，已发催办通知{n}份", "remind", req)
+                if req.state == REVIEWING and self.answers(req, ref, step=None):
+                    name = workflow._staff_name(app, sender)
+                    if verb == Verb.ACCEPT:
+                        workflow.accept(app, req, sender, reply.fields)
+                        return self.note(f"{name}受理，拟办意见：{req.proposal}；流程：{req.route}", "decision", req)
+                    workflow.return_to_unit(app, req, sender, name, reply.opinion or "请按要求修改后重新报送。")
+                    return self.note(f"{name}退回单位修改", "decision", req)
+            step = workflow.active_step(req) if req.state == APPROVING else None
+            if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
+                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN):
+                principal = next((p for p in d.principals_for(sender) if p in step.approvers
+                                  and p not in step.signed), None)
+                if principal is not None and self.answers(req, ref, step):
+                    if verb == Verb.UNKNOWN:
+                        self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
+                        return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复")
+                    word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
+                            Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
+                    text = reply.opinion if verb != Verb.APPROVE_WITH_CONDITIONS else (reply.opinion or reply.new_text)
+                    did = workflow.decide(app, req, step, principal, sender, word, text, reply.target)
+                    return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
+            if is_unit:
+                if verb == Verb.WITHDRAW:
+                    workflow.withdraw(app, req, sender)
+                    return self.note("单位撤回", "decision", req)
+                if req.state == RETURNED:
+                    workflow.resubmit(app, req, workflow.Incoming(mail, self.record, self.archive))
+                    return
+                if req.state in OPEN_STATES:
+                    workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive))
+                    return self.note("单位补充材料，已转当前办理人", "supplement", req)
+            if verb == Verb.DONE and req.state == APPROVED and (sender in (req.execute or [])
+                                                               or (d.unit_of(sender) and sender in req.execute)):
+                workflow.report_done(app, req, sender, reply.opinion)
+                return self.note(f"执行部门办结回告：{reply.opinion}", "decision", req)
+        except workflow.Refused as e:
+            self.note(f"未处理：{e}", "refused", req, ignored=True)
+            return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
+        return self.not_entitled(req, ref, reply)
+
+    def answers(self, req: Request, ref: Mail | None, step: Step | None) -> bool:
+        """SPEC §3: the mail answers the notification of that very step (or review), with its current code."""
+        code = step.code if step is not None else req.code
+        if ref is not None and ref.code == code and (step is None or ref.step_id == step.id):
+            return True
+        m = _CODE_IN_SUBJECT.search(self.mail.subject)
+        return bool(m and m.group(1) == code)
+
+    def not_entitled(self, req: Request, ref: Mail | None, reply) -> None:
+        app, mail = self.app, self.mail
+        d = app.directory
+        sender = mail.from_addr
+        verb = reply.verb
+        # a late or duplicate decision on a step that is already decided
+        if ref is not None and ref.step_id:
+            step = Step.get_or_none(Step.id == ref.step_id)
+            if step is not None and step.state != ACTIVE and sender in [*step.approvers, *[
+                    dd for a in step.approvers if (dd := d.delegate_of(a))]]:
+                decided = step.decided_by and d.name_of(step.decided_by)
+                self.note(f"该环节已处理（{decided or STATE_LABELS.get(req.state)}），本邮件未改变任何状态", "late",
+                          req, ignored=True, step=step)
+                return self.answer("late", {"step": step, "decided_by": decided or "",
+                                            "decided_at": step.decided_at}, req, action="告知该环节已由他人处理")
+            if step is not None and step.state == ACTIVE and sender in step.signed:
+                self.note("本人已在该会签环节签署，重复意见未处理", "late", req, ignored=True, step=step)
+                return self.answer("late", {"step": step, "decided_by": d.name_of(sender),
+                                            "decided_at": None}, req, action="告知已签署")
+        if verb in DECISION_VERBS:
+            if not self._on_route(req, sender):
+                self.note(f"“{verb.value}”来自与该请示无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
+                self.answer("not_entitled", {"reply": reply}, req, action="告知无权处理")
+                outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
+                             {"req": req, "mail": mail, "reply": reply}, request=req, code=req.code,
+                             action="可疑审批邮件提醒办公室")
+                return
+            self.note(f"“{verb.value}”不是对当前环节通知的回复或当前无权处理，未处理", "not_entitled", req, ignored=True)
+            return self.answer("not_entitled", {"reply": reply}, req, action="告知未处理原因")
+        self.note("与请示有关的来信，未识别为可执行的操作，已记录", "not_understood", req, ignored=True)
+        return self.answer("not_understood", {"reply": reply}, req, action="说明应如何回复")
+
+    def _on_route(self, req: Request, sender: str) -> bool:
+        d = self.app.directory
+        people = set(req.execute or []) | set(req.copies or []) | {req.sender} | set(self.app.cfg.office.staff) | {
+            self.app.cfg.office.head}
+        for s in Step.select(Step.approvers).where(Step.request == req):
+            people.update(s.approvers)
+        return any(p in people for p in d.principals_for(sender))
+
+
+def request_folder_path(app: App, rel: str) -> Path:
+    return app.archive_root() / rel

@@ -1,0 +1,204 @@
+"""The database: requests, their steps and opinions, every mail in and out (收发记录), the outbox.
+
+Nothing here talks to IMAP or SMTP. `connect(url)` binds the deferred database at start.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import peewee as pw
+
+db = pw.DatabaseProxy()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTimeField(pw.DateTimeField):
+    """Aware datetimes stored as UTC ISO text (same ordering in SQLite and PostgreSQL text)."""
+
+    field_type = "VARCHAR(32)"
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+    def python_value(self, value):
+        if value is None or isinstance(value, datetime):
+            return value
+        return datetime.fromisoformat(value)
+
+
+class JSONField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class Base(pw.Model):
+    class Meta:
+        database = db
+
+
+class Counter(Base):
+    """Registration sequence per year; incremented inside the registering transaction."""
+
+    name = pw.CharField(primary_key=True)
+    value = pw.IntegerField(default=0)
+
+
+# Request states
+REVIEWING = "reviewing"      # 待办公室审核
+RETURNED = "returned"        # 已退回单位修改
+APPROVING = "approving"      # 审批中
+APPROVED = "approved"        # 已批准，待办结
+DONE = "done"                # 已办结
+REJECTED = "rejected"        # 未获批准
+WITHDRAWN = "withdrawn"      # 已撤回
+OPEN_STATES = (REVIEWING, RETURNED, APPROVING)
+STATE_LABELS = {REVIEWING: "待办公室审核", RETURNED: "已退回修改", APPROVING: "审批中",
+                APPROVED: "已批准，待办结", DONE: "已办结", REJECTED: "未获批准", WITHDRAWN: "已撤回"}
+
+
+class Request(Base):
+    number = pw.CharField(unique=True)
+    year = pw.IntegerField()
+    seq = pw.IntegerField()
+    state = pw.CharField(index=True)
+    unit_id = pw.CharField(null=True)
+    unit_name = pw.CharField()
+    sender = pw.CharField()                 # address of the requesting unit's mail
+    title = pw.CharField()
+    body = pw.TextField(default="")
+    message_id = pw.CharField()             # Message-ID of the (latest) request mail
+    received_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+    state_since = UTCDateTimeField()
+    urgency = pw.CharField(default="")
+    deadline = pw.DateField(null=True)
+    attachments = JSONField(default=list)   # [{"name", "path", "content_type", "size"}]
+    findings = JSONField(default=list)      # [{"rule", "severity", "message", "reason", "suggestion"}]
+    proposal = pw.TextField(default="")     # 拟办意见
+    proposal_by = pw.CharField(default="")
+    proposal_at = UTCDateTimeField(null=True)
+    route = pw.TextField(default="")        # the 流程 line as applied
+    execute = JSONField(default=list)       # [address] of the executing unit(s)
+    copies = JSONField(default=list)        # [address]
+    result = pw.CharField(default="")       # 同意 / 不同意 / 撤回 / 退回
+    closed_at = UTCDateTimeField(null=True)
+    done_report = pw.TextField(default="")
+    code = pw.CharField()                   # request-level short code (receipt, review, result mails); rotates
+    report_reminded_at = UTCDateTimeField(null=True)
+
+
+# Step states
+PENDING, ACTIVE, APPROVED_STEP, REJECTED_STEP, RETURNED_STEP, CANCELLED = (
+    "pending", "active", "approved", "rejected", "returned", "cancelled")
+STEP_LABELS = {PENDING: "未开始", ACTIVE: "待审批", APPROVED_STEP: "已同意", REJECTED_STEP: "不同意",
+               RETURNED_STEP: "已退回", CANCELLED: "已撤销"}
+
+
+class Step(Base):
+    request = pw.ForeignKeyField(Request, backref="steps", on_delete="CASCADE")
+    position = pw.IntegerField()            # order within the request (renumbered on 加签)
+    kind = pw.CharField()                   # "one" | "all" (会签) | "any" (或签)
+    approvers = JSONField()                 # [address]
+    signed = JSONField(default=list)        # [address] who approved (会签 progress)
+    state = pw.CharField(default=PENDING, index=True)
+    code = pw.CharField(index=True)         # short code of this step's notification; rotates on every change
+    activated_at = UTCDateTimeField(null=True)
+    decided_at = UTCDateTimeField(null=True)
+    decided_by = pw.CharField(default="")
+    reminders = pw.IntegerField(default=0)
+    next_reminder_at = UTCDateTimeField(null=True, index=True)
+    escalated_at = UTCDateTimeField(null=True)
+    away_note = pw.TextField(default="")    # out-of-office replies seen on this step
+
+    class Meta:
+        indexes = ((("request", "position"), False),)
+
+
+class Opinion(Base):
+    request = pw.ForeignKeyField(Request, backref="opinions", on_delete="CASCADE")
+    step = pw.ForeignKeyField(Step, null=True, backref="opinions", on_delete="SET NULL")
+    person = pw.CharField()                 # address
+    name = pw.CharField()
+    decision = pw.CharField()               # 拟办 同意 原则同意 不同意 退回 转交 加签 撤回 办结 补充
+    text = pw.TextField(default="")
+    at = UTCDateTimeField()
+
+
+class Mail(Base):
+    """收发记录: every mail in and out, what it did or why it was ignored."""
+
+    direction = pw.CharField()              # "in" | "out"
+    message_id = pw.CharField()
+    request = pw.ForeignKeyField(Request, null=True, backref="mails", on_delete="SET NULL")
+    step = pw.ForeignKeyField(Step, null=True, on_delete="SET NULL")
+    kind = pw.CharField(default="")         # template name (out) or what it was (in)
+    at = UTCDateTimeField(index=True)
+    sender = pw.CharField(default="")
+    rcpts = JSONField(default=list)
+    subject = pw.TextField(default="")
+    action = pw.TextField(default="")       # what it did, or why it was ignored
+    ignored = pw.BooleanField(default=False)
+    archive = pw.CharField(default="")      # path of the raw mail in the archive
+    code = pw.CharField(default="")         # the request/step code this mail carried (out)
+
+    class Meta:
+        indexes = ((("direction", "message_id"), True),)
+
+
+class Outbox(Base):
+    mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
+    mail_from = pw.CharField()
+    rcpts = JSONField()
+    data = pw.BlobField()
+    state = pw.CharField(default="queued", index=True)   # queued | sending | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(index=True)
+    claimed_by = pw.CharField(default="")
+    claimed_at = UTCDateTimeField(null=True)
+    sent_at = UTCDateTimeField(null=True)
+    last_error = pw.TextField(default="")
+
+
+class Job(Base):
+    """Periodic work done at most once per due time (digest of a day, weekly summary), even with two daemons."""
+
+    name = pw.CharField(primary_key=True)
+    done_at = UTCDateTimeField()
+
+
+MODELS = (Counter, Request, Step, Opinion, Mail, Outbox, Job)
+
+
+def connect(url: str) -> pw.Database:
+    """Bind the proxy to the database of `url` and create the tables that are missing."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = pw.SqliteDatabase(path, pragmas={"journal_mode": "wal", "foreign_keys": 1,
+                                                    "busy_timeout": 10000, "synchronous": "normal"})
+    else:
+        from playhouse.db_url import connect as url_connect
+        database = url_connect(url.replace("postgres://", "postgresql://", 1))
+    db.initialize(database)
+    database.connect(reuse_if_open=True)
+    database.create_tables(MODELS, safe=True)
+    return database
+
+
+def close() -> None:
+    if db.obj is not None and not db.is_closed():
+        db.close()

@@ -1,0 +1,189 @@
+"""Outgoing mail: render a template into a message, queue it in the caller's transaction, send after commit.
+
+Nothing here decides what to send; the workflow does. Sending goes through daemon.smtp.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, format_datetime, parseaddr
+from pathlib import Path
+
+import jinja2
+
+from daemon import clock
+from daemon.config import Config
+from daemon.models import Mail, Outbox, Request, Step, db
+
+log = logging.getLogger("officeflow.outbox")
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+BACKOFF = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)      # seconds between attempts after temporary errors
+MAX_ATTEMPTS = 12
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True)
+class Attach:
+    name: str
+    content_type: str
+    data: bytes
+
+
+class Renderer:
+    """templates/<name>/{subject.txt, body.txt, body.html}; autoescape on for HTML."""
+
+    def __init__(self, root: Path = TEMPLATES):
+        from daemon.docform import FILTERS
+        loader = jinja2.FileSystemLoader(str(root))
+        self.html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                                       trim_blocks=True, lstrip_blocks=True)
+        self.text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
+                                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        for env in (self.html, self.text):
+            env.filters.update(FILTERS)
+            env.filters["local"] = _local
+
+    def render(self, name: str, ctx: dict) -> tuple[str, str, str]:
+        subject = self.text.get_template(f"{name}/subject.txt").render(ctx)
+        body = self.text.get_template(f"{name}/body.txt").render(ctx)
+        html = self.html.get_template(f"{name}/body.html").render(ctx)
+        return " ".join(subject.split()), body, html
+
+
+def _local(value, tz: str | None = None):
+    """An aware datetime in the office time zone (set by configure())."""
+    if value is None:
+        return None
+    return value.astimezone(_office_tz) if _office_tz else value
+
+
+_office_tz = None
+_renderer: Renderer | None = None
+
+
+def configure(cfg: Config) -> None:
+    global _office_tz
+    from zoneinfo import ZoneInfo
+    _office_tz = ZoneInfo(cfg.office.timezone)
+
+
+def renderer() -> Renderer:
+    global _renderer
+    if _renderer is None:
+        _renderer = Renderer()
+    return _renderer
+
+
+def _domain(cfg: Config) -> str:
+    return cfg.office.address.rpartition("@")[2] or socket.getfqdn()
+
+
+def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str] = (),
+          request: Request | None = None, step: Step | None = None, code: str = "",
+          attachments: list[Attach] = (), reply_to_mail: tuple[str, list[str]] | None = None,
+          action: str = "") -> Mail:
+    """Render and queue one mail inside the current transaction; it leaves after commit (flush)."""
+    to = [a for a in dict.fromkeys(a.lower() for a in to if a)]
+    cc = [a for a in dict.fromkeys(a.lower() for a in cc if a) if a not in to]
+    if not to and not cc:
+        raise ValueError(f"mail {template} has no recipient")
+    at = clock.now()
+    code = code or new_code()
+    ctx = {**ctx, "office": cfg.office, "code": code, "now": at, "tz": cfg.office.timezone}
+    subject, body, html = renderer().render(template, ctx)
+    msg = EmailMessage()
+    name, addr = parseaddr(cfg.smtp.from_addr)
+    msg["From"] = formataddr((name, addr)) if name else addr
+    msg["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Reply-To"] = cfg.office.address
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(at.astimezone())
+    message_id = f"of.{at.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}@{_domain(cfg)}"
+    msg["Message-ID"] = f"<{message_id}>"
+    if reply_to_mail:
+        parent, refs = reply_to_mail
+        msg["In-Reply-To"] = f"<{parent}>"
+        msg["References"] = " ".join(f"<{r}>" for r in [*refs[-10:], parent])
+    msg["Auto-Submitted"] = "auto-generated"          # SPEC §3: our mail is automatic, robots must not answer
+    msg["X-Auto-Response-Suppress"] = "All"           # Exchange/Outlook: no out-of-office answers to us
+    msg["X-Mailer"] = "officeflow"
+    msg.set_content(body, charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    for a in attachments:
+        maintype, _, subtype = a.content_type.partition("/")
+        msg.add_attachment(a.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                           filename=a.name)
+    data = msg.as_bytes()
+    mail = Mail.create(direction="out", message_id=message_id, request=request, step=step, kind=template,
+                       at=at, sender=addr, rcpts=to + cc, subject=subject, action=action, code=code)
+    Outbox.create(mail=mail, mail_from=cfg.office.address, rcpts=to + cc, data=data, next_attempt_at=at)
+    return mail
+
+
+def flush(cfg: Config, limit: int = 200) -> int:
+    """Send what is due, one SMTP connection per batch; claims rows so two daemons never send one twice."""
+    from daemon import smtp
+
+    now = clock.now()
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    # rows left in 'sending' by a daemon that died: give them back after a while
+    stale = now - timedelta(minutes=10)
+    Outbox.update(state="queued").where((Outbox.state == "sending") & (Outbox.claimed_at < stale)).execute()
+    due = list(Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
+               .order_by(Outbox.id).limit(limit))
+    if not due:
+        return 0
+    claimed = []
+    for row in due:
+        n = (Outbox.update(state="sending", claimed_by=me, claimed_at=now)
+             .where((Outbox.id == row.id) & (Outbox.state == "queued")).execute())
+        if n:
+            claimed.append(row.id)
+    if not claimed:
+        return 0
+    rows = {r.id: r for r in Outbox.select(Outbox, Mail).join(Mail).where(Outbox.id.in_(claimed))}
+    batch = [smtp.Outgoing(key=str(r.id), mail_from=r.mail_from, rcpts=tuple(r.rcpts), data=bytes(r.data))
+             for r in rows.values()]
+    results = smtp.send_batch(cfg.smtp, batch)
+    sent = 0
+    with db.atomic():
+        for res in results:
+            row = rows[int(res.key)]
+            number = row.mail.request.number if row.mail.request_id else "-"
+            if res.ok:
+                sent += 1
+                Outbox.update(state="sent", sent_at=clock.now(), attempts=row.attempts + 1,
+                              last_error=res.error).where(Outbox.id == row.id).execute()
+                log.info("%s sent %s to %s", number, row.mail.kind, ", ".join(row.rcpts))
+            elif res.temporary and row.attempts + 1 < MAX_ATTEMPTS:
+                delay = BACKOFF[min(row.attempts, len(BACKOFF) - 1)]
+                Outbox.update(state="queued", attempts=row.attempts + 1, last_error=res.error,
+                              next_attempt_at=clock.now() + timedelta(seconds=delay)).where(
+                    Outbox.id == row.id).execute()
+                log.warning("%s %s to %s not sent (%s), retry in %ss", number, row.mail.kind,
+                            ", ".join(row.rcpts), res.error, delay)
+            else:
+                Outbox.update(state="failed", attempts=row.attempts + 1, last_error=res.error).where(
+                    Outbox.id == row.id).execute()
+                Mail.update(action=f"{row.mail.action}；发送失败：{res.error}".lstrip("；")).where(
+                    Mail.id == row.mail_id).execute()
+                log.error("%s %s to %s failed for good: %s", number, row.mail.kind, ", ".join(row.rcpts),
+                          res.error)
+    return sent
+
+
+def pending_count() -> int:
+    return Outbox.select().where(Outbox.state.in_(("queued", "sending"))).count()

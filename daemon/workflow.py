@@ -1,0 +1,417 @@
+"""What happens to a request: register, accept, return, approve, reject, transfer, add a signer, withdraw, finish.
+
+Each function runs inside the caller's transaction and queues its mails through daemon.outbox, so a state
+change, its record and its mails commit together. Nothing here talks to IMAP or SMTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import peewee as pw
+
+from daemon import clock, outbox
+from daemon.app import App
+from daemon.directory import RouteError, StepSpec
+from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
+                           PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
+                           STATE_LABELS, STEP_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, Step)
+
+log = logging.getLogger("officeflow.workflow")
+
+
+class Refused(Exception):
+    """A decision that cannot be applied; the message (Chinese) goes back to the sender."""
+
+
+# -- numbering -------------------------------------------------------------------------------------
+
+def next_number(app: App, year: int) -> tuple[int, str]:
+    name = f"request-{year}"
+    (Counter.insert(name=name, value=1)
+     .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute())
+    seq = Counter.get_by_id(name).value
+    return seq, app.cfg.office.number_format.format(year=year, seq=seq)
+
+
+def number_pattern(fmt: str) -> re.Pattern:
+    """A regex finding numbers of our format in a subject, e.g. 办请〔2026〕7号."""
+    parts = re.split(r"(\{year\}|\{seq\})", fmt)
+    rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
+    return re.compile(rx)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _touch(req: Request, state: str | None = None) -> None:
+    now = clock.now()
+    if state and state != req.state:
+        req.state = state
+        req.state_since = now
+    req.updated_at = now
+    req.save()
+
+
+def steps_of(req: Request) -> list[Step]:
+    return list(Step.select().where(Step.request == req).order_by(Step.position))
+
+
+def active_step(req: Request) -> Step | None:
+    return Step.select().where((Step.request == req) & (Step.state == ACTIVE)).order_by(Step.position).first()
+
+
+def holders(req: Request) -> list[str]:
+    """Who holds the request now: the active step's approvers who have not signed, else office staff."""
+    step = active_step(req) if req.state == APPROVING else None
+    if step:
+        return [a for a in step.approvers if a not in step.signed]
+    return []
+
+
+def opinion(req: Request, person: str, name: str, decision: str, text: str, step: Step | None = None) -> Opinion:
+    return Opinion.create(request=req, step=step, person=person, name=name, decision=decision,
+                          text=text.strip(), at=clock.now())
+
+
+def _mail_ctx(app: App, req: Request, **extra) -> dict:
+    return {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state), **extra}
+
+
+def _staff(app: App) -> list[str]:
+    return list(app.cfg.office.staff)
+
+
+# -- registration ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Incoming:
+    """What intake learnt about a request mail before it reaches the workflow."""
+    mail: object          # mime.ParsedMail
+    record: Mail          # the 收发记录 row of this mail
+    archive: str          # archive path of the raw mail
+
+
+def _attachments(inc: Incoming) -> list[dict]:
+    return [{"name": a.filename, "content_type": a.content_type, "size": len(a.data), "source": inc.archive,
+             "index": i} for i, a in enumerate(inc.mail.attachments)]
+
+
+def register(app: App, inc: Incoming, unit) -> Request:
+    mail = inc.mail
+    now = clock.now()
+    local = now.astimezone(app.tz)
+    seq, number = next_number(app, local.year)
+    check = app.check(mail)
+    title = check.title or _title_from_subject(mail.subject) or "（无标题）"
+    req = Request.create(
+        number=number, year=local.year, seq=seq, state=REVIEWING, unit_id=unit.id if unit else None,
+        unit_name=unit.name if unit else (mail.from_name or mail.from_addr), sender=mail.from_addr, title=title,
+        body=mail.text, message_id=mail.message_id, received_at=now, updated_at=now, state_since=now,
+        urgency=check.urgency, deadline=check.deadline, attachments=_attachments(inc),
+        findings=[f.__dict__ for f in check.findings], code=outbox.new_code())
+    inc.record.request = req
+    inc.record.action = f"登记为{number}"
+    inc.record.save()
+    log.info("%s registered from %s: %s", number, mail.from_addr, title)
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req), request=req, code=req.code,
+                 reply_to_mail=(mail.message_id, list(mail.references)), action="回执")
+    _after_check(app, req, check, resubmitted=False)
+    return req
+
+
+def _title_from_subject(subject: str) -> str:
+    from daemon.mime import strip_subject_prefixes
+    return strip_subject_prefixes(subject).strip()
+
+
+def _after_check(app: App, req: Request, check, resubmitted: bool) -> None:
+    if app.cfg.review.auto_return and check.must_return:
+        guidance = "经办公室按请示行文规范审核，该请示存在须修改后再报的问题，现予退回。"
+        return_to_unit(app, req, app.cfg.office.address, "办公室（自动审核）", guidance, auto=True)
+        return
+    send_review(app, req, reason="resubmitted" if resubmitted else "new")
+
+
+def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
+    req.code = outbox.new_code()
+    req.save()
+    route = app.directory.route_for(req.title, req.body)
+    outbox.queue(app.cfg, "review", _staff(app), _mail_ctx(app, req, reason=reason, note=note, route=route),
+                 request=req, code=req.code, attachments=app.original_attachments(req),
+                 action="送办公室审核" if reason != "returned_by_approver" else "领导退回，送办公室处理")
+
+
+def resubmit(app: App, req: Request, inc: Incoming) -> None:
+    mail = inc.mail
+    check = app.check(mail)
+    req.title = check.title or req.title
+    req.body = mail.text
+    req.message_id = mail.message_id
+    if mail.attachments:
+        req.attachments = _attachments(inc)
+    req.findings = [f.__dict__ for f in check.findings]
+    req.urgency = check.urgency or req.urgency
+    req.deadline = check.deadline or req.deadline
+    _touch(req, REVIEWING)
+    opinion(req, mail.from_addr, req.unit_name, "重报", "修改后重新报送")
+    inc.record.action = "单位修改后重新报送"
+    inc.record.save()
+    log.info("%s resubmitted by %s", req.number, mail.from_addr)
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req, resubmitted=True), request=req,
+                 code=req.code, reply_to_mail=(mail.message_id, list(mail.references)), action="回执（重报）")
+    _after_check(app, req, check, resubmitted=True)
+
+
+# -- office review ---------------------------------------------------------------------------------
+
+def accept(app: App, req: Request, sender: str, fields: dict[str, str]) -> None:
+    if req.state != REVIEWING:
+        raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能受理。")
+    d = app.directory
+    default = d.route_for(req.title, req.body)
+    try:
+        route_text = fields.get("流程") or (default.steps if default else "")
+        specs = d.parse_route(route_text) if route_text else []
+        execute = d.parse_list(fields["执行"]) if fields.get("执行") else (
+            d.parse_list(default.execute) if default and default.execute else [])
+        copies = d.parse_list(fields["抄送"]) if fields.get("抄送") else (
+            d.parse_list("，".join(default.copy)) if default and default.copy else [])
+    except RouteError as e:
+        raise Refused(f"未找到“{e.token}”：请使用配置中的部门、领导或单位的名称、编号或邮箱地址。") from None
+    if not specs:
+        raise Refused("未写明审批流程，且没有适用的默认流程。请在“流程：”一行写明，例如：流程：财务科，李副总")
+    urgency = (fields.get("紧急") or "").strip()
+    if urgency:
+        urgency = "特急" if "特急" in urgency else "加急" if ("加急" in urgency or "急" in urgency) else ""
+        req.urgency = req.urgency or urgency
+    if fields.get("时限"):
+        deadline = parse_deadline(fields["时限"], clock.now().astimezone(app.tz).date())
+        if deadline is None:
+            raise Refused(f"时限“{fields['时限']}”无法识别，请写成“时限：12月5日”或“时限：2026年12月5日”。")
+        req.deadline = deadline
+    Step.update(state=CANCELLED).where((Step.request == req) & (Step.state.in_((PENDING, ACTIVE)))).execute()
+    base = (Step.select(pw.fn.MAX(Step.position)).where(Step.request == req).scalar() or 0) + 1
+    for n, spec in enumerate(specs):
+        Step.create(request=req, position=base + n, kind=spec.kind, approvers=list(spec.approvers),
+                    code=outbox.new_code())
+    req.proposal = (fields.get("拟办意见") or "").strip() or "请审批。"
+    req.proposal_by = d.name_of(sender) if not d.is_staff(sender) else _staff_name(app, sender)
+    req.proposal_at = clock.now()
+    req.route = d.describe_steps(specs)
+    req.execute, req.copies = execute, copies
+    _touch(req, APPROVING)
+    opinion(req, sender, req.proposal_by, "拟办", req.proposal)
+    log.info("%s accepted by %s, route %s", req.number, sender, req.route)
+    outbox.queue(app.cfg, "accepted", [req.sender], _mail_ctx(app, req), request=req, code=req.code,
+                 action="告知单位已受理")
+    _activate_next(app, req)
+
+
+def _staff_name(app: App, address: str) -> str:
+    p = app.directory.person(address)
+    if p:
+        return p.name
+    return "办公室主任" if address == app.cfg.office.head else "办公室"
+
+
+def parse_deadline(text: str, today: date) -> date | None:
+    m = re.search(r"(?:(\d{4})\s*[年/.-]\s*)?(\d{1,2})\s*[月/.-]\s*(\d{1,2})", text)
+    if not m:
+        return None
+    year = int(m[1]) if m[1] else today.year
+    try:
+        d = date(year, int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+    if not m[1] and d < today:
+        d = date(year + 1, d.month, d.day)
+    return d
+
+
+def return_to_unit(app: App, req: Request, sender: str, name: str, guidance: str, auto: bool = False) -> None:
+    if req.state != REVIEWING:
+        raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能退回。")
+    req.code = outbox.new_code()
+    _touch(req, RETURNED)
+    req.result = "退回"
+    req.save()
+    opinion(req, sender, name, "退回", guidance)
+    log.info("%s returned to %s%s", req.number, req.sender, " (auto)" if auto else "")
+    outbox.queue(app.cfg, "returned", [req.sender], _mail_ctx(app, req, guidance=guidance, auto=auto,
+                 model=app.model_guide() if auto else ""), cc=_staff(app) if auto else [],
+                 request=req, code=req.code, action="退回单位修改" + ("（自动审核）" if auto else ""))
+
+
+# -- approval --------------------------------------------------------------------------------------
+
+def _activate_next(app: App, req: Request) -> None:
+    step = Step.select().where((Step.request == req) & (Step.state == PENDING)).order_by(Step.position).first()
+    if step is None:
+        finish(app, req)
+        return
+    step.state = ACTIVE
+    step.activated_at = clock.now()
+    step.code = outbox.new_code()
+    step.reminders = 0
+    step.save()
+    app.schedule_first_reminder(req, step)
+    step.save()
+    for approver in step.approvers:
+        notify_approver(app, req, step, approver)
+
+
+def notify_approver(app: App, req: Request, step: Step, approver: str, template: str = "approval",
+                    extra: dict | None = None) -> None:
+    d = app.directory
+    cc = [x for x in [d.delegate_of(approver)] if x]
+    outbox.queue(app.cfg, template, [approver], _mail_ctx(app, req, step=step, approver=approver,
+                 approver_name=d.name_of(approver), step_label=step_label(app, step), **(extra or {})),
+                 cc=cc, request=req, step=step, code=step.code, attachments=app.original_attachments(req),
+                 action=f"送{d.name_of(approver)}审批")
+
+
+def step_label(app: App, step: Step) -> str:
+    joiner = "、" if step.kind == "all" else "/"
+    return joiner.join(app.directory.name_of(a) for a in step.approvers)
+
+
+def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb: str, text: str,
+           target: str = "") -> str:
+    """Apply an approver's decision on the active step; returns a short description for the record."""
+    d = app.directory
+    name = d.name_of(principal) + (f"（{d.name_of(sender)}代）" if sender != principal else "")
+    now = clock.now()
+    if verb in ("同意", "原则同意"):
+        opinion(req, principal, name, verb, text, step)
+        signed = list(step.signed) + [principal]
+        step.signed = signed
+        if step.kind == "all" and set(step.approvers) - set(signed):
+            step.save()
+            log.info("%s step %d signed by %s (%d/%d)", req.number, step.position, principal, len(signed),
+                     len(step.approvers))
+            return f"{name}会签同意（{len(signed)}/{len(step.approvers)}）"
+        step.state, step.decided_at, step.decided_by, step.next_reminder_at = APPROVED_STEP, now, principal, None
+        step.save()
+        _touch(req)
+        log.info("%s step %d approved by %s", req.number, step.position, principal)
+        _activate_next(app, req)
+        return f"{name}{verb}"
+    if verb == "不同意":
+        opinion(req, principal, name, verb, text, step)
+        step.state, step.decided_at, step.decided_by, step.next_reminder_at = REJECTED_STEP, now, principal, None
+        step.save()
+        Step.update(state=CANCELLED).where((Step.request == req) & (Step.state == PENDING)).execute()
+        req.result, req.closed_at = "不同意", now
+        _touch(req, REJECTED)
+        log.info("%s rejected by %s", req.number, principal)
+        outbox.queue(app.cfg, "rejected", [req.sender], _mail_ctx(app, req, by=name, reason=text),
+                     cc=_staff(app), request=req, code=req.code, action="告知单位未获批准",
+                     attachments=[app.form_attachment(req)])
+        return f"{name}不同意"
+    if verb == "退回":
+        opinion(req, principal, name, "退回", text, step)
+        step.state, step.decided_at, step.decided_by, step.next_reminder_at = RETURNED_STEP, now, principal, None
+        step.save()
+        Step.update(state=CANCELLED).where((Step.request == req) & (Step.state == PENDING)).execute()
+        _touch(req, REVIEWING)
+        log.info("%s returned to the office by %s", req.number, principal)
+        send_review(app, req, reason="returned_by_approver", note=f"{name}退回：{text}" if text else f"{name}退回")
+        return f"{name}退回办公室"
+    if verb in ("转", "加签"):
+        party = d.resolve(target) if target else None
+        if party is None:
+            raise Refused(f"未找到“{target}”：请写明配置中的部门或领导的名称、编号或邮箱，例如“转：王总”。"
+                          if target else "请写明转交或加签的对象，例如“转：王总”或“加签：审计科”。")
+        if party.address in step.approvers and verb == "转":
+            raise Refused(f"{party.name}已是本环节的审批人。")
+        if verb == "转":
+            approvers = [party.address if a == principal else a for a in step.approvers]
+            step.approvers = approvers
+            step.code = outbox.new_code()        # the old notification no longer decides anything
+            step.save()
+            opinion(req, principal, name, "转交", f"转{party.name}办理。{text}".strip(), step)
+            log.info("%s step %d transferred by %s to %s", req.number, step.position, principal, party.address)
+            for approver in step.approvers:
+                if approver not in step.signed:
+                    notify_approver(app, req, step, approver, extra={"transferred_by": name})
+            return f"{name}转交{party.name}"
+        # 加签: a step for the named person right after this one, then this one is approved
+        Step.update(position=Step.position + 1).where(
+            (Step.request == req) & (Step.position > step.position)).execute()
+        Step.create(request=req, position=step.position + 1, kind="one", approvers=[party.address],
+                    code=outbox.new_code())
+        opinion(req, principal, name, "加签", f"加签{party.name}。", step)
+        return decide(app, req, step, principal, sender, "同意", text) + f"，加签{party.name}"
+    raise Refused("无法识别的审批意见。")
+
+
+def finish(app: App, req: Request) -> None:
+    now = clock.now()
+    conditional = Opinion.select().where((Opinion.request == req) & (Opinion.decision == "原则同意")).exists()
+    req.result = "原则同意" if conditional else "同意"
+    _touch(req, APPROVED)
+    log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
+    files = app.original_attachments(req) + [app.form_attachment(req)]
+    if req.execute:
+        outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.code,
+                     attachments=files, action="审批结果送执行部门（原件）")
+    if req.copies:
+        outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req, code=req.code,
+                     attachments=files, action="审批结果抄送有关单位")
+    outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req, code=req.code,
+                 attachments=[app.form_attachment(req)], action="告知单位审批结果")
+    del now
+
+
+def withdraw(app: App, req: Request, sender: str) -> None:
+    if req.state not in OPEN_STATES:
+        raise Refused(f"该请示已{STATE_LABELS[req.state]}，不能撤回。")
+    held = holders(req)
+    Step.update(state=CANCELLED, next_reminder_at=None).where(
+        (Step.request == req) & (Step.state.in_((PENDING, ACTIVE)))).execute()
+    req.result, req.closed_at = "撤回", clock.now()
+    _touch(req, WITHDRAWN)
+    opinion(req, sender, req.unit_name, "撤回", "单位撤回")
+    log.info("%s withdrawn by %s", req.number, sender)
+    outbox.queue(app.cfg, "withdrawn", [req.sender], _mail_ctx(app, req), cc=_staff(app) + held, request=req,
+                 code=req.code, action="撤回确认")
+
+
+def report_done(app: App, req: Request, sender: str, text: str) -> None:
+    if req.state != APPROVED:
+        raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能办结。")
+    req.done_report, req.closed_at = text.strip(), clock.now()
+    _touch(req, DONE)
+    opinion(req, sender, app.directory.name_of(sender), "办结", text)
+    log.info("%s reported done by %s", req.number, sender)
+    outbox.queue(app.cfg, "done", [req.sender], _mail_ctx(app, req, by=app.directory.name_of(sender)),
+                 cc=_staff(app), request=req, code=req.code, action="办结回告")
+
+
+def pass_on(app: App, req: Request, inc: Incoming) -> None:
+    """补充材料 or a correction from the requesting unit: recorded and passed to whoever holds it now."""
+    mail = inc.mail
+    text = mail.text.strip()
+    opinion(req, mail.from_addr, req.unit_name, "补充", text[:2000])
+    targets = holders(req) or _staff(app)
+    files = [outbox.Attach(a.filename, a.content_type, a.data) for a in mail.attachments]
+    outbox.queue(app.cfg, "supplement", targets, _mail_ctx(app, req, text=text, names=[f.name for f in files]),
+                 request=req, step=active_step(req), code=(active_step(req) or req).code, attachments=files,
+                 action="补充材料转" + "、".join(app.directory.name_of(t) for t in targets))
+    log.info("%s supplement from %s passed to %s", req.number, mail.from_addr, ", ".join(targets))
+
+
+def step_state_label(step: Step) -> str:
+    return STEP_LABELS.get(step.state, step.state)
+
+
+def waiting_since(req: Request) -> datetime:
+    step = active_step(req)
+    return step.activated_at if step and step.activated_at else req.state_since
+
+
+__all__ = ["Refused", "StepSpec", "register", "accept", "return_to_unit", "decide", "withdraw", "report_done",
+           "pass_on", "resubmit", "finish", "number_pattern", "holders", "active_step", "steps_of"]
