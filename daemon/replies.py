@@ -62,17 +62,18 @@ _ATTRIBUTION = [
     re.compile(r"^.{0,150}于\s*\d{4}.{0,60}写道\s*[:]?\s*$"),
     re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日.{0,80}写道\s*[:]\s*$"),
     re.compile(r"^.{0,40}\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}.{0,120}(写道|寫道|wrote)\s*[:]?\s*$", re.I),
-    re.compile(r"^on\b.{0,200}\bwrote\s*:?\s*$", re.I),
-    re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2} .{0,60}<[^>]+>\s*:\s*$"),
+    re.compile(r"^(-{2,}\s*)?on\b.{0,200}\bwrote\s*[:\-\s]*$", re.I),
+    re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2} .{0,60}<[^>]+>\s*:?\s*$"),
 ]
 _HEADER_LINE = re.compile(
     r"^(发件人|寄件者|寄件人|from|发送时间|发件时间|发送日期|傳送時間|日期|时间|sent|date|收件人|收件者|to|"
-    r"抄送|副本|cc|主题|主旨|subject)\s*(:\s*|\s+)\S",
+    r"抄送|副本|cc|主题|主旨|subject)\*?\s*(:\*?\s*|\s+)\S",
     re.I,
 )
+_HEADER_START = re.compile(r"^(发件人|寄件者|寄件人|from|发送时间|发件时间|发送日期|傳送時間|sent|date)\b", re.I)
 _SIGNATURE = re.compile(
     r"^(发自我的|发自网易邮箱|发自\s*\S*(手机|邮箱|iphone|ipad|android)|从我的.{0,20}发送|從我的.{0,20}傳送|"
-    r"sent from my\b|sent from (mail|outlook) for\b|get outlook for\b|获取\s*outlook|来自.{0,12}(手机|客户端)|"
+    r"sent (from|via|with) .{0,40}$|get outlook for\b|获取\s*outlook|来自.{0,12}(手机|客户端)|"
     r"--\s*$)",
     re.I,
 )
@@ -94,10 +95,10 @@ def _cut_reason(lines: list[str], i: int) -> str | None:
     """Why line i starts the quoted or trailing part of a reply, or None."""
     line = lines[i]
     key = _match_key(line)
-    if FINGERPRINT_RE.search(line) or FINGERPRINT_RE.search(key):
-        return "fingerprint"
     if _quoted(line):
         return "quote"
+    if FINGERPRINT_RE.search(line) or FINGERPRINT_RE.search(key):
+        return "fingerprint"
     if not key:
         return None
     if _SEPARATOR.search(key):
@@ -106,7 +107,13 @@ def _cut_reason(lines: list[str], i: int) -> str | None:
     for rule in _ATTRIBUTION:
         if rule.search(key) or (len(key) < 120 and rule.search(joined)):
             return "attribution"
-    if _HEADER_LINE.search(key):
+    if re.match(r"on\b.{0,200}\d", key, re.I) and len(key) < 200:
+        # "On <date> <name>" with "wrote:" a few lines further (Gmail wraps the address)
+        following = " ".join(_match_key(ln) for ln in lines[i + 1:i + 5])
+        if re.search(r"^[^.!?]{0,200}\bwrote\s*:\s*$", following, re.I) or re.match(
+                r"^\s*(<\s*)?(mailto:)?[^\s]*\s*.{0,80}>?\s*wrote:", following, re.I):
+            return "attribution"
+    if _HEADER_LINE.search(key) and _HEADER_START.search(key):
         hits = sum(1 for j in range(i, min(i + 5, len(lines))) if _HEADER_LINE.search(_match_key(lines[j])))
         if hits >= 2:
             return "headers"
@@ -126,6 +133,8 @@ def cut_text(text: str) -> str:
         if reason:
             first_cut = i
             break
+    while first_cut > 0 and re.fullmatch(r"[\s\-_=*]*", lines[first_cut - 1]):
+        first_cut -= 1  # blank or rule lines that lead into the quote
     top = "\n".join(lines[:first_cut]).strip()
     if top or reason not in ("quote", "attribution"):
         return top
@@ -142,24 +151,31 @@ def cut_text(text: str) -> str:
     return "\n".join(kept).strip()
 
 
-def _html_cut(html: str) -> str | None:
-    """The HTML before the first quote marker, or None when no marker is found."""
-    starts = [m.start() for rule in _HTML_MARKERS for m in [rule.search(html)] if m]
-    if not starts:
+# Markers of clients that quote in a <blockquote>: an answer may stand below the quote there.
+_BELOW_OK = {6, 7, 8}
+
+
+def _html_cut(html: str) -> tuple[str, bool] | None:
+    """(the HTML before the first quote marker, whether an answer may follow the quote), or None."""
+    hits = [(m.start(), n) for n, rule in enumerate(_HTML_MARKERS) for m in [rule.search(html)] if m]
+    if not hits:
         return None
-    return html[: min(starts)]
+    start, which = min(hits)
+    return html[:start], which in _BELOW_OK
 
 
 def new_text(mail: ParsedMail) -> str:
     """The text the sender wrote in this mail, without the quote, our notification, signatures or footers."""
     if mail.html:
-        head = _html_cut(mail.html)
-        if head is not None:
-            cut = cut_text(html_to_text(head))
+        found = _html_cut(mail.html)
+        if found is not None:
+            cut = cut_text(html_to_text(found[0]))
             if cut:
                 return cut
-            # Nothing above the quote: the answer is below or between the quoted parts.
-            return cut_text(html_to_text(mail.html)) if not mail.text.strip() else cut_text(mail.text)
+            # Nothing above the quote: the answer may be below or between the quoted parts.
+            if mail.text.strip() and mail.text.strip() != html_to_text(mail.html).strip():
+                return cut_text(mail.text)
+            return cut_text(html_to_text(mail.html)) if found[1] else ""
     return cut_text(mail.text or html_to_text(mail.html))
 
 
@@ -271,19 +287,21 @@ def _word_ok(norm: str, start: int, end: int) -> bool:
     return True
 
 
+_TOKEN_RE = re.compile("|".join(re.escape(k) for k in sorted(_STRONG, key=len, reverse=True)))
+
+
 def _tokens(norm: str) -> list[tuple[int, int, Verb | None]]:
     """Strong tokens, longest first at every position, none overlapping."""
-    keys = sorted(_STRONG, key=len, reverse=True)
-    found, i = [], 0
-    while i < len(norm):
-        for key in keys:
-            if norm.startswith(key, i) and _word_ok(norm, i, i + len(key)):
-                found.append((i, i + len(key), _STRONG[key]))
-                i += len(key)
-                break
+    found, pos = [], 0
+    while True:
+        m = _TOKEN_RE.search(norm, pos)
+        if not m:
+            return found
+        if _word_ok(norm, m.start(), m.end()):
+            found.append((m.start(), m.end(), _STRONG[m.group(0)]))
+            pos = m.end()
         else:
-            i += 1
-    return found
+            pos = m.start() + 1
 
 
 def _clause_before(norm: str, start: int, width: int) -> str:
@@ -429,13 +447,13 @@ def _command(text: str) -> Reply | None:
     return None
 
 
-def _subject_words(subject: str) -> str:
+def _subject_words(subject: str, strict: bool = True) -> str:
     """What the sender typed into a reply subject: no prefixes, no 【number】 tag, none of our subject."""
     text = strip_subject_prefixes(subject)
     text = re.sub(r"【[^】]*】.*$", "", text)          # our tag and our original subject after it
     text = re.sub(r"(?:^|[\s\-—_|])+(?:re|回复|答复|回覆|fw|fwd|转发)\s*[:：]?\s*$", "", text, flags=re.I)
     text = strip_subject_prefixes(text.strip(" -—_|:："))
-    if re.search(r"请示|关于|审批|报告|〔|\[", text):
+    if strict and re.search(r"请示|关于|审批|报告|〔|\[", text):
         return ""  # a request's title, retyped or ours: never read a verdict out of it
     return text
 
@@ -456,7 +474,7 @@ def classify(text: str, subject: str = "", lexicon: Lexicon | None = None) -> Re
     norm, where = _normalise(head)
     verb, start, end = _verdict(norm, lexicon.extra_approve)
     if verb is Verb.UNKNOWN:
-        subject_query = _subject_words(subject) if text else ""
+        subject_query = _subject_words(subject, strict=False) if text else ""
         if subject_query and re.match(r"\s*查\s*询", subject_query):
             found = _command(subject_query)
             if found is not None:

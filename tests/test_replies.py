@@ -1,0 +1,118 @@
+"""Reply reading: every case of the table placed into every client's real reply format, through mime.parse."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon import mime
+from daemon.replies import FINGERPRINT_RE, Lexicon, Reply, Verb, classify, fingerprint, new_text, read_reply
+from tests.replies_cases import CASES, CLIENTS, build_mail
+
+_VARIANTS = [  # (html part, charset, html only)
+    (False, "utf-8", False),
+    (True, "gb2312", False),
+    (True, "utf-8", True),
+    (False, "gbk", False),
+]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def test_the_table_is_large_and_covers_every_verdict():
+    assert len(CASES) >= 200
+    assert len({text for text, *_ in CASES}) == len(CASES), "duplicate cases hide nothing but inflate the count"
+    assert {verb for _, verb, _, _ in CASES} >= {
+        Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN, Verb.TRANSFER,
+        Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.QUERY, Verb.REMIND, Verb.DONE, Verb.UNKNOWN}
+
+
+@pytest.mark.parametrize("text,verb,opinion,target", CASES, ids=[f"{i}:{c[0][:12]}" for i, c in enumerate(CASES)])
+def test_case_in_every_client_format(text, verb, opinion, target):
+    failures = []
+    for n, (client, (_, _, html_body)) in enumerate(CLIENTS.items()):
+        # two of the four body variants per client and case, rotating, so each pair is met ~100 times
+        for has_html, charset, html_only in (_VARIANTS[(n + len(text)) % 4], _VARIANTS[(n + len(text) + 2) % 4]):
+            if has_html and html_body is None:
+                has_html, html_only = False, False
+            raw = build_mail(client, text, html=has_html, charset=charset, html_only=html_only)
+            reply = read_reply(mime.parse(raw))
+            where = f"{client}/{'html-only' if html_only else 'alt' if has_html else 'plain'}/{charset}"
+            if reply.verb is not verb:
+                failures.append(f"{where}: {reply.verb.name} from {reply.new_text!r}")
+            elif _lines(reply.new_text) != _lines(text):
+                failures.append(f"{where}: new text {reply.new_text!r}")
+            elif opinion is not None and reply.opinion != opinion:
+                failures.append(f"{where}: opinion {reply.opinion!r}")
+            elif target is not None and reply.target != target:
+                failures.append(f"{where}: target {reply.target!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_accept_with_labelled_lines_in_every_client():
+    text = ("受理\n拟办意见：拟同意，请财务科审核后报李副总审批。\n流程：财务科+审计科，李副总/王副总\n"
+            "执行: 综合科\n抄送：行政科，审计科\n紧急：加急\n时限：12月5日")
+    for client in CLIENTS:
+        reply = read_reply(mime.parse(build_mail(client, text, html=False, charset="gbk")))
+        assert reply.verb is Verb.ACCEPT, client
+        assert reply.fields == {
+            "拟办意见": "拟同意，请财务科审核后报李副总审批。", "流程": "财务科+审计科，李副总/王副总",
+            "执行": "综合科", "抄送": "行政科，审计科", "紧急": "加急", "时限": "12月5日"}, client
+
+
+def test_accept_without_lines_has_empty_fields():
+    reply = classify("受理。")
+    assert reply.verb is Verb.ACCEPT and reply.fields == {}
+
+
+@pytest.mark.parametrize("subject,verb", [
+    ("回复：同意", Verb.APPROVE), ("Re: 同意", Verb.APPROVE), ("答复: 不同意", Verb.REJECT),
+    ("同意 - 回复：【办请〔2026〕7号】请审批：关于购置办公设备的请示", Verb.APPROVE),
+    ("回复：原则同意", Verb.APPROVE_WITH_CONDITIONS),
+    ("Re: 【办请〔2026〕7号】请审批：关于同意设立分公司的请示", Verb.UNKNOWN),
+    ("Re: 关于同意设立分公司的请示", Verb.UNKNOWN), ("回复：", Verb.UNKNOWN), ("", Verb.UNKNOWN),
+])
+def test_verdict_in_subject_only_when_body_is_empty(subject, verb):
+    assert classify("", subject).verb is verb
+    # with any new text in the body the subject's words are not read
+    assert classify("收到", subject).verb is Verb.UNKNOWN
+
+
+def test_query_in_subject_of_a_new_mail():
+    reply = classify("李明\n第一分公司", "查询 办请〔2026〕7号")
+    assert reply.verb is Verb.QUERY and reply.target == "办请〔2026〕7号"
+
+
+def test_informal_words_count_only_when_configured():
+    lexicon = Lexicon(extra_approve=("好的", "ok", "行"))
+    for word in ("好的", "OK", "ok。", "行！"):
+        assert classify(word).verb is Verb.UNKNOWN
+        assert classify(word, lexicon=lexicon).verb is Verb.APPROVE
+    assert classify("好的，不同意", lexicon=lexicon).verb is Verb.UNKNOWN
+    assert classify("好的吗", lexicon=lexicon).verb is Verb.UNKNOWN
+
+
+def test_fingerprint_marker_round_trip():
+    line = fingerprint("AB12CD")
+    assert FINGERPRINT_RE.search("xx" + line + "yy").group(1) == "AB12CD"
+    with pytest.raises(ValueError):
+        fingerprint("ab12")
+
+
+def test_verdict_only_in_first_lines():
+    text = "已阅。\n请各部门传阅。\n下周例会讨论。\n同意"
+    assert classify(text).verb is Verb.UNKNOWN
+
+
+def test_quoted_notification_never_leaks_when_separator_is_unknown():
+    # The notification contains both 同意 and 不同意: if it leaked, the answer would be UNKNOWN.
+    raw = build_mail("unknown-client", "同意。", html=True, charset="utf-8")
+    mail = mime.parse(raw)
+    assert new_text(mail) == "同意。"
+    assert read_reply(mail) == Reply(Verb.APPROVE, "", "", {}, "同意。", "同意")
+
+
+def test_reply_to_a_mail_with_only_our_notification_and_nothing_written():
+    raw = build_mail("qq", "", html=True, charset="gb2312")
+    assert read_reply(mime.parse(raw)).verb is Verb.UNKNOWN
