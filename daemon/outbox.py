@@ -126,7 +126,7 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
         maintype, _, subtype = a.content_type.partition("/")
         msg.add_attachment(a.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
                            filename=a.name)
-    data = msg.as_bytes()
+    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
     mail = Mail.create(direction="out", message_id=message_id, request=request, step=step, kind=template,
                        at=at, sender=addr, rcpts=to + cc, subject=subject, action=action, code=code)
     Outbox.create(mail=mail, mail_from=cfg.office.address, rcpts=to + cc, data=data, next_attempt_at=at)
