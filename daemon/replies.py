@@ -107,6 +107,8 @@ def _cut_reason(lines: list[str], i: int) -> str | None:
     for rule in _ATTRIBUTION:
         if rule.search(key) or (len(key) < 120 and rule.search(joined)):
             return "attribution"
+    if len(key) < 60 and re.search(r"(写道|寫道|wrote)\s*:?\s*$", key, re.I):
+        return "attribution"  # the second half of a wrapped attribution
     if re.match(r"on\b.{0,200}\d", key, re.I) and len(key) < 200:
         # "On <date> <name>" with "wrote:" a few lines further (Gmail wraps the address)
         following = " ".join(_match_key(ln) for ln in lines[i + 1:i + 5])
@@ -240,6 +242,7 @@ _QUESTION_BEFORE = re.compile(r"(是否|能否|可否|要不要|是不是|可不
 _CONDITION = re.compile(r"^[^。.!！\n]{0,3}?(但|不过|前提|条件|须|需|务必|but\b|provided|on condition)", re.I)
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CLAUSE_STOP = "，,。.；;！!？?\n：:、"
+_WEAK_END = "，,。.；;！!：:、~～…-—\n"  # a weak word must stand alone: "no." but not "no impact"
 _PUNCT = " \t\u3000\xa0，,。.；;！!：:、~～…-—"
 _NUMBER = re.compile(r"[\u4e00-\u9fff]{1,6}\s*[〔\[［(（]\s*\d{4}\s*[〕\]］)）]\s*\d+\s*号")
 _FIELD = re.compile(r"^\s*(拟办意见|流程|执行|抄送|紧急|时限)\s*[:：]\s*(.*?)\s*$")
@@ -341,6 +344,8 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
         if _KANA.match(norm[end:end + 1]) or _questioned(norm, start, end):
             return Verb.UNKNOWN, start, end
         word = norm[start:end]
+        if verb is T and re.search(r"被|不|未|无需|不必|不用|勿|别|是否", _clause_before(norm, start, 6)):
+            continue  # 邮件被退回, 不必退回: nothing is being sent back
         if verb in (A, C) and any(w in word for w in _APPROVAL_WORDS) and _negated(norm, start, end):
             verb = R
         elif verb is R and not word.isascii() and _negated(norm, start, end):
@@ -352,7 +357,7 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
     for word in sorted(weak, key=len, reverse=True):
         end = lead + len(word)
         if opening.startswith(word) and _word_ok(norm, lead, end) and (
-                end == len(norm) or norm[end] in _PUNCT + "\n"):
+                end == len(norm) or norm[end] in _WEAK_END):
             opening_weak = (weak[word], lead, end)
             break
     if opening_weak and verdicts and verdicts[0][1] < opening_weak[2]:
@@ -363,7 +368,7 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
         for word in sorted(weak, key=len, reverse=True):
             end = lead + len(word)
             if opening.startswith(word) and _word_ok(norm, lead, end) and (
-                    end == len(norm) or norm[end] in _PUNCT + "\n"):
+                    end == len(norm) or norm[end] in _WEAK_END):
                 if _questioned(norm, lead, end):
                     return Verb.UNKNOWN, lead, end
                 verb = weak[word]
