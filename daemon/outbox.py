@@ -16,6 +16,7 @@ from email.utils import formataddr, format_datetime, parseaddr
 from pathlib import Path
 
 import jinja2
+import peewee as pw
 
 from daemon import clock
 from daemon.config import Config
@@ -138,51 +139,77 @@ def flush(cfg: Config, limit: int = 200) -> int:
     from daemon import smtp
 
     now = clock.now()
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    # rows left in 'sending' by a daemon that died: give them back after a while
-    stale = now - timedelta(minutes=10)
-    Outbox.update(state="queued").where((Outbox.state == "sending") & (Outbox.claimed_at < stale)).execute()
-    due = list(Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
-               .order_by(Outbox.id).limit(limit))
+    _requeue_orphans(now)
+    due = [r.id for r in Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
+           .order_by(Outbox.id).limit(limit)]
     if not due:
         return 0
-    claimed = []
-    for row in due:
-        n = (Outbox.update(state="sending", claimed_by=me, claimed_at=now)
-             .where((Outbox.id == row.id) & (Outbox.state == "queued")).execute())
-        if n:
-            claimed.append(row.id)
-    if not claimed:
+    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    Outbox.update(state="sending", claimed_by=token, claimed_at=now).where(
+        Outbox.id.in_(due) & (Outbox.state == "queued")).execute()
+    rows = {r.id: r for r in Outbox.select(Outbox, Mail, Request).join(Mail).join(Request, pw.JOIN.LEFT_OUTER)
+            .where((Outbox.claimed_by == token) & (Outbox.state == "sending")).order_by(Outbox.id)}
+    if not rows:
         return 0
-    rows = {r.id: r for r in Outbox.select(Outbox, Mail).join(Mail).where(Outbox.id.in_(claimed))}
     batch = [smtp.Outgoing(key=str(r.id), mail_from=r.mail_from, rcpts=tuple(r.rcpts), data=bytes(r.data))
              for r in rows.values()]
-    results = smtp.send_batch(cfg.smtp, batch)
     sent = 0
-    with db.atomic():
-        for res in results:
-            row = rows[int(res.key)]
-            number = row.mail.request.number if row.mail.request_id else "-"
-            if res.ok:
-                sent += 1
-                Outbox.update(state="sent", sent_at=clock.now(), attempts=row.attempts + 1,
-                              last_error=res.error).where(Outbox.id == row.id).execute()
-                log.info("%s sent %s to %s", number, row.mail.kind, ", ".join(row.rcpts))
-            elif res.temporary and row.attempts + 1 < MAX_ATTEMPTS:
-                delay = BACKOFF[min(row.attempts, len(BACKOFF) - 1)]
-                Outbox.update(state="queued", attempts=row.attempts + 1, last_error=res.error,
-                              next_attempt_at=clock.now() + timedelta(seconds=delay)).where(
-                    Outbox.id == row.id).execute()
-                log.warning("%s %s to %s not sent (%s), retry in %ss", number, row.mail.kind,
-                            ", ".join(row.rcpts), res.error, delay)
-            else:
-                Outbox.update(state="failed", attempts=row.attempts + 1, last_error=res.error).where(
-                    Outbox.id == row.id).execute()
-                Mail.update(action=f"{row.mail.action}；发送失败：{res.error}".lstrip("；")).where(
-                    Mail.id == row.mail_id).execute()
-                log.error("%s %s to %s failed for good: %s", number, row.mail.kind, ", ".join(row.rcpts),
-                          res.error)
+
+    def record(res) -> None:
+        nonlocal sent
+        row = rows[int(res.key)]
+        with db.atomic():
+            sent += _record_result(row, res)
+
+    smtp.send_batch(cfg.smtp, batch, on_result=record)
     return sent
+
+
+def _requeue_orphans(now) -> None:
+    """Rows left in 'sending' by a daemon that died: at once when it was on this host, else after a while."""
+    host = socket.gethostname()
+    for row in Outbox.select(Outbox.id, Outbox.claimed_by, Outbox.claimed_at).where(Outbox.state == "sending"):
+        owner_host, _, rest = row.claimed_by.partition(":")
+        pid = rest.partition(":")[0]
+        if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            orphan = True
+        else:
+            orphan = row.claimed_at is not None and row.claimed_at < now - timedelta(minutes=10)
+        if orphan:
+            Outbox.update(state="queued").where((Outbox.id == row.id) & (Outbox.state == "sending")).execute()
+            log.warning("- outbox row %s left unsent by %s, queued again", row.id, row.claimed_by)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record_result(row: Outbox, res) -> int:
+    number = row.mail.request.number if row.mail.request_id else "-"
+    if res.ok:
+        Outbox.update(state="sent", sent_at=clock.now(), attempts=row.attempts + 1,
+                      last_error=res.error).where(Outbox.id == row.id).execute()
+        log.info("%s sent %s to %s", number, row.mail.kind, ", ".join(row.rcpts))
+        return 1
+    if res.temporary and row.attempts + 1 < MAX_ATTEMPTS:
+        delay = BACKOFF[min(row.attempts, len(BACKOFF) - 1)]
+        Outbox.update(state="queued", attempts=row.attempts + 1, last_error=res.error,
+                      next_attempt_at=clock.now() + timedelta(seconds=delay)).where(Outbox.id == row.id).execute()
+        log.warning("%s %s to %s not sent (%s), retry in %ss", number, row.mail.kind, ", ".join(row.rcpts),
+                    res.error, delay)
+        return 0
+    Outbox.update(state="failed", attempts=row.attempts + 1, last_error=res.error).where(
+        Outbox.id == row.id).execute()
+    Mail.update(action=f"{row.mail.action}；发送失败：{res.error}".lstrip("；")).where(
+        Mail.id == row.mail_id).execute()
+    log.error("%s %s to %s failed for good: %s", number, row.mail.kind, ", ".join(row.rcpts), res.error)
+    return 0
 
 
 def pending_count() -> int:

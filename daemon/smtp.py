@@ -116,8 +116,26 @@ async def _send_one(client, msg: Outgoing) -> SendResult:
 _DROPPED = (E.SMTPServerDisconnected, E.SMTPTimeoutError, ConnectionError, OSError, asyncio.TimeoutError)
 
 
-async def _send_batch(cfg, batch: list[Outgoing]) -> list[SendResult]:
-    results: list[SendResult] = []
+class _Results(list):
+    """Results in order; each one is also handed to the caller's callback as soon as it is known."""
+
+    def __init__(self, on_result):
+        super().__init__()
+        self.on_result = on_result
+
+    def append(self, result: SendResult) -> None:
+        super().append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def __iadd__(self, results):
+        for r in results:
+            self.append(r)
+        return self
+
+
+async def _send_batch(cfg, batch: list[Outgoing], on_result=None) -> list[SendResult]:
+    results: list[SendResult] = _Results(on_result)
     reconnects_left = 1
     client = None
     i = 0
@@ -158,11 +176,13 @@ async def _send_batch(cfg, batch: list[Outgoing]) -> list[SendResult]:
     return results
 
 
-def send_batch(cfg, batch: list[Outgoing]) -> list[SendResult]:
-    """Send every message over one connection; one SendResult per message, in order."""
+def send_batch(cfg, batch: list[Outgoing], on_result=None) -> list[SendResult]:
+    """Send every message over one connection; one SendResult per message, in order. `on_result(result)`,
+    when given, is called as each message's fate is known, so the caller can record it at once (a crash
+    mid-batch then re-sends at most the message in flight)."""
     if not batch:
         return []
-    return asyncio.run(_send_batch(cfg, list(batch)))
+    return list(asyncio.run(_send_batch(cfg, list(batch), on_result)))
 
 
 def check_login(cfg) -> str:

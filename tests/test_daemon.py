@@ -1,0 +1,136 @@
+"""The daemon as systemd runs it: stays up, reacts to new mail, survives the server going away, stops on
+SIGTERM, talks sd_notify, and loses nothing when killed in the middle of a backlog."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flow import REPO, Office
+
+from daemon import models
+
+pytestmark = pytest.mark.mailserver
+
+
+@pytest.fixture
+def office(mailservers, maildomain, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
+    o = Office(mailservers, maildomain, tmp_path)
+    yield o
+    models.close()
+
+
+def _start(office: Office, env: dict | None = None) -> subprocess.Popen:
+    log = open(office.tmp / "daemon.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "daemon", "run", "-c", str(office.config_path)], cwd=REPO,
+                            stdout=log, stderr=log, env={**os.environ, **(env or {})}, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
+def _until(predicate, timeout: float = 30.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _log(office: Office) -> str:
+    return (office.tmp / "daemon.log").read_text(errors="replace")
+
+
+def test_daemon_reacts_to_new_mail_reconnects_and_stops_on_sigterm(office):
+    proc = _start(office)
+    try:
+        _until(lambda: "connected" in _log(office), what="the daemon to connect")
+        office.send_request()
+        _until(lambda: office.raw_inbox("unit1"), what="the receipt")
+        # the server goes away and comes back: the daemon reconnects and carries on
+        office.servers.stop_imap()
+        time.sleep(1.5)
+        office.servers.start_imap()
+        office.send_request(who="unit2", subject="关于增加培训经费的请示")
+        _until(lambda: office.raw_inbox("unit2"), timeout=60, what="the receipt after the reconnect")
+        assert proc.poll() is None
+    finally:
+        rc = _stop(proc)
+    assert rc == 0, _log(office)
+    log = _log(office)
+    assert "reconnecting" in log and "stopped" in log
+    assert "办请〔2026〕1号" in log and "办请〔2026〕2号" in log
+
+
+def test_daemon_tells_systemd_ready_watchdog_and_stopping(office, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(30)
+    proc = _start(office, {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000", "WATCHDOG_PID": ""})
+    seen: list[str] = []
+    try:
+        while not any("WATCHDOG=1" in s for s in seen) or not any("READY=1" in s for s in seen):
+            seen.append(sock.recv(4096).decode())
+        proc.send_signal(signal.SIGTERM)
+        while not any("STOPPING=1" in s for s in seen):
+            seen.append(sock.recv(4096).decode())
+    finally:
+        rc = _stop(proc)
+        sock.close()
+    assert rc == 0
+    ready = next(i for i, s in enumerate(seen) if "READY=1" in s)
+    stopping = next(i for i, s in enumerate(seen) if "STOPPING=1" in s)
+    assert ready < stopping
+
+
+def test_sigkill_in_the_middle_of_a_backlog_loses_nothing(office):
+    n = 30
+    for i in range(n):
+        office.send_request(who="unit1" if i % 2 else "unit2", subject=f"关于第{i + 1}项工作的请示")
+    proc = _start(office)
+    db_path = Path(office.cfg.database.url[len("sqlite:///"):])
+
+    def registered() -> int:
+        if not db_path.exists():
+            return 0
+        import sqlite3
+        try:
+            with sqlite3.connect(db_path, timeout=5) as c:
+                return c.execute("select count(*) from request").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    _until(lambda: registered() >= 5, what="a few requests registered")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    office.run_once()
+    db = office.db()
+    numbers = [r.number for r in db.Request.select()]
+    assert len(numbers) == n and len(set(numbers)) == n
+    assert db.Outbox.select().where(db.Outbox.state != "sent").count() == 0
+    receipts = [m for m in office.inbox("unit1") + office.inbox("unit2") if re.search(r"【办请", m.subject)]
+    got = {re.search(r"【(.+?)】", m.subject).group(1) for m in receipts}
+    assert got == set(numbers)
+    assert len(receipts) <= n + 1        # at most the one mail in flight at the kill is sent again
+    assert office.servers.messages(office.addr["office"]) == []
+    reviews = [m for m in office.inbox("clerk")]
+    assert {re.search(r"【(.+?)】", m.subject).group(1) for m in reviews} == set(numbers)
