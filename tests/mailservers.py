@@ -104,6 +104,7 @@ protocol lmtp {{
 
 # Without root, Dovecot cannot chroot or switch users: every service runs as us.
 _ROOTLESS_SERVICES = """\
+default_internal_group = {group}
 service auth {
   user = $default_internal_user
 }
@@ -335,7 +336,7 @@ class MailServers:
                          first_valid_uid=min(500, os.geteuid()),
                          first_valid_gid=min(1, os.getegid()) or 0,
                          login_chroot="  chroot =\n", anvil_chroot="  chroot =\n",
-                         rootless_services=_ROOTLESS_SERVICES)
+                         rootless_services=_ROOTLESS_SERVICES.replace("{group}", group))
         text = _CONF.format(instance="ofdc-%d-%s" % (os.getpid(), self.root.name),
                             root=root, imap_port=self.imap_port, lmtp_port=self.lmtp_port,
                             **names)
