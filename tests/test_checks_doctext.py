@@ -1,0 +1,108 @@
+"""Text out of attachments: .docx with tables, .pdf with and without a text layer, .txt encodings, .doc/.wps."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from daemon import doctext
+from daemon.checks import check
+from daemon.doctext import extract_text
+from tests.samples_qingshi import TODAY, _docx, cjk_font, drafts, finish
+
+
+def test_docx_paragraphs_and_tables_in_order():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("关于购置办公设备的请示")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "品名", "数量"
+    table.cell(1, 0).text, table.cell(1, 1).text = "台式电脑", "20台"
+    document.add_paragraph("妥否，请批示。")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    text, note = extract_text("请示.DOCX", buffer.getvalue())
+    assert note == ""
+    lines = text.split("\n")
+    assert lines[0] == "关于购置办公设备的请示" and lines[-1] == "妥否，请批示。"
+    assert lines.index("台式电脑") < lines.index("20台") < lines.index("妥否，请批示。")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])
+def test_txt_in_common_encodings(encoding):
+    text, note = extract_text("请示.txt", "关于购置办公设备的请示\n集团公司：".encode(encoding))
+    assert text == "关于购置办公设备的请示\n集团公司：" and note == ""
+
+
+def need_font():
+    if cjk_font() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no CJK font for the PDF tests; install fonts-wqy-microhei")
+        pytest.skip("no CJK font on this machine (install fonts-wqy-microhei)")
+
+
+def test_pdf_with_a_text_layer():
+    need_font()
+    from tests.samples_qingshi import _pdf
+    text, note = extract_text("请示.pdf", _pdf(["关于购置办公设备的请示", "集团公司："]))
+    assert note == "" and "关于购置办公设备的请示" in text and "集团公司：" in text
+
+
+def test_scanned_pdf_says_it_cannot_be_read():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 150, style="F")  # a page that is only a picture
+    text, note = extract_text("扫描件.pdf", bytes(pdf.output()))
+    assert text is None and "扫描件无法读取文字" in note
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("请示.jpg", b"\xff\xd8\xff\xe0", "扫描件"),
+    ("请示.xlsx", b"PK\x03\x04", "附件格式无法自动审查，建议以 .docx 报送"),
+    ("请示", b"whatever", "附件格式无法自动审查"),
+    ("请示.docx", b"not a zip at all", "无法打开"),
+    ("请示.pdf", b"%PDF-1.4 truncated", "无法"),
+])
+def test_unreadable_attachments_get_a_chinese_note(name, data, words):
+    text, note = extract_text(name, data)
+    assert text is None and words in note
+
+
+@pytest.mark.parametrize("name", ["请示.doc", "请示.wps"])
+def test_doc_and_wps_without_libreoffice(monkeypatch, name):
+    monkeypatch.setattr(doctext, "soffice_path", lambda: None)
+    assert extract_text(name, b"\xd0\xcf\x11\xe0") == (None, doctext.NOTE_FORMAT)
+
+
+def test_doc_converted_with_libreoffice(tmp_path):
+    binary = doctext.soffice_path()
+    if binary is None:
+        pytest.skip("LibreOffice (soffice) is not installed; .doc/.wps fall back to a note, tested above")
+    import subprocess
+    d = finish(drafts()["equipment"])
+    source = tmp_path / "q.docx"
+    source.write_bytes(_docx(d.lines()))
+    subprocess.run([binary, f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless",
+                    "--convert-to", "doc", "--outdir", str(tmp_path), str(source)], check=True, timeout=120,
+                   capture_output=True)
+    text, note = extract_text("关于购置办公设备的请示.doc", (tmp_path / "q.doc").read_bytes())
+    assert note == "" and "关于购置办公设备的请示" in text
+    result = check("报送", "请审阅附件。", [("关于购置办公设备的请示.doc", (tmp_path / "q.doc").read_bytes())] + d.annexes,
+                   TODAY)
+    assert result.findings == ()
+
+
+def test_the_model_layout_passes_the_check():
+    model = Path(__file__).resolve().parent.parent / "templates" / "guide" / "model.txt"
+    text = model.read_text(encoding="utf-8")
+    layout = text.split("拟写要点")[0]
+    assert "关于购置办公设备的请示" in layout and "妥否，请批示。" in layout
+    result = check("请示", layout, [("购置清单.xlsx", b"PK"), ("报价单.xlsx", b"PK")], date(2026, 11, 28))
+    assert result.findings == () and result.title == "关于购置办公设备的请示"
