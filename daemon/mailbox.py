@@ -12,7 +12,7 @@ import threading
 import time
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
-from imap_tools.errors import MailboxLoginError
+from imap_tools.errors import ImapToolsError, MailboxLoginError
 from imap_tools.imap_utf7 import utf7_encode
 
 log = logging.getLogger("officeflow.imap")
@@ -58,8 +58,14 @@ def _open(cfg):
             raise MailboxError("imap.security must be ssl, starttls or none, not %r" % cfg.security)
     except ssl.SSLError as exc:
         raise MailboxError("TLS with %s:%s failed: %s" % (cfg.host, cfg.port, exc)) from None
-    except (OSError, imaplib.IMAP4.error) as exc:
+    except imaplib.IMAP4.abort as exc:
+        if security == "starttls" and "TLS" in str(exc):  # the server turned STARTTLS down
+            raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
         raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+    except OSError as exc:
+        raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+    except imaplib.IMAP4.error as exc:  # e.g. STARTTLS asked for but not offered
+        raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
     try:
         mb.client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
@@ -69,7 +75,9 @@ def _open(cfg):
         raise MailboxError("no IMAP password for %s (set password_env or password_file)" % cfg.username)
     try:
         mb.login(cfg.username, cfg.password, initial_folder=None)
-    except MailboxLoginError:
+    except (MailboxLoginError, imaplib.IMAP4.error) as exc:
+        if isinstance(exc, imaplib.IMAP4.abort):
+            raise MailboxGone("connection lost during login to %s: %s" % (_where(cfg), exc)) from None
         _logout_quietly(mb)
         raise MailboxError("IMAP login refused for %s" % _where(cfg)) from None
     except _GONE as exc:
@@ -132,6 +140,9 @@ class Mailbox:
         except _GONE as exc:
             self._drop()
             raise MailboxGone("connection lost while opening %s: %s" % (self.cfg.folder, exc)) from None
+        except ImapToolsError as exc:
+            self.close()
+            raise MailboxError("opening %s failed: %s" % (self.cfg.folder, exc)) from None
         except MailboxError:
             self.close()
             raise

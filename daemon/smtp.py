@@ -68,11 +68,15 @@ async def _connect(cfg) -> aiosmtplib.SMTP:
         await _close(client)
         raise SmtpError("SMTP server %s answered %d %s" % (where, exc.code, exc.message),
                         exc.code < 500) from None
-    except ssl.SSLError as exc:
+    except (ssl.SSLError, E.SMTPNotSupported) as exc:
         await _close(client)
         raise SmtpError("TLS with %s failed: %s" % (where, exc), False) from None
     except (E.SMTPException, OSError, asyncio.TimeoutError) as exc:
         await _close(client)
+        if isinstance(exc.__cause__, ssl.SSLError) or type(exc) is E.SMTPException:
+            # TLS that cannot work (wrong port or security), or STARTTLS not offered:
+            # the config is wrong, retrying will not help.
+            raise SmtpError("TLS with %s failed: %s" % (where, exc), False) from None
         raise SmtpError("cannot connect to %s: %s" % (where, exc), True) from None
     log.info("connected to %s", where)
     return client

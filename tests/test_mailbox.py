@@ -191,3 +191,11 @@ def test_nothing_listening_is_mailbox_gone(mailservers, office):
     cfg = replace(_cfg(mailservers, office), port=free_port())
     with pytest.raises(MailboxGone):
         check_login(cfg)
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl", "tls"])
+def test_wrong_security_for_the_server_is_a_clear_error(mailservers, office, security):
+    cfg = replace(_cfg(mailservers, office), security=security)
+    with pytest.raises(MailboxError) as exc:
+        check_login(cfg)
+    assert mailservers.password not in str(exc.value)

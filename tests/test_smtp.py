@@ -182,3 +182,13 @@ def test_delivered_through_the_relay_into_dovecot(mailservers, maildomain):
         for raw, msg in zip(got, batch):  # delivered byte for byte, after the relay's trace headers
             assert raw.endswith(msg.data)
             assert email.message_from_bytes(raw)["Delivered-To"] == user
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_wrong_security_for_the_server_fails(server, security):
+    cfg = _cfg(server.port, security=security, timeout=5)
+    with pytest.raises(SmtpError):
+        check_login(cfg)
+    [result] = send_batch(cfg, [_msg(0)])
+    assert not result.ok and not result.temporary  # a config error: retrying will not help
+    assert server.handler_obj.messages == []
