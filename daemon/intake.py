@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import peewee as pw
@@ -211,8 +211,11 @@ class Pipeline:
             if verb == Verb.QUERY:
                 from daemon import records
                 return records.query(app, self, req, reply)
-            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN, Verb.REMIND) and req.state in (
-                    REVIEWING, *OPEN_STATES):
+            if d.is_staff(sender) and req.state == REVIEWING and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS):
+                # staff who answer the review mail with 同意 mean 受理 on the default route
+                verb = Verb.ACCEPT
+                reply = replace(reply, fields=reply.fields or ({"拟办意见": reply.opinion} if reply.opinion else {}))
+            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN, Verb.REMIND) and req.state in OPEN_STATES:
                 if verb == Verb.REMIND:
                     from daemon import chase
                     n = chase.remind_now(app, req, by=sender)
