@@ -17,7 +17,7 @@ TODAY = date(2026, 11, 28)
 @dataclass(frozen=True)
 class Sample:
     name: str
-    form: str                                   # "body" | "docx" | "pdf"
+    form: str                                   # "body" | "docx" | "pdf" | "image" (a scan)
     subject: str
     body: str
     attachments: tuple[tuple[str, bytes], ...]
@@ -330,6 +330,10 @@ def special_samples(forms) -> list[Sample]:
     out.append(Sample("title-on-two-lines-docx", "docx", "报送请示", "请审阅附件。",
                       (("请示.docx", data),) + tuple(d.annexes), frozenset(),
                       "关于召开2027年度安全生产工作会议的请示"))
+    d = drafts()["funding"]
+    out.append(Sample("scanned-request-image", "image", "报送请示", "现将我单位请示扫描件报上，请审阅。",
+                      (("关于追加安全生产专项经费的请示.jpg", b"\xff\xd8\xff\xe0 scanned page"),) + tuple(d.annexes),
+                      frozenset({"unreadable"})))
     return out
 
 

@@ -29,14 +29,22 @@ REASON = re.compile(r"由于|因为|鉴于|根据|按照|依据|目前|现有|�
 SIGNER = re.compile(r"签发人\s*[:：]\s*\S+")
 
 
+_QUOTE_START = re.compile(r"^-{2,}\s*(原始邮件|原始郵件|Original Message|转发邮件|Forwarded message)|"
+                          r"^(在|於).{4,80}(写道|寫道)[:：]?$|^On .{4,120}wrote:$|^_{10,}$")
+_HEADER = re.compile(r"^(发件人|寄件者|From|发送时间|发送日期|Sent|Date|日期|收件人|To|主题|Subject)\s*[:：]")
+
+
 def clean_text(text: str) -> str:
-    """Normalise spaces and digits, and cut quoted earlier mail off a reply."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_FULLWIDTH)
+    """Normalise spaces and digits, and cut a quoted earlier mail off a reply."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").translate(_FULLWIDTH).split("\n")
     kept = []
-    for line in text.split("\n"):
+    for i, line in enumerate(lines):
         stripped = line.strip()
-        if re.match(r"^-{2,}\s*(原始邮件|Original Message)|^在.{4,60}写道[:：]$|^On .{4,80}wrote:$", stripped):
+        if _QUOTE_START.match(stripped):
             break
+        if re.match(r"^(发件人|寄件者|From)\s*[:：]", stripped) \
+                and sum(1 for l in lines[i:i + 5] if _HEADER.match(l.strip())) >= 3:
+            break  # an Outlook/Foxmail header block opens the quoted mail
         if stripped.startswith(">"):
             continue
         kept.append(stripped)

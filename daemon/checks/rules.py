@@ -83,10 +83,10 @@ def _one_matter(doc: Doc) -> str | None:
     if re.search(r"若干|几个|多项|等事项|等问题|等有关", core):
         return f"标题“{doc.title}”表明一文请示多个事项"
     parts = [p for p in re.split(r"和|及|与|以及|并|、|暨|，", core) if p]
-    matters = [p for p in parts if re.match(_ACTION, p) and len(p) >= 4]
+    matters = [p for p in parts if re.match(_ACTION, p) and re.sub(_ACTION, "", p)]  # a verb with its own object
     if len(matters) >= 2:
         return f"标题“{doc.title}”包含{len(matters)}个事项（{'；'.join(matters)}）"
-    if re.search(r"一并请示|一并报请|(另外|此外|同时)还?(请|申请|请求|恳请)", flat(doc.body)):
+    if re.search(r"一并请示|一并报请|(另外|此外)还?(请|申请|请求|恳请)|同时还?(申请|请求)", flat(doc.body)):
         return "正文在主要事项之外另行请求批准其他事项"
     return None
 
@@ -181,8 +181,10 @@ def _date_format(doc: Doc) -> str | None:
 @rule("contact", RETURN, "请示应当在附注处注明联系人的姓名和电话（原《国家行政机关公文处理办法》第十条，各级办公厅退文告知单沿用）",
       "在成文日期下一行居左空二字加圆括号注明“（联系人：张明，联系电话：0571-88001234）”。")
 def _contact(doc: Doc) -> str | None:
-    person = re.search(r"联系人\s*[:：]?\s*[\u4e00-\u9fa5]{2,4}", doc.text)
-    phone = re.search(r"(电话|手机|联系方式|Tel|TEL)\s*[:：]?\s*[（(]?\d[\d\-－—()（） ]{6,}", doc.text)
+    text = flat(doc.text)
+    person = re.search(r"联系人[^\d]{0,4}?[:：]?[\u4e00-\u9fa5]{2,4}", text)
+    phone = re.search(r"(电话|手机|联系方式|Tel|TEL)[:：]?[（(]?\d[\d\-－—()（）]{6,}"
+                      r"|(?<!\d)(1[3-9]\d{9}|0\d{2,3}[-－—]\d{7,8})(?!\d)", text)
     if person and phone:
         return None
     return "未注明联系人和联系电话" if not (person or phone) else ("未注明联系人" if not person else "未注明联系电话")
