@@ -158,6 +158,12 @@ def main_check(path: str) -> int:
         return 2
     try:
         result = check_file(target, today_in_office())
+    except FileNotFoundError:
+        print(f"无法审查：文件“{target}”不存在。", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"无法审查：文件“{target}”无法读取（{exc.strerror or exc}）。", file=sys.stderr)
+        return 2
     except Exception as exc:  # unreadable file, broken mail, bad OFFICEFLOW_NOW: exit 2, never a traceback
         print(f"无法审查：{target.name}：{exc}", file=sys.stderr)
         return 2
