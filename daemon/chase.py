@@ -1,136 +1,172 @@
 """Chasing (催办): reminders, escalation (督办), out-of-office handling, the daily digest and the weekly summary.
 
-Due times live in the database; a reminder is claimed with a conditional UPDATE so that a restart or a second
-daemon never sends it twice. Nothing here talks to IMAP or SMTP; mails go through daemon.outbox.
+Due times live in the database; a reminder is claimed with a conditional UPDATE, a digest or summary with a
+Job row, in the same transaction as the mails they queue, so a restart or a second daemon never sends one
+twice and a failure leaves nothing half done. Nothing here talks to IMAP or SMTP; mails go through
+daemon.outbox.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import peewee as pw
 
 from daemon import clock, outbox
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, OPEN_STATES, STATE_LABELS, Job, Mail, Opinion,
-                           Request, Step, db)
+from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, STATE_LABELS, WITHDRAWN,
+                           Job, Mail, Opinion, Request, Step, db)
 from daemon.workcal import parse_duration
 
 log = logging.getLogger("officeflow.chase")
 
 
-def _first_delay(app: App, req: Request) -> str:
-    r = app.cfg.reminders
-    return r.urgent.get(req.urgency) or r.first_after
-
+# -- when to chase ----------------------------------------------------------------------------------
 
 def _due(app: App, req: Request, start: datetime, delay: str) -> datetime:
+    """`delay` of working time after `start`, in office hours; sooner when the deadline (时限) nears:
+    the opening of each of the last two working days up to the deadline is a due time of its own."""
     cal = app.calendar
     due = cal.next_working_moment(cal.add(start, parse_duration(delay)))
     if req.deadline:
-        # as the deadline nears, chase on the morning of the working day before it at the latest
-        eve = cal.next_working_moment(datetime.combine(req.deadline, time(0), tzinfo=app.tz) - timedelta(days=1))
-        if start < eve < due:
-            due = eve
+        for day in _last_workdays(app, req.deadline, 2):
+            opening = cal.next_working_moment(datetime.combine(day, time(0), tzinfo=app.tz))
+            if start < opening < due:
+                return opening
     return due
 
 
-def schedule_first(app: App, req: Request, step: Step) -> None:
-    step.next_reminder_at = _due(app, req, step.activated_at, _first_delay(app, req))
+def _last_workdays(app: App, last: date, n: int) -> list[date]:
+    """The last `n` working days up to and including `last`, earliest first."""
+    days, d = [], last
+    while len(days) < n and d > last - timedelta(days=40):
+        if app.calendar.is_workday(d):
+            days.insert(0, d)
+        d -= timedelta(days=1)
+    return days
 
+
+def _overdue(app: App, req: Request) -> bool:
+    return bool(req.deadline and clock.now().astimezone(app.tz).date() > req.deadline)
+
+
+def schedule_first(app: App, req: Request, step: Step) -> None:
+    """Called when a step becomes active: its first reminder after first_after, or the urgency's delay."""
+    r = app.cfg.reminders
+    step.next_reminder_at = _due(app, req, step.activated_at, r.urgent.get(req.urgency) or r.first_after)
+
+
+# -- reminders and escalation -----------------------------------------------------------------------
 
 def _ctx(app: App, req: Request, step: Step, approver: str, count: int) -> dict:
-    now = clock.now()
+    from daemon.workflow import step_label
     return {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),
-            "step": step, "approver": approver, "approver_name": app.directory.name_of(approver), "count": count,
-            "waited": app.calendar.format_waited(step.activated_at, now),
-            "overdue": bool(req.deadline and now.astimezone(app.tz).date() > req.deadline)}
+            "step": step, "step_label": step_label(app, step), "approver": approver,
+            "approver_name": app.directory.name_of(approver), "count": count,
+            "waited": app.calendar.format_waited(step.activated_at, clock.now()), "overdue": _overdue(app, req)}
 
 
-def _send_reminders(app: App, req: Request, step: Step, count: int, action: str) -> int:
+def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: bool) -> int:
+    """One reminder to each approver who has not signed; with `escalate`, the head is told of each (督办)."""
     d = app.directory
-    sent = 0
-    for approver in step.approvers:
-        if approver in step.signed:
-            continue
-        cc = [x for x in [d.delegate_of(approver)] if x]
-        outbox.queue(app.cfg, "reminder", [approver], _ctx(app, req, step, approver, count), cc=cc, request=req,
-                     step=step, code=step.code, attachments=app.original_attachments(req),
-                     action=f"{action}{d.name_of(approver)}（第{count}次）")
-        sent += 1
-        if count == app.cfg.reminders.escalate_after:
+    waiting = [a for a in step.approvers if a not in step.signed]
+    for approver in waiting:
+        outbox.queue(app.cfg, "reminder", [approver], _ctx(app, req, step, approver, step.reminders),
+                     cc=[d.delegate_of(approver) or ""], request=req, step=step, code=step.code,
+                     attachments=app.original_attachments(req),
+                     action=f"{action}{d.name_of(approver)}（第{step.reminders}次）")
+        if escalate:
             superior = d.superior_of(approver)
-            outbox.queue(app.cfg, "escalation", [app.cfg.office.head], _ctx(app, req, step, approver, count),
-                         cc=[superior] if superior else [], request=req, step=step, code=req.code,
-                         action=f"督办：告知办公室主任{'并抄送' + d.name_of(superior) if superior else ''}")
-            step.escalated_at = clock.now()
-            step.save()
-            log.info("%s escalated: step %d at %s after %d reminders", req.number, step.position, approver, count)
-    return sent
+            outbox.queue(app.cfg, "escalation", [app.cfg.office.head],
+                         _ctx(app, req, step, approver, step.reminders - 1), cc=[superior or ""], request=req,
+                         step=step, code=req.code,
+                         action=f"督办：{d.name_of(approver)}经{step.reminders - 1}次催办未办理，告知办公室主任"
+                                + (f"并抄送{d.name_of(superior)}" if superior else ""))
+    if escalate:
+        Step.update(escalated_at=clock.now()).where(Step.id == step.id).execute()
+        log.info("%s step %d escalated after %d reminders", req.number, step.position, step.reminders - 1)
+    return len(waiting)
+
+
+def _due_steps(now: datetime) -> list[Step]:
+    return list(Step.select(Step, Request).join(Request).where(
+        (Step.state == ACTIVE) & (Request.state == APPROVING) & (Step.next_reminder_at <= now))
+        .order_by(Step.next_reminder_at))
 
 
 def run_due(app: App) -> int:
-    """Send the reminders that are due now (only in office hours on working days)."""
+    """Send the reminders that are due now, only in office hours on working days; returns the mails queued."""
     now = clock.now()
     if not app.calendar.is_working_time(now):
         return 0
-    due = list(Step.select(Step, Request).join(Request).where(
-        (Step.state == ACTIVE) & (Request.state == APPROVING) & (Step.next_reminder_at <= now)))
     sent = 0
-    repeat = parse_duration(app.cfg.reminders.repeat_every)
-    for step in due:
+    for step in _due_steps(now):
         req = step.request
-        with db.atomic():
-            nxt = app.calendar.next_working_moment(app.calendar.add(now, repeat))
-            claimed = (Step.update(reminders=Step.reminders + 1, next_reminder_at=nxt)
-                       .where((Step.id == step.id) & (Step.next_reminder_at == step.next_reminder_at)
-                              & (Step.state == ACTIVE)).execute())
-            if not claimed:
-                continue
-            step = Step.get_by_id(step.id)
-            n = _send_reminders(app, req, step, step.reminders, "催办")
-            log.info("%s reminder %d for step %d (%d mails)", req.number, step.reminders, step.position, n)
-            sent += n
+        try:
+            with db.atomic():
+                # the claim: only the daemon whose UPDATE still sees the old due time sends this reminder
+                claimed = (Step.update(reminders=Step.reminders + 1,
+                                       next_reminder_at=_due(app, req, now, app.cfg.reminders.repeat_every))
+                           .where((Step.id == step.id) & (Step.state == ACTIVE)
+                                  & (Step.next_reminder_at == step.next_reminder_at)).execute())
+                if not claimed:
+                    continue
+                step = Step.get_by_id(step.id)
+                escalate = step.escalated_at is None and step.reminders > app.cfg.reminders.escalate_after
+                n = _send_reminders(app, req, step, "催办", escalate)
+        except Exception:  # noqa: BLE001 - one broken request must not stop the reminders of the others
+            log.exception("%s reminder for step %d failed", req.number, step.position)
+            continue
+        log.info("%s reminder %d for step %d (%d mails)", req.number, step.reminders, step.position, n)
+        sent += n
     return sent
 
 
 def remind_now(app: App, req: Request, by: str) -> int:
-    """Office staff replied 催办: remind the current holders at once."""
-    if req.state != APPROVING:
-        return 0
+    """Office staff replied 催办: remind the current holders at once (runs in the caller's transaction)."""
     step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
-    if step is None:
+    if req.state != APPROVING or step is None:
         return 0
     step.reminders += 1
-    step.next_reminder_at = app.calendar.next_working_moment(
-        app.calendar.add(clock.now(), parse_duration(app.cfg.reminders.repeat_every)))
+    step.next_reminder_at = _due(app, req, clock.now(), app.cfg.reminders.repeat_every)
     step.save()
-    return _send_reminders(app, req, step, step.reminders, "办公室催办")
+    log.info("%s reminder asked by %s", req.number, by)
+    return _send_reminders(app, req, step, "办公室催办", escalate=False)
 
 
 def away(app: App, req: Request, step: Step, mail) -> None:
-    """An out-of-office answer from an approver: recorded on the step; the delegate is asked; staff told."""
-    text = (mail.text or mail.subject).strip()[:500]
-    step.away_note = (step.away_note + "\n" if step.away_note else "") + f"{mail.from_addr}：{text}"
-    step.save()
+    """An out-of-office reply from an approver: recorded on the step; the first time, the delegate is asked
+    and office staff told. Nothing goes back to the robot that wrote it."""
     d = app.directory
-    principal = next((a for a in step.approvers if a == mail.from_addr), None)
+    sender = (mail.from_addr or "").lower()
+    text = (mail.text or mail.subject or "").strip()[:500]
+    first = not any(line.startswith(f"{sender}：") for line in step.away_note.splitlines())
+    step.away_note = (step.away_note + "\n" if step.away_note else "") + f"{sender}：{text}"
+    step.save()
+    if not first:
+        return
+    principal = sender if sender in step.approvers and sender not in step.signed else None
     delegate = d.delegate_of(principal) if principal else None
     if delegate:
-        from daemon.workflow import notify_approver
-        notify_approver(app, req, step, principal, extra={"transferred_by": ""})
+        from daemon.workflow import _mail_ctx, step_label
+        outbox.queue(app.cfg, "approval", [delegate], _mail_ctx(
+            app, req, step=step, approver=principal, step_label=step_label(app, step),
+            approver_name=f"{d.name_of(delegate)}（代{d.name_of(principal)}）"), request=req, step=step,
+            code=step.code, attachments=app.original_attachments(req),
+            action=f"{d.name_of(principal)}外出，请代理人{d.name_of(delegate)}审批")
     outbox.queue(app.cfg, "away_notice", list(app.cfg.office.staff),
                  {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),
-                  "step": step, "approver_name": d.name_of(mail.from_addr),
+                  "step": step, "approver_name": d.name_of(sender),
                   "delegate_name": d.name_of(delegate) if delegate else "", "away_text": text},
-                 cc=[delegate] if delegate else [], request=req, code=req.code, action="外出自动回复，告知办公室")
+                 request=req, code=req.code, action=f"{d.name_of(sender)}外出自动回复，告知办公室")
 
 
 # -- once-per-period jobs ---------------------------------------------------------------------------
 
 def _claim_job(name: str) -> bool:
+    """Inside the caller's transaction: True for the one daemon that records `name` first."""
     try:
         with db.atomic():
             Job.create(name=name, done_at=clock.now())
@@ -140,14 +176,13 @@ def _claim_job(name: str) -> bool:
 
 
 def run_digest(app: App, force: bool = False) -> bool:
-    now = clock.now()
-    local = now.astimezone(app.tz)
-    r = app.cfg.reminders
-    if not force and (not app.calendar.is_workday(local.date()) or local.time() < r.digest_at):
-        return False
-    if not _claim_job(f"digest-{local.date().isoformat()}"):
+    """On working days from digest_at: the list of everything pending to office staff and the head."""
+    local = clock.now().astimezone(app.tz)
+    if not force and (not app.calendar.is_workday(local.date()) or local.time() < app.cfg.reminders.digest_at):
         return False
     with db.atomic():
+        if not _claim_job(f"digest-{local.date().isoformat()}"):
+            return False
         outbox.queue(app.cfg, "digest", [*app.cfg.office.staff, app.cfg.office.head], digest_context(app),
                      action="每日待办汇总")
     log.info("- daily digest sent")
@@ -163,15 +198,14 @@ def digest_context(app: App) -> dict:
         (Step.state == ACTIVE) & Step.request.in_([r.id for r in open_reqs]))} if open_reqs else {}
     items = []
     for req in open_reqs:
-        step = active.get(req.id)
+        step = active.get(req.id)   # waiting is counted from when the present holder got it
         since = step.activated_at if step else req.state_since
         holder = "、".join(d.name_of(a) for a in step.approvers if a not in step.signed) if step else (
             "办公室" if req.state == "reviewing" else req.unit_name)
         items.append({"number": req.number, "title": req.title, "unit": req.unit_name,
                       "state_label": STATE_LABELS[req.state], "holder": holder, "since": since,
-                      "waited": cal.format_waited(since, now),
-                      "overdue": bool(req.deadline and now.astimezone(app.tz).date() > req.deadline)})
-    items.sort(key=lambda i: i["since"])
+                      "waited": cal.format_waited(since, now), "overdue": _overdue(app, req)})
+    items.sort(key=lambda i: (-cal.working_time_between(i["since"], now), i["since"]))
     limit = parse_duration(app.cfg.reminders.report_after)
     not_reported = []
     for req in Request.select().where(Request.state == APPROVED).order_by(Request.state_since):
@@ -183,53 +217,75 @@ def digest_context(app: App) -> dict:
                                  "overdue": True})
     ignored = [{"at": m.at, "sender": m.sender, "subject": m.subject, "reason": m.action}
                for m in Mail.select().where((Mail.direction == "in") & (Mail.ignored == True)  # noqa: E712
-                                            & (Mail.at >= now - timedelta(days=1))).order_by(Mail.at)]
+                                            & (Mail.at > now - timedelta(days=1)) & (Mail.at <= now))
+               .order_by(Mail.at)]
     cal.is_workday(now.astimezone(app.tz).date())     # fills calendar warnings for this year
     return {"req": None, "items": items, "not_reported": not_reported, "ignored": ignored,
             "warnings": list(cal.warnings), "day": now.astimezone(app.tz).date()}
 
 
 def run_weekly(app: App, force: bool = False) -> bool:
-    now = clock.now()
-    local = now.astimezone(app.tz)
+    """On the first working day of the week from weekly_at: last week's summary to the head."""
+    local = clock.now().astimezone(app.tz)
     cal = app.calendar
     monday = local.date() - timedelta(days=local.weekday())
-    first_workday = next((monday + timedelta(days=i) for i in range(7) if cal.is_workday(monday + timedelta(days=i))),
-                         monday)
-    if not force and (local.date() != first_workday or local.time() < app.cfg.reminders.weekly_at):
+    first = next((monday + timedelta(days=i) for i in range(7) if cal.is_workday(monday + timedelta(days=i))),
+                 None)
+    if not force and (local.date() != first or local.time() < app.cfg.reminders.weekly_at):
         return False
     iso = local.isocalendar()
-    if not _claim_job(f"weekly-{iso.year}-W{iso.week:02d}"):
-        return False
     with db.atomic():
+        if not _claim_job(f"weekly-{iso.year}-W{iso.week:02d}"):
+            return False
         outbox.queue(app.cfg, "weekly", [app.cfg.office.head], weekly_context(app, monday), action="每周汇总")
     log.info("- weekly summary sent")
     return True
 
 
-def weekly_context(app: App, monday) -> dict:
+def weekly_context(app: App, monday: date) -> dict:
+    from daemon.workflow import step_label
+    cal = app.calendar
     start = datetime.combine(monday - timedelta(days=7), time(0), tzinfo=app.tz)
     end = start + timedelta(days=7)
-    reqs = Request.select().where((Request.received_at >= start) & (Request.received_at < end))
-    closed = Request.select().where((Request.updated_at >= start) & (Request.updated_at < end))
-    stats = {"received": reqs.count(),
-             "done": closed.where(Request.state == "done").count(),
-             "approved": closed.where(Request.state == APPROVED).count(),
-             "rejected": closed.where(Request.state == "rejected").count(),
+
+    def closed(state: str) -> int:
+        return Request.select().where((Request.state == state) & (Request.closed_at >= start)
+                                      & (Request.closed_at < end)).count()
+
+    stats = {"received": Request.select().where((Request.received_at >= start)
+                                                & (Request.received_at < end)).count(),
+             "done": closed(DONE), "rejected": closed(REJECTED), "withdrawn": closed(WITHDRAWN),
+             "approved": Request.select().where(Request.state.in_((APPROVED, DONE)) & (Request.state_since >= start)
+                                                & (Request.state_since < end)).count(),
              "returned": Opinion.select().where((Opinion.decision == "退回") & (Opinion.at >= start)
-                                                & (Opinion.at < end)).count(),
-             "withdrawn": closed.where(Request.state == "withdrawn").count()}
-    waits: dict[str, list[float]] = {}
+                                                & (Opinion.at < end)).count()}
+    per_approver: dict[str, list[timedelta]] = {}
+    per_step: dict[str, list[timedelta]] = {}
+    for r in Request.select().where((Request.proposal_at >= start) & (Request.proposal_at < end)):
+        per_step.setdefault("办公室审核", []).append(cal.working_time_between(r.received_at, r.proposal_at))
     for s in Step.select().where((Step.decided_at >= start) & (Step.decided_at < end)
                                  & Step.activated_at.is_null(False)):
-        hours = app.calendar.working_time_between(s.activated_at, s.decided_at).total_seconds() / 3600
-        waits.setdefault(app.directory.name_of(s.decided_by or s.approvers[0]), []).append(hours)
-    longest = max((max(v) for v in waits.values()), default=0) or 1
-    per_approver = [{"name": k, "count": len(v), "median": f"{statistics.median(v):.1f}小时",
-                     "longest": f"{max(v):.1f}小时", "bar": int(100 * max(v) / longest)}
-                    for k, v in sorted(waits.items(), key=lambda kv: -max(kv[1]))]
-    return {"req": None, "stats": stats, "per_approver": per_approver, "per_step": per_approver,
+        took = cal.working_time_between(s.activated_at, s.decided_at)
+        per_approver.setdefault(app.directory.name_of(s.decided_by or s.approvers[0]), []).append(took)
+        per_step.setdefault(step_label(app, s), []).append(took)
+
+    def rows(groups: dict[str, list[timedelta]]) -> list[dict]:
+        longest = max((max(v) for v in groups.values()), default=timedelta(0)) or timedelta(seconds=1)
+        return [{"name": k, "count": len(v), "median": _span(cal, statistics.median(v)),
+                 "longest": _span(cal, max(v)), "bar": max(1, int(100 * max(v) / longest))}
+                for k, v in sorted(groups.items(), key=lambda kv: -max(kv[1]))]
+
+    return {"req": None, "stats": stats, "per_approver": rows(per_approver), "per_step": rows(per_step),
             "week_start": start.date(), "week_end": (end - timedelta(days=1)).date()}
+
+
+def _span(cal, amount: timedelta) -> str:
+    """Working time in Chinese, as in the reminders: "1个工作日2小时"."""
+    days, rest = divmod(amount, cal.day_length)
+    hours, rest = divmod(rest, timedelta(hours=1))
+    minutes = rest // timedelta(minutes=1)
+    text = (f"{days}个工作日" if days else "") + (f"{hours}小时" if hours else "") + (f"{minutes}分钟" if minutes else "")
+    return text or "0分钟"
 
 
 def run_all(app: App) -> None:
@@ -239,8 +295,3 @@ def run_all(app: App) -> None:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback
             log.exception("- periodic job %s failed", job.__name__)
-
-
-def next_wakeup(app: App) -> datetime | None:
-    nxt = Step.select(pw.fn.MIN(Step.next_reminder_at)).where(Step.state == ACTIVE).scalar()
-    return nxt
