@@ -14,10 +14,11 @@ from daemon import clock
 from daemon.config import Config
 from daemon.directory import Directory
 from daemon.models import STATE_LABELS, STEP_LABELS, Opinion, Request, Step
+from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.app")
 
-_GUIDE = Path(__file__).resolve().parent.parent / "templates" / "guide" / "model.txt"
+_GUIDE = resource_dir("templates") / "guide" / "model.txt"
 
 
 class App:

@@ -219,6 +219,8 @@ class Pipeline:
                 if verb == Verb.REMIND:
                     from daemon import chase
                     n = chase.remind_now(app, req, by=sender)
+                    if n == 0:
+                        raise workflow.Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不在审批中，无需催办。")
                     return self.note(f"办公室要求催办，已发催办通知{n}份", "remind", req)
                 if req.state == REVIEWING and self.answers(req, ref, step=None):
                     name = workflow._staff_name(app, sender)

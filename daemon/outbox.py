@@ -21,10 +21,11 @@ import peewee as pw
 from daemon import clock
 from daemon.config import Config
 from daemon.models import Mail, Outbox, Request, Step, db
+from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.outbox")
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = resource_dir("templates")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 BACKOFF = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)      # seconds between attempts after temporary errors
 MAX_ATTEMPTS = 12

@@ -33,12 +33,13 @@ from pysasl.hashing import Cleartext
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 import daemon
+from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.sandbox")
 
 PASSWORD = "officeflow"
 HOST = "127.0.0.1"
-DEFAULT_CONFIG = Path(daemon.__file__).resolve().parent.parent / "config" / "officeflow.example.toml"
+DEFAULT_CONFIG = resource_dir("config") / "officeflow.example.toml"
 
 
 # ---------------------------------------------------------------- who has a mailbox

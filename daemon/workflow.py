@@ -226,7 +226,7 @@ def parse_deadline(text: str, today: date) -> date | None:
         d = date(year, int(m[2]), int(m[3]))
     except ValueError:
         return None
-    if not m[1] and d < today:
+    if not m[1] and (today - d).days > 180:     # "1月10日" written in December means next year
         d = date(year + 1, d.month, d.day)
     return d
 
@@ -331,6 +331,8 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
             approvers = [party.address if a == principal else a for a in step.approvers]
             step.approvers = approvers
             step.code = outbox.new_code()        # the old notification no longer decides anything
+            step.reminders, step.escalated_at, step.activated_at = 0, None, clock.now()
+            app.schedule_first_reminder(req, step)  # the new approver's clock starts now
             step.save()
             opinion(req, principal, name, "转交", f"转{party.name}办理。{text}".strip(), step)
             log.info("%s step %d transferred by %s to %s", req.number, step.position, principal, party.address)

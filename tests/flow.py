@@ -95,7 +95,7 @@ url = "sqlite:///{self.tmp}/officeflow.db"
 [archive]
 path = "{self.tmp}/archive"
 
-{self.extra or extra or DEFAULT_EXTRA}
+{extra or self.extra or DEFAULT_EXTRA}
 
 [[people]]
 id = "caiwu"
