@@ -275,3 +275,34 @@ def test_docx_request_text_is_read(office):
     req = db.Request.get()
     assert req.title == "关于购置办公设备的请示"
     io.BytesIO()
+
+
+def test_badly_drafted_request_is_returned_with_guidance_then_passes(mailservers, maildomain, tmp_path, monkeypatch):
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
+    office = Office(mailservers, maildomain, tmp_path, extra='[reminders]\ndigest_at = "23:00"\n'
+                                                             '[review]\nauto_return = true\n')
+    try:
+        office.send_request(subject="购买电脑的请示报告", body="李总：\n    我们想买几台电脑，请领导批准。\n",
+                            attachments=[])
+        office.run_once()
+        db = office.db()
+        req = db.Request.get()
+        assert req.state == "returned"
+        assert any(f["severity"] == "退回" for f in req.findings)
+        returned = office.last("unit1", "退")
+        assert "关于" in returned.text and "请示" in returned.text        # the model layout (技术指引)
+        assert [m for m in office.inbox("clerk") if req.number in m.subject]   # staff get a copy
+        office.reply("unit1", returned, "已按要求修改，请审核。",
+                     attachments=[("关于购置办公设备的请示.docx", docx_bytes(GOOD_BODY.splitlines())),
+                                  ("办公设备购置清单.docx", docx_bytes(["清单"]))])
+        office.run_once()
+        req = db.Request.get()
+        assert req.state == "reviewing", req.findings
+        assert not [f for f in req.findings if f["severity"] == "退回"]
+        assert db.Request.select().count() == 1
+        review = office.last("clerk", req.number)
+        office.reply("clerk", review, "受理\n流程：李副总")
+        office.run_once()
+        assert db.Request.get().state == "approving"
+    finally:
+        models.close()
