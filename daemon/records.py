@@ -6,33 +6,41 @@ Reads the database; the only thing it writes is the answer to a 查询 (through 
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from daemon import clock, outbox
 from daemon.app import App
-from daemon.models import (ACTIVE, OPEN_STATES, STATE_LABELS, STEP_LABELS, Mail, Opinion, Request, Step)
+from daemon.models import (ACTIVE, APPROVED, DONE, OPEN_STATES, STATE_LABELS, STEP_LABELS, Mail, Opinion, Request, Step)
 
 
 def holder_and_since(app: App, req: Request) -> tuple[str, datetime | None]:
+    """Who holds the request now and since when; ("", None) once it is finished."""
     d = app.directory
     step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
     if step is not None:
-        return "、".join(d.name_of(a) for a in step.approvers if a not in step.signed), step.activated_at
+        joiner = "/" if step.kind == "any" else "、"
+        return joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed), step.activated_at
     if req.state == "reviewing":
         return "办公室", req.state_since
     if req.state == "returned":
         return req.unit_name, req.state_since
     if req.state == "approved":
         return "、".join(d.name_of(a) for a in req.execute or []) or req.unit_name, req.state_since
-    return "—", None
+    return "", None
 
 
-def mail_rows(req: Request) -> list[dict]:
+def mail_rows(app: App, req: Request, with_ignored: bool = True) -> list[dict]:
+    """The 收发记录 of a request, oldest first; `who` names people and units, `address` keeps the addresses."""
+    d = app.directory
     rows = []
     for m in Mail.select().where(Mail.request == req).order_by(Mail.at, Mail.id):
+        if m.ignored and not with_ignored:
+            continue
+        addresses = [m.sender] if m.direction == "in" else list(m.rcpts)
         rows.append({"at": m.at, "direction": "收" if m.direction == "in" else "发",
-                     "who": m.sender if m.direction == "in" else "、".join(m.rcpts), "subject": m.subject,
+                     "who": "、".join(d.name_of(a) for a in addresses if a) or "-",
+                     "address": "、".join(a for a in addresses if a), "subject": m.subject,
                      "action": m.action, "message_id": m.message_id, "ignored": m.ignored})
     return rows
 
@@ -50,39 +58,68 @@ def may_see(app: App, req: Request, address: str) -> bool:
     return any(p in people for p in d.principals_for(address))
 
 
-def query(app: App, pipeline, req: Request | None, reply) -> None:
-    """查询 by mail: the status of one request, or a unit's open requests."""
+def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
+    """Requests not finished yet (approved ones until 办结), oldest first; of one unit when unit_id is given."""
+    q = Request.select().where(Request.state.in_((*OPEN_STATES, APPROVED))).order_by(Request.received_at)
+    if unit_id is not None:
+        q = q.where(Request.unit_id == unit_id)
+    rows = []
+    for r in q:
+        holder, since = holder_and_since(app, r)
+        rows.append({"number": r.number, "title": r.title, "unit": r.unit_name, "state_label": STATE_LABELS[r.state],
+                     "holder": holder, "since": since})
+    return rows
+
+
+def _typed_number(app: App, mail, reply) -> str:
+    """The request number the sender wrote: after 查询, else in the subject, else in the first lines."""
     from daemon import workflow
+    pattern = workflow.number_pattern(app.cfg.office.number_format)
+    for text in (reply.target or "", mail.subject or "", (mail.text or "")[:200]):
+        m = pattern.search(text)
+        if m:
+            return m.group(0)
+    return ""
+
+
+def query(app: App, pipeline, req: Request | None, reply) -> None:
+    """查询 by mail: the status of one request, or a unit's open requests.
+
+    `req` is the request the mail replies to, or None for a new mail. Whoever may not see a request gets the
+    same answer as for a number that does not exist, so a 查询 never tells a stranger whether it exists.
+    """
     mail = pipeline.mail
     sender = mail.from_addr
-    if req is None:
-        number = reply.target or ""
-        m = workflow.number_pattern(app.cfg.office.number_format).search(f"{number} {mail.subject} {mail.text[:200]}")
-        if m:
-            req = Request.get_or_none(Request.number == m.group(0))
-            number = m.group(0)
-        elif number == "":
-            unit = app.directory.unit_of(sender)
-            if unit is not None:
-                reqs = list(Request.select().where((Request.unit_id == unit.id) & (Request.state.in_(
-                    (*OPEN_STATES, "approved")))).order_by(Request.received_at))
-                rows = []
-                for r in reqs:
-                    holder, since = holder_and_since(app, r)
-                    rows.append({"number": r.number, "title": r.title, "state_label": STATE_LABELS[r.state],
-                                 "holder": holder, "since": since})
-                pipeline.note(f"查询本单位在办请示（{len(rows)}件）", "query")
-                return pipeline.answer("status_list", {"unit_name": unit.name, "requests": rows},
-                                       action="答复查询（本单位在办请示）")
+    d = app.directory
+    typed = _typed_number(app, mail, reply)
+    explicit = reply.target or (typed if req is None else "")
+    if explicit and (req is None or explicit != req.number):
+        req = Request.get_or_none(Request.number == explicit)      # a number written after 查询 wins
+    elif req is None and typed:
+        req = Request.get_or_none(Request.number == typed)
+    if req is None and not typed:
+        unit = d.unit_of(sender)
+        if unit is not None or d.is_staff(sender):
+            rows = open_requests(app, unit.id if unit is not None else None)
+            who = unit.name if unit is not None else "各单位"
+            pipeline.note(f"查询{who}在办请示（{len(rows)}件）", "query")
+            return pipeline.answer("status_list", {"unit_name": who, "requests": rows},
+                                   action=f"答复查询（{who}在办请示）")
+    number = typed or (req.number if req is not None else "") or "（未写编号）"
     if req is None or not may_see(app, req, sender):
-        pipeline.note(f"查询{number or '（未写编号）'}：无此请示或无权查看", "query", ignored=True)
-        return pipeline.answer("query_denied", {"number": number or "（未写编号）"}, action="答复查询（无结果）")
+        # recorded on the request for the office, but the answer is not tied to it
+        pipeline.note(f"查询{number}：无此请示或发件人无权查看，未告知任何情况", "query", req, ignored=True)
+        return pipeline.answer("query_denied", {"number": number}, action="答复查询（无结果）")
     holder, since = holder_and_since(app, req)
     pipeline.note("查询办理情况", "query", req)
+    staff = d.is_staff(sender)
+    opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
+                for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
     outbox.queue(app.cfg, "status", [sender], {"req": req, "form": app.form_data(req), "mail": mail,
-                 "state_label": STATE_LABELS[req.state], "holder": holder, "since": since,
-                 "mails": mail_rows(req)}, request=req, code=req.code,
+                 "state_label": STATE_LABELS[req.state], "holder": holder, "since": since, "opinions": opinions,
+                 "mails": mail_rows(app, req, with_ignored=staff)}, request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="答复查询")
+    # a code of its own (outbox.queue makes one): a status mail is no notification a decision may answer
 
 
 # -- command line views --------------------------------------------------------------------------
@@ -90,12 +127,12 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
 def list_lines(app: App, pending: bool = False) -> list[str]:
     q = Request.select().order_by(Request.received_at)
     if pending:
-        q = q.where(Request.state.in_((*OPEN_STATES, "approved")))
+        q = q.where(Request.state.in_((*OPEN_STATES, APPROVED)))
     lines = []
     for req in q:
         holder, since = holder_and_since(app, req)
         since_s = since.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if since else "-"
-        lines.append(f"{req.number}\t{STATE_LABELS[req.state]}\t{req.unit_name}\t{req.title}\t{holder}\t{since_s}")
+        lines.append("\t".join((req.number, STATE_LABELS[req.state], req.unit_name, req.title, holder or "-", since_s)))
     return lines
 
 
@@ -125,8 +162,8 @@ def show_text(app: App, req: Request) -> str:
     if req.done_report:
         out.append(f"  办结回告：{req.done_report}")
     out.append("  收发记录：")
-    for m in mail_rows(req):
-        out.append(f"    {fmt(m['at'])} {m['direction']} {m['who']} | {m['subject']} | {m['action']}"
+    for m in mail_rows(app, req):
+        out.append(f"    {fmt(m['at'])} {m['direction']} {m['who']} <{m['address']}> | {m['subject']} | {m['action']}"
                    f" | <{m['message_id']}>")
     return "\n".join(out)
 
@@ -154,28 +191,78 @@ def dump_eml(app: App, req: Request, folder: Path) -> list[Path]:
     return written
 
 
+REGISTER_HEAD = ["收文编号", "收文时间", "来文单位", "来文邮箱", "标题", "紧急程度", "时限", "状态", "结果", "拟办意见",
+                 "执行部门", "抄送"]
+REGISTER_TAIL = ["办结时间", "办结情况", "用时（工作时间）", "用时（工作小时）"]
+STEP_COLUMNS = ("审批人", "决定", "意见", "时间")
+
+
+def _cell(value: str) -> str:
+    """A text cell Excel shows as text: a leading = + - @ would otherwise be run as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def register_steps(app: App, req: Request, steps: list[Step], opinions: list[Opinion]) -> list[dict]:
+    """Each step of the register: who decided (or holds it), the decision, every opinion with name, the time."""
+    d = app.directory
+    fmt = lambda t: t.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if t else ""  # noqa: E731
+    by_step: dict[int, list[Opinion]] = {}
+    for o in opinions:
+        if o.step_id:
+            by_step.setdefault(o.step_id, []).append(o)
+    out = []
+    for s in steps:
+        said = by_step.get(s.id, [])
+        if s.state == "cancelled" and not said:
+            continue
+        if s.kind == "any" and s.decided_by:
+            who = d.name_of(s.decided_by)
+        else:
+            who = ("、" if s.kind == "all" else "/").join(d.name_of(a) for a in s.approvers)
+        texts = "；".join(f"{o.name}：{o.decision}" + (f"，{o.text}" if o.text else "") for o in said)
+        at = s.decided_at or (said[-1].at if said else None)
+        out.append({"approver": who, "decision": STEP_LABELS.get(s.state, s.state), "opinion": texts,
+                    "at": fmt(at)})
+    return out
+
+
 def export_csv(app: App, path: Path, since: date | None = None, until: date | None = None) -> int:
-    q = Request.select().order_by(Request.received_at)
+    """The register (收文登记簿): one line per request received in [since, until], UTF-8 with BOM for Excel."""
+    q = Request.select().order_by(Request.received_at, Request.id)
     if since:
         q = q.where(Request.received_at >= datetime.combine(since, time(0), tzinfo=app.tz))
     if until:
-        q = q.where(Request.received_at < datetime.combine(until, time(23, 59, 59, 999999), tzinfo=app.tz))
+        q = q.where(Request.received_at < datetime.combine(until + timedelta(days=1), time(0), tzinfo=app.tz))
     reqs = list(q)
+    ids = [r.id for r in reqs]
     steps: dict[int, list[Step]] = {}
-    if reqs:
-        for s in Step.select().where(Step.request.in_([r.id for r in reqs])).order_by(Step.position):
+    opinions: dict[int, list[Opinion]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for s in Step.select().where(Step.request.in_(chunk)).order_by(Step.position):
             steps.setdefault(s.request_id, []).append(s)
+        for o in Opinion.select().where(Opinion.request.in_(chunk)).order_by(Opinion.at, Opinion.id):
+            opinions.setdefault(o.request_id, []).append(o)
     d = app.directory
     fmt = lambda t: t.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if t else ""  # noqa: E731
+    rows = []
+    for r in reqs:
+        chain = register_steps(app, r, steps.get(r.id, []), opinions.get(r.id, []))
+        end = r.closed_at or clock.now()
+        worked = app.calendar.working_time_between(r.received_at, end)
+        head = [r.number, fmt(r.received_at), r.unit_name, r.sender, r.title, r.urgency or "普通",
+                r.deadline.isoformat() if r.deadline else "", STATE_LABELS[r.state], r.result, r.proposal,
+                "、".join(d.name_of(a) for a in r.execute or []), "、".join(d.name_of(a) for a in r.copies or [])]
+        cells = [x for s in chain for x in (s["approver"], s["decision"], s["opinion"], s["at"])]
+        tail = [fmt(r.closed_at) if r.state == DONE else "", r.done_report,
+                app.calendar.format_waited(r.received_at, end), f"{max(worked.total_seconds(), 0) / 3600:.1f}"]
+        rows.append((head, cells, tail))
+    width = max((len(c) for _, c, _ in rows), default=0) // len(STEP_COLUMNS)
+    header = REGISTER_HEAD + [f"第{n}环节{c}" for n in range(1, width + 1) for c in STEP_COLUMNS] + REGISTER_TAIL
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["收文编号", "收文时间", "来文单位", "标题", "紧急程度", "状态", "审批环节", "办结时间", "用时（工作时间）"])
-        for r in reqs:
-            chain = "；".join(f"{'、'.join(d.name_of(a) for a in s.approvers)}：{STEP_LABELS.get(s.state, s.state)}"
-                             f"{' ' + fmt(s.decided_at) if s.decided_at else ''}"
-                             for s in steps.get(r.id, []) if s.state != "cancelled")
-            end = r.closed_at or clock.now()
-            w.writerow([r.number, fmt(r.received_at), r.unit_name, r.title, r.urgency or "普通",
-                        STATE_LABELS[r.state], chain, fmt(r.closed_at),
-                        app.calendar.format_waited(r.received_at, end)])
+        w.writerow(header)
+        for head, cells, tail in rows:
+            cells = cells + [""] * (width * len(STEP_COLUMNS) - len(cells))
+            w.writerow([_cell(str(x)) for x in (*head, *cells, *tail)])
     return len(reqs)
