@@ -183,8 +183,7 @@ class Pipeline:
         app, mail = self.app, self.mail
         d = app.directory
         sender = mail.from_addr
-        first = (mail.text.strip().splitlines() or [""])[0]
-        if reply.verb == Verb.QUERY or _QUERY_FIRST_LINE.match(mail.subject) or _QUERY_FIRST_LINE.match(first):
+        if reply.verb == Verb.QUERY or self.asks_query(reply):
             from daemon import records
             return records.query(app, self, None, reply)
         unit = d.unit_of(sender)
@@ -208,7 +207,7 @@ class Pipeline:
         verb = reply.verb
         is_unit = sender == req.sender or (req.unit_id and (u := d.unit_of(sender)) is not None and u.id == req.unit_id)
         try:
-            if verb == Verb.QUERY:
+            if verb == Verb.QUERY or self.asks_query(reply):
                 from daemon import records
                 return records.query(app, self, req, reply)
             if d.is_staff(sender) and req.state == REVIEWING and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS):
@@ -253,14 +252,20 @@ class Pipeline:
                 if req.state in OPEN_STATES:
                     workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive))
                     return self.note("单位补充材料，已转当前办理人", "supplement", req)
-            if verb == Verb.DONE and req.state == APPROVED and (sender in (req.execute or [])
-                                                               or (d.unit_of(sender) and sender in req.execute)):
+            if verb == Verb.DONE and req.state == APPROVED and sender in (req.execute or []) and self.answers(
+                    req, ref, None):
                 workflow.report_done(app, req, sender, reply.opinion)
                 return self.note(f"执行部门办结回告：{reply.opinion}", "decision", req)
         except workflow.Refused as e:
             self.note(f"未处理：{e}", "refused", req, ignored=True)
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
         return self.not_entitled(req, ref, reply)
+
+    def asks_query(self, reply) -> bool:
+        """查询 in the subject (prefixes stripped) or as the first line of the new text (SPEC §2)."""
+        first = (reply.new_text.strip().splitlines() or [""])[0]
+        return bool(_QUERY_FIRST_LINE.match(mime.strip_subject_prefixes(self.mail.subject))
+                    or _QUERY_FIRST_LINE.match(first))
 
     def answers(self, req: Request, ref: Mail | None, step: Step | None) -> bool:
         """SPEC §3: the mail answers the notification of that very step (or review), with its current code."""

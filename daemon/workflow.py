@@ -157,6 +157,8 @@ def resubmit(app: App, req: Request, inc: Incoming) -> None:
     req.deadline = check.deadline or req.deadline
     _touch(req, REVIEWING)
     opinion(req, mail.from_addr, req.unit_name, "重报", "修改后重新报送")
+    inc.record.request = req
+    inc.record.kind = "request"
     inc.record.action = "单位修改后重新报送"
     inc.record.save()
     log.info("%s resubmitted by %s", req.number, mail.from_addr)

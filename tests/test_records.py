@@ -142,8 +142,6 @@ def test_a_unit_gets_the_status_of_its_request(office, monkeypatch, how):
     assert query.request.number == number and not query.ignored
 
 
-@pytest.mark.xfail(strict=True, reason="replies.classify reads an empty body's subject strictly, so "
-                   "'查询 <number>' alone in the subject is not a 查询 (see report of issue 6)")
 def test_a_subject_only_query_gets_the_status(office, monkeypatch):
     number = in_approval(office, monkeypatch)
     n = len(office.inbox("unit1"))
@@ -430,8 +428,6 @@ def test_register_cells_never_start_a_formula():
         assert _cell(text) == text
 
 
-@pytest.mark.xfail(strict=True, reason="workflow.resubmit never links the revised request mail to its request, "
-                   "so it is missing from the 收发记录 and from show --eml (see report of issue 6)")
 def test_a_resubmitted_request_mail_is_in_the_record(office, monkeypatch, tmp_path):
     number = file_request(office)
     accept(office, number, "退回：请补充资金来源。")

@@ -1,0 +1,61 @@
+"""`officeflow sandbox` as a newcomer uses it: the mail server and the daemon together, a sample 请示 sent from
+another terminal, the review mail in the office staff's mailbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from flow import REPO
+from imap_tools import MailBox, MailBoxUnencrypted  # noqa: F401
+from mailservers import free_port
+
+
+def _until(predicate, timeout: float = 60.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _subjects(port: int, user: str) -> list[str]:
+    try:
+        with MailBoxUnencrypted("127.0.0.1", port).login(user, "officeflow", "INBOX") as mb:
+            return [m.subject for m in mb.fetch(mark_seen=False, bulk=True)]
+    except Exception:  # noqa: BLE001 - the server may still be starting
+        return []
+
+
+def test_sandbox_runs_the_daemon_and_a_sample_request_reaches_office_staff(tmp_path):
+    imap, smtp = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "OFFICEFLOW_NOW"}
+    log = open(tmp_path / "sandbox.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "sandbox", "--dir", str(tmp_path / "sb"),
+                             "--imap-port", str(imap), "--smtp-port", str(smtp)], cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        _until(lambda: "connected" in (tmp_path / "sandbox.log").read_text(errors="replace"),
+               what="the daemon to connect to the sandbox")
+        sent = subprocess.run([sys.executable, "-m", "daemon", "sandbox", "--send-sample", "--smtp-port", str(smtp)],
+                              cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        subjects = _until(lambda: [s for s in _subjects(imap, "clerk@example.test") if "〔" in s],
+                          what="the review mail in clerk@example.test")
+        assert any("1号】" in s and "关于购置办公设备的请示" in s for s in subjects), subjects
+        assert _until(lambda: _subjects(imap, "unit1@example.test"), what="the receipt")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        log.close()
+    assert rc == 0, (tmp_path / "sandbox.log").read_text(errors="replace")
