@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # System packages the suite needs (add more here, e.g. a CJK font for the printable forms).
-APT_PACKAGES="dovecot-imapd dovecot-lmtpd"
+APT_PACKAGES="dovecot-imapd dovecot-lmtpd postgresql fonts-wqy-microhei"
 
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -43,7 +43,7 @@ fi
 # Reinstall only when the project's metadata changed since the last install.
 stamp=.venv/.officeflow-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
     touch "$stamp"
 fi
 
