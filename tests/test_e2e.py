@@ -306,3 +306,23 @@ def test_badly_drafted_request_is_returned_with_guidance_then_passes(mailservers
         assert db.Request.get().state == "approving"
     finally:
         models.close()
+
+
+def test_mail_waits_in_the_outbox_while_smtp_is_down_and_goes_out_later(office, monkeypatch):
+    from mailservers import free_port
+    good = office.config_path.read_text()
+    office.config_path.write_text(good.replace(f"port = {office.servers.smtp_port}", f"port = {free_port()}"))
+    office.send_request()
+    office.run_once()
+    db = office.db()
+    assert db.Request.select().count() == 1                      # the request is registered all the same
+    waiting = list(db.Outbox.select())
+    assert waiting and all(r.state == "queued" and r.attempts == 1 and r.last_error for r in waiting)
+    assert office.servers.messages(office.addr["office"], "Processed")
+    office.config_path.write_text(good)
+    office.run_once()                                            # not due yet: backoff
+    assert db.Outbox.select().where(db.Outbox.state == "sent").count() == 0
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:05:00+08:00")
+    office.run_once()
+    assert db.Outbox.select().where(db.Outbox.state != "sent").count() == 0
+    assert len(office.inbox("unit1")) == 1 and len(office.inbox("clerk")) == 1
