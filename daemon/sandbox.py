@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import io
 import logging
+import re
 import signal
 import smtplib
 import sys
@@ -14,7 +15,7 @@ import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import formataddr, format_datetime, make_msgid
 from pathlib import Path
@@ -303,6 +304,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--send-sample", action="store_true",
                    help="mail a sample 请示 to a running sandbox, then exit")
     p.add_argument("--no-daemon", action="store_true", help="run only the mail servers")
+    p.add_argument("--advance", metavar="DURATION",
+                   help="move a running sandbox's clock forward, e.g. 4h or 2d (calendar time), to see "
+                        "reminders and digests; then exit")
     return p
 
 
@@ -364,6 +368,9 @@ def main(argv: list[str]) -> int:
         print(f"officeflow sandbox: {exc}", file=sys.stderr)
         return 2
 
+    if args.advance:
+        return _advance(args.dir.resolve(), args.advance)
+
     if args.send_sample:
         try:
             msg = send_sample(cfg, args.smtp_port)
@@ -388,8 +395,14 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
     try:
-        directory = args.dir.resolve()
+        # mail lives in memory only, so every start gets a fresh database beside the earlier ones
+        top = args.dir.resolve()
+        directory = top / datetime.now().strftime("run-%Y%m%d-%H%M%S")
         (directory / "archive").mkdir(parents=True, exist_ok=True)
+        clock_file = top / CLOCK_FILE
+        clock_file.unlink(missing_ok=True)
+        from daemon import clock
+        clock.use_offset_file(clock_file)
         run_cfg = sandbox_config(cfg, directory, sandbox.imap_port, sandbox.smtp_port)
         print(_banner(cfg, boxes, sandbox, directory, args.config, not args.no_daemon), flush=True)
         if args.no_daemon:
@@ -403,6 +416,29 @@ def main(argv: list[str]) -> int:
         _restore_signal_handlers(previous)
         sandbox.stop()
         print("officeflow sandbox: stopped", flush=True)
+
+
+CLOCK_FILE = "clock-offset"
+
+
+def _advance(top: Path, text: str) -> int:
+    """`--advance 2d`: the running sandbox's clock (real time plus an offset kept in a file) moves forward."""
+    from daemon import clock
+    m = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", text)
+    if not m:
+        print(f"officeflow sandbox: --advance takes a duration like 30m, 4h or 2d, not {text!r}", file=sys.stderr)
+        return 2
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
+    step = timedelta(**{unit: int(m[1])})
+    path = top / CLOCK_FILE
+    total = clock.read_offset(path) + step
+    top.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(total.total_seconds()))
+    clock.use_offset_file(path)
+    hours, minutes = divmod(int(total.total_seconds()) // 60, 60)
+    print(f"沙盒时钟已拨快 {text}（累计 {hours // 24}天{hours % 24}小时{minutes}分钟），现在是 {clock.now().astimezone():%Y-%m-%d %H:%M}。"
+          f"催办和汇总将在半分钟内按新时间处理。")
+    return 0
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:

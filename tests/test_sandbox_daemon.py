@@ -7,7 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import smtplib
 import time
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 from flow import REPO
 from imap_tools import MailBox, MailBoxUnencrypted  # noqa: F401
@@ -32,7 +37,24 @@ def _subjects(port: int, user: str) -> list[str]:
         return []
 
 
-def test_sandbox_runs_the_daemon_and_a_sample_request_reaches_office_staff(tmp_path):
+def _fetch(port: int, user: str, part: str):
+    with MailBoxUnencrypted("127.0.0.1", port).login(user, "officeflow", "INBOX") as mb:
+        return [m for m in mb.fetch(mark_seen=False, bulk=True) if part in m.subject]
+
+
+def _minutes_to_a_working_morning_days_ahead() -> int:
+    """Minutes from now to 10:00 Beijing time on the third working day from now (a reminder is due by then)."""
+    import chinese_calendar
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    day, found = now.date(), 0
+    while found < 3:
+        day += timedelta(days=1)
+        found += chinese_calendar.is_workday(day)
+    target = datetime.combine(day, dtime(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
+    return int((target - now).total_seconds() // 60)
+
+
+def test_sandbox_runs_the_daemon_a_sample_request_reaches_staff_and_moving_time_brings_a_reminder(tmp_path):
     imap, smtp = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "OFFICEFLOW_NOW"}
     log = open(tmp_path / "sandbox.log", "wb")
@@ -49,6 +71,24 @@ def test_sandbox_runs_the_daemon_and_a_sample_request_reaches_office_staff(tmp_p
                           what="the review mail in clerk@example.test")
         assert any("1号】" in s and "关于购置办公设备的请示" in s for s in subjects), subjects
         assert _until(lambda: _subjects(imap, "unit1@example.test"), what="the receipt")
+
+        # office staff accept it to 李副总; then the sandbox clock is moved to a working morning days later
+        review = _fetch(imap, "clerk@example.test", "〔")[-1]
+        reply = EmailMessage()
+        reply["From"], reply["To"] = "clerk@example.test", "office@example.test"
+        reply["Subject"] = "回复：" + review.subject
+        reply["In-Reply-To"] = review.headers["message-id"][0]
+        reply.set_content("受理\n拟办意见：请李副总审批。\n流程：李副总")
+        with smtplib.SMTP("127.0.0.1", smtp) as s:
+            s.send_message(reply)
+        _until(lambda: _subjects(imap, "li@example.test"), what="the approval mail to 李副总")
+        minutes = _minutes_to_a_working_morning_days_ahead()
+        moved = subprocess.run([sys.executable, "-m", "daemon", "sandbox", "--dir", str(tmp_path / "sb"), "--advance",
+                                f"{minutes}m"], cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
+        assert moved.returncode == 0, moved.stderr
+        reminders = _until(lambda: [s for s in _subjects(imap, "li@example.test") if "催办" in s], timeout=90,
+                           what="a reminder (催办) after the clock moved")
+        assert reminders
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
