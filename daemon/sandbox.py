@@ -33,7 +33,6 @@ from proxyprotocol.reader import ProxyProtocolReader
 from pysasl.hashing import Cleartext
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-import daemon
 from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.sandbox")

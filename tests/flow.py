@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -225,6 +226,17 @@ execute = "综合科"
             msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
         self.servers.send(crlf(msg), [self.addr["office"]], self.addr[who])
         return mid.strip("<>")
+
+
+def until(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.1):
+    """Poll `predicate` until it returns something true; fail naming `what` after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def crlf(msg: EmailMessage) -> bytes:

@@ -107,7 +107,7 @@ NOTICE_LINES = [
     "拟办意见：拟同意，请财务科审核后报李副总审批。",
     "请直接回复本邮件，首行写明意见，例如：同意 / 不同意：理由 / 退回：修改意见 / 转：姓名。",
 ]
-NOTICE_HTML = (f'<div id="officeflow-mail">' + "".join(f"<p>{escape(x)}</p>" for x in NOTICE_LINES) + "</div>")
+NOTICE_HTML = ('<div id="officeflow-mail">' + "".join(f"<p>{escape(x)}</p>" for x in NOTICE_LINES) + "</div>")
 
 
 def _h(text: str) -> str:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from flow import REPO, Office
+from flow import REPO, Office, until
 
 from daemon import models
 
@@ -45,14 +45,6 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> in
         raise
 
 
-def _until(predicate, timeout: float = 30.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _log(office: Office) -> str:
@@ -62,15 +54,15 @@ def _log(office: Office) -> str:
 def test_daemon_reacts_to_new_mail_reconnects_and_stops_on_sigterm(office):
     proc = _start(office)
     try:
-        _until(lambda: "connected" in _log(office), what="the daemon to connect")
+        until(lambda: "connected" in _log(office), what="the daemon to connect")
         office.send_request()
-        _until(lambda: office.raw_inbox("unit1"), what="the receipt")
+        until(lambda: office.raw_inbox("unit1"), what="the receipt")
         # the server goes away and comes back: the daemon reconnects and carries on
         office.servers.stop_imap()
         time.sleep(1.5)
         office.servers.start_imap()
         office.send_request(who="unit2", subject="关于增加培训经费的请示")
-        _until(lambda: office.raw_inbox("unit2"), timeout=60, what="the receipt after the reconnect")
+        until(lambda: office.raw_inbox("unit2"), timeout=60, what="the receipt after the reconnect")
         assert proc.poll() is None
     finally:
         rc = _stop(proc)
@@ -119,7 +111,7 @@ def test_sigkill_in_the_middle_of_a_backlog_loses_nothing(office):
         except sqlite3.OperationalError:
             return 0
 
-    _until(lambda: registered() >= 5, what="a few requests registered")
+    until(lambda: registered() >= 5, what="a few requests registered")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     office.run_once()

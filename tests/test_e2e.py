@@ -28,6 +28,16 @@ def _number(subject: str) -> str:
     return m.group(1)
 
 
+def _filed(office: Office, acceptance: str | None = None) -> str:
+    """A unit files the standard request; office staff answer the review with `acceptance` if given."""
+    office.send_request()
+    office.run_once()
+    number = _number(office.last("unit1").subject)
+    if acceptance is not None:
+        _accept(office, acceptance)
+    return number
+
+
 def _accept(office: Office, text: str):
     review = office.last("clerk", "")
     office.reply("clerk", review, text)
@@ -103,10 +113,7 @@ def test_a_request_travels_from_receipt_to_distribution(office):
 
 
 def test_rejection_ends_the_request_and_tells_unit_and_staff(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理\n拟办意见：请审批。\n流程：李副总")
+    number = _filed(office, "受理\n拟办意见：请审批。\n流程：李副总")
     office.reply("li", office.last("li", number), "不同意。今年预算已用完，明年再报。")
     office.run_once()
     db = office.db()
@@ -117,10 +124,7 @@ def test_rejection_ends_the_request_and_tells_unit_and_staff(office):
 
 
 def test_default_route_applies_without_route_lines(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理")
+    number = _filed(office, "受理")
     assert office.last("caiwu", number)      # the 采购/购置 rule: 财务科 then 李副总
     db = office.db()
     req = db.Request.get(db.Request.number == number)
@@ -128,10 +132,7 @@ def test_default_route_applies_without_route_lines(office):
 
 
 def test_return_and_resubmission_keep_the_number(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "退回：请补充资金来源和采购方式后重新报送。")
+    number = _filed(office, "退回：请补充资金来源和采购方式后重新报送。")
     returned = office.last("unit1", number)
     assert "资金来源" in returned.text
     office.reply("unit1", returned, "已按要求修改，请审核。",
@@ -145,10 +146,7 @@ def test_return_and_resubmission_keep_the_number(office):
 
 
 def test_withdrawal(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理\n流程：李副总")
+    number = _filed(office, "受理\n流程：李副总")
     office.reply("unit1", office.last("unit1", number), "撤回")
     office.run_once()
     db = office.db()
@@ -159,10 +157,7 @@ def test_withdrawal(office):
 
 
 def test_transfer_and_add_signer(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理\n流程：李副总\n执行：综合科")
+    number = _filed(office, "受理\n流程：李副总\n执行：综合科")
     li_mail = office.last("li", number)
     office.reply("li", li_mail, "转：王总")
     office.run_once()
@@ -180,10 +175,7 @@ def test_transfer_and_add_signer(office):
 
 
 def test_only_the_entitled_person_decides(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理\n流程：李副总")
+    number = _filed(office, "受理\n流程：李副总")
     li_mail = office.last("li", number)
     # 财务科 forwards the approval mail and answers it: not on this step, nothing changes
     office.reply("stranger", li_mail, "同意")
@@ -202,10 +194,7 @@ def test_only_the_entitled_person_decides(office):
 
 
 def test_not_understood_reply_changes_nothing(office):
-    office.send_request()
-    office.run_once()
-    number = _number(office.last("unit1").subject)
-    _accept(office, "受理\n流程：李副总")
+    number = _filed(office, "受理\n流程：李副总")
     office.reply("li", office.last("li", number), "已阅")
     office.run_once()
     db = office.db()

@@ -219,8 +219,9 @@ def test_the_command_runs_the_daemon_on_the_sandbox_and_stops_on_sigterm(fake_se
     [(cfg, stop)] = calls
     assert isinstance(stop, threading.Event) and stop.is_set()
     assert seen["folders"] >= {"INBOX", cfg.imap.processed_folder, cfg.imap.failed_folder}
-    assert cfg.database.url == f"sqlite:///{(tmp_path / 'sb').resolve()}/officeflow.db"
-    assert (tmp_path / "sb" / "archive").is_dir()
+    [run_dir] = (tmp_path / "sb").glob("run-*")          # each start gets a fresh database of its own
+    assert cfg.database.url == f"sqlite:///{run_dir.resolve()}/officeflow.db"
+    assert (run_dir / "archive").is_dir()
     assert not any(port_is_open(p) for p in seen["ports"])
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     out = capsys.readouterr().out

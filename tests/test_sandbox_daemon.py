@@ -8,25 +8,16 @@ import signal
 import subprocess
 import sys
 import smtplib
-import time
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from flow import REPO
+from flow import REPO, until
 from imap_tools import MailBox, MailBoxUnencrypted  # noqa: F401
 from mailservers import free_port
 
 
-def _until(predicate, timeout: float = 60.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _subjects(port: int, user: str) -> list[str]:
@@ -62,15 +53,15 @@ def test_sandbox_runs_the_daemon_a_sample_request_reaches_staff_and_moving_time_
                              "--imap-port", str(imap), "--smtp-port", str(smtp)], cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        _until(lambda: "connected" in (tmp_path / "sandbox.log").read_text(errors="replace"),
+        until(lambda: "connected" in (tmp_path / "sandbox.log").read_text(errors="replace"),
                what="the daemon to connect to the sandbox")
         sent = subprocess.run([sys.executable, "-m", "daemon", "sandbox", "--send-sample", "--smtp-port", str(smtp)],
                               cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
         assert sent.returncode == 0, sent.stdout + sent.stderr
-        subjects = _until(lambda: [s for s in _subjects(imap, "clerk@example.test") if "〔" in s],
+        subjects = until(lambda: [s for s in _subjects(imap, "clerk@example.test") if "〔" in s],
                           what="the review mail in clerk@example.test")
         assert any("1号】" in s and "关于购置办公设备的请示" in s for s in subjects), subjects
-        assert _until(lambda: _subjects(imap, "unit1@example.test"), what="the receipt")
+        assert until(lambda: _subjects(imap, "unit1@example.test"), what="the receipt")
 
         # office staff accept it to 李副总; then the sandbox clock is moved to a working morning days later
         review = _fetch(imap, "clerk@example.test", "〔")[-1]
@@ -81,12 +72,12 @@ def test_sandbox_runs_the_daemon_a_sample_request_reaches_staff_and_moving_time_
         reply.set_content("受理\n拟办意见：请李副总审批。\n流程：李副总")
         with smtplib.SMTP("127.0.0.1", smtp) as s:
             s.send_message(reply)
-        _until(lambda: _subjects(imap, "li@example.test"), what="the approval mail to 李副总")
+        until(lambda: _subjects(imap, "li@example.test"), what="the approval mail to 李副总")
         minutes = _minutes_to_a_working_morning_days_ahead()
         moved = subprocess.run([sys.executable, "-m", "daemon", "sandbox", "--dir", str(tmp_path / "sb"), "--advance",
                                 f"{minutes}m"], cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
         assert moved.returncode == 0, moved.stderr
-        reminders = _until(lambda: [s for s in _subjects(imap, "li@example.test") if "催办" in s], timeout=90,
+        reminders = until(lambda: [s for s in _subjects(imap, "li@example.test") if "催办" in s], timeout=90,
                            what="a reminder (催办) after the clock moved")
         assert reminders
     finally:
