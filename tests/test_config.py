@@ -1,0 +1,118 @@
+"""The config file: the example loads and documents every key; every mistake names file, key and problem."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from daemon import config as C
+from daemon.directory import Directory, RouteError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "officeflow.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def passwords(monkeypatch):
+    monkeypatch.setenv("OFFICEFLOW_IMAP_PASSWORD", "imap-secret")
+    monkeypatch.setenv("OFFICEFLOW_SMTP_PASSWORD", "smtp-secret")
+
+
+def test_the_example_config_loads():
+    cfg = C.load_config(EXAMPLE)
+    assert cfg.office.address == "office@example.test"
+    assert cfg.imap.password == "imap-secret" and cfg.smtp.password == "smtp-secret"
+    assert cfg.database.url == "sqlite:////var/lib/officeflow/officeflow.db"
+    assert [r.steps for r in cfg.routes][0] == "财务科，李副总"
+    assert cfg.people[4].delegate == "zhao" and cfg.units[0].owns("anyone@unit1.example.test")
+
+
+def test_every_key_is_documented_in_the_example():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    keys = re.findall(r"^#?\s*([a-z_]+)\s*=", text, flags=re.M)
+    sections = {
+        "office": C.OfficeConfig, "imap": C.ImapConfig, "smtp": C.SmtpConfig, "hours": C.HoursConfig,
+        "reminders": C.RemindersConfig, "review": C.ReviewConfig, "replies": C.RepliesConfig,
+        "checks": C.ChecksConfig, "people": C.Person, "units": C.Unit, "routes": C.Route,
+    }
+    renamed = {"password": "password_env", "from_addr": "from"}
+    for name, cls in sections.items():
+        for f in dataclasses.fields(cls):
+            key = renamed.get(f.name, f.name)
+            assert key in keys, f"[{name}] {key} is not explained in the example config"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "bad.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("change, key, problem", [
+    (("[office]\n", "[office]\ncolour = 1\n"), "office.colour", "not a known key"),
+    (('security = "ssl"', 'security = "tls"'), "imap.security", "must be one of"),
+    (('port = 993', 'port = "993"'), "imap.port", "whole number"),
+    (('port = 993', 'port = 99999'), "imap.port", "between 1 and 65535"),
+    (('head = "director@example.test"', 'head = "director"'), "office.head", "not a mail address"),
+    (('password_env = "OFFICEFLOW_IMAP_PASSWORD"', 'password = "hunter2"'), "imap.password", "never written"),
+    (('password_env = "OFFICEFLOW_IMAP_PASSWORD"', 'password_env = "NO_SUCH_VARIABLE_X"'), "imap.password_env",
+     "NO_SUCH_VARIABLE_X is not set"),
+    (('first_after = "1d"', 'first_after = "1 day"'), "reminders.first_after", "duration"),
+    (('office = ["08:30-12:00", "13:30-17:30"]', 'office = ["13:30-12:00"]'), "hours.office", "in order"),
+    (('superior = "wang"', 'superior = "boss"'), "people[4].superior", "not the id of any"),
+    (('number_format = "办请〔{year}〕{seq}号"', 'number_format = "办请{year}"'), "office.number_format", "{seq}"),
+    (('url = "sqlite:///var/lib/officeflow/officeflow.db"', 'url = "mysql://x"'), "database.url", "must start"),
+    (('calendar = "cn"', 'calendar = "jp"'), "hours.calendar", "cn"),
+])
+def test_a_bad_config_names_file_key_and_problem(tmp_path, change, key, problem):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    old, new = change
+    assert old in text
+    path = _write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(C.ConfigError) as err:
+        C.load_config(path)
+    assert err.value.path == str(path) and err.value.key == key and problem in err.value.problem
+    assert str(err.value).startswith(f"{path}: {key}: ")
+    assert "hunter2" not in str(err.value)
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(C.ConfigError, match="file not found"):
+        C.load_config(tmp_path / "missing.toml")
+    with pytest.raises(C.ConfigError, match="not valid TOML"):
+        C.load_config(_write(tmp_path, "[office\nname = 1"))
+
+
+def test_password_file_is_read_relative_to_the_config(tmp_path):
+    (tmp_path / "imap.pw").write_text("from-a-file\n")
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'password_env = "OFFICEFLOW_IMAP_PASSWORD"', 'password_file = "imap.pw"', 1)
+    assert C.load_config(_write(tmp_path, text)).imap.password == "from-a-file"
+
+
+def test_routes_parse_sequential_joint_and_either_steps():
+    d = Directory(C.load_config(EXAMPLE))
+    steps = d.parse_route("财务科+审计科，李副总/wang, zonghe@example.test")
+    assert [(s.kind, s.approvers) for s in steps] == [
+        ("all", ("caiwu@example.test", "shenji@example.test")),
+        ("any", ("li@example.test", "wang@example.test")),
+        ("one", ("zonghe@example.test",)),
+    ]
+    assert d.describe_steps(steps) == "财务科+审计科，李副总/王总，综合科"
+    assert d.parse_list("行政科、审计科 第一分公司") == ["xingzheng@example.test", "shenji@example.test",
+                                                  "unit1@example.test"]
+    with pytest.raises(RouteError) as err:
+        d.parse_route("财务科，张三")
+    assert err.value.token == "张三"
+
+
+def test_delegates_superiors_and_default_route():
+    cfg = C.load_config(EXAMPLE)
+    d = Directory(cfg)
+    assert d.principals_for("zhao@example.test") == ["zhao@example.test", "li@example.test"]
+    assert d.delegate_of("li@example.test") == "zhao@example.test"
+    assert d.superior_of("li@example.test") == "wang@example.test"
+    assert d.route_for("关于购置办公设备的请示", "").execute == "综合科"
+    assert d.route_for("关于召开年度会议的请示", "").steps == "李副总，王总"
