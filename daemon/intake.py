@@ -111,8 +111,11 @@ class Pipeline:
                cc: list[str] = ()) -> None:
         if not self.mail.from_addr:
             return
+        d = self.app.directory
+        known = d.is_known(self.mail.from_addr)
+        name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
         outbox.queue(self.app.cfg, template, [self.mail.from_addr],
-                     {"req": request, "mail": self.mail, **ctx}, cc=cc, request=request,
+                     {"req": request, "mail": self.mail, "sender_name": name, **ctx}, cc=cc, request=request,
                      code=request.code if request is not None else "",
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
