@@ -36,6 +36,13 @@ class UTCDateTimeField(pw.DateTimeField):
         return datetime.fromisoformat(value)
 
 
+class BytesField(pw.BlobField):
+    """Raw bytes in and out: SQLite gives bytes already, psycopg2 gives a memoryview of the bytea."""
+
+    def python_value(self, value):
+        return bytes(value) if isinstance(value, memoryview) else value
+
+
 class JSONField(pw.TextField):
     def db_value(self, value):
         return None if value is None else json.dumps(value, ensure_ascii=False)
@@ -162,7 +169,7 @@ class Outbox(Base):
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
     rcpts = JSONField()
-    data = pw.BlobField()
+    data = BytesField()
     state = pw.CharField(default="queued", index=True)   # queued | sending | sent | failed
     attempts = pw.IntegerField(default=0)
     next_attempt_at = UTCDateTimeField(index=True)
@@ -190,13 +197,82 @@ def connect(url: str) -> pw.Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         database = pw.SqliteDatabase(path, pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                                     "busy_timeout": 10000, "synchronous": "normal"})
-    else:
-        from playhouse.db_url import connect as url_connect
-        database = url_connect(url.replace("postgres://", "postgresql://", 1))
+        db.initialize(database)
+        database.connect(reuse_if_open=True)
+        database.create_tables(MODELS, safe=True)
+        return database
+    from playhouse.db_url import parse
+    url = url.replace("postgres://", "postgresql://", 1)
+    if not url.startswith("postgresql://"):
+        raise ValueError(f"database.url: not sqlite:/// or postgresql://: {url!r}")
+    params = parse(url, unquote_password=True, unquote_user=True)
+    params.setdefault("connect_timeout", 10)
+    params.setdefault("application_name", "officeflow")
+    database = PostgresDatabase(**params)
     db.initialize(database)
     database.connect(reuse_if_open=True)
-    database.create_tables(MODELS, safe=True)
+    # Two daemons starting at once on an empty database would race on CREATE TABLE IF NOT EXISTS
+    # (PostgreSQL then fails on its catalog's unique index); DDL is transactional, so serialise it.
+    with database.atomic():
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        database.create_tables(MODELS, safe=True)
     return database
+
+
+_SCHEMA_LOCK = 0x6F66666C6F77   # "offlow": the advisory lock key of the schema creation
+
+
+class PostgresDatabase(pw.PostgresqlDatabase):
+    """PostgreSQL that outlives a server restart.
+
+    A connection cut by the server (restart, failover, idle kill) stays dead in psycopg2. Outside a
+    transaction a statement that fails because the connection is gone is run once more on a new one;
+    BEGIN is always safe to retry. Inside a transaction the error goes to the caller (the work is lost
+    and must be redone), and the rollback of a dead connection does not hide that error.
+
+    PostgreSQL text cannot hold NUL, which mail (a broken client, a hostile sender) may carry in a subject
+    or body; SQLite stores it. Here a NUL becomes U+FFFD instead of failing the mail again on every start.
+    """
+
+    def _connection_lost(self) -> bool:
+        conn = None if self.is_closed() else self._state.conn
+        return conn is not None and conn.closed != 0
+
+    def _reset(self) -> None:
+        """Forget the dead connection; the next statement opens a new one."""
+        conn = self._state.conn
+        with self._lock:
+            self._state.reset()
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is dead already
+                pass
+
+    def _retrying(self, run, *args, **kwargs):
+        if not self.in_transaction() and self._connection_lost():
+            self._reset()
+        try:
+            return run(*args, **kwargs)
+        except (pw.OperationalError, pw.InterfaceError):
+            if self.in_transaction() or not self._connection_lost():
+                raise
+            self._reset()
+            return run(*args, **kwargs)
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        if params and any(isinstance(p, str) and "\x00" in p for p in params):
+            params = type(params)(p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params)
+        return self._retrying(super().execute_sql, sql, params, *args, **kwargs)
+
+    def begin(self, *args, **kwargs):
+        return self._retrying(super().begin, *args, **kwargs)
+
+    def rollback(self):
+        if self._connection_lost():
+            self._reset()      # the server rolled back when the connection died
+            return
+        super().rollback()
 
 
 def close() -> None:
