@@ -47,12 +47,13 @@ def _request(number: str):
 
 
 def cmd_run(args) -> int:
+    import peewee
     from daemon import service
     from daemon.mailbox import MailboxError, MailboxGone
     cfg = _config(args)
     try:
         return service.run(cfg, once=args.once)
-    except (MailboxError, MailboxGone, OSError) as e:
+    except (MailboxError, MailboxGone, OSError, peewee.DatabaseError) as e:
         logging.getLogger("officeflow").error("- cannot reach the mailbox: %s", e)
         return 1
 

@@ -69,6 +69,8 @@ def handle(app: App, raw: bytes) -> str:
     except pw.IntegrityError:
         log.info("- mail %s taken by another daemon", mail.message_id)
         return PROCESSED
+    except (pw.OperationalError, pw.InterfaceError):
+        raise       # the database is away, not the mail at fault: it stays in the inbox for the next try
     except Exception as e:  # a bug must not lose the mail: keep it, record it, move on
         log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)

@@ -238,7 +238,20 @@ class Mailbox:
         uids = [str(int(u)) for u in uids]
         if not uids:
             return
-        seq = ",".join(uids)
+        try:
+            self._move(",".join(uids), folder)
+        except MailboxError:
+            # Another daemon on the same mailbox may have moved some of them already (Dovecot answers
+            # NO [EXPUNGEISSUED]): move what is still here; nothing left means the work is done.
+            self._sync()
+            dat = self._command("UID SEARCH", "SEARCH", "UID", ",".join(uids))
+            left = [u.decode() for u in b" ".join(d for d in dat if d).split()]
+            if left:
+                self._move(",".join(left), folder)
+            log.info("%d of %d messages were already gone from %s", len(uids) - len(left), len(uids),
+                     self.cfg.folder)
+
+    def _move(self, seq: str, folder: str) -> None:
         target = _quote(folder)
         if self.has_move:
             self._command("UID MOVE %s" % folder, "MOVE", seq, target)

@@ -103,6 +103,15 @@ def _codec(label: str | None) -> str | None:
 def decode_bytes(data: bytes, label: str | None = None) -> str:
     """Bytes to text: the declared charset, then UTF-8, then GB18030, then GB18030 with replacement."""
     codec = _codec(label)
+    if codec in (None, "utf-8"):
+        # UTF-8 with a stray invalid byte (Dovecot turns NUL into 0x80, say) loses that character only;
+        # reading the whole text as GB18030 instead would turn all of it into mojibake
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = len(data.decode("utf-8", errors="replace")) - len(data.decode("utf-8", errors="ignore"))
+            if codec == "utf-8" and bad <= max(2, len(data) // 500) and exc.start > 0:
+                return data.decode("utf-8", errors="replace")
     tried = []
     for name in (codec, "utf-8", "gb18030"):
         if name is None or name in tried:

@@ -11,6 +11,7 @@ import threading
 import time as _time
 from datetime import datetime
 
+import peewee as pw
 import schedule
 
 from daemon import chase, intake, models, outbox
@@ -104,11 +105,12 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))
                     mailbox.wait(wait, stop)
-            except (MailboxGone, MailboxError, OSError) as e:
+            except (MailboxGone, MailboxError, OSError, pw.OperationalError, pw.InterfaceError) as e:
                 mailbox.close()
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
-                log.warning("- mailbox unavailable (%s); reconnecting in %ss", e, delay)
+                log.warning("- %s unavailable (%s); reconnecting in %ss",
+                            "database" if isinstance(e, pw.DatabaseError) else "mailbox", e, delay)
                 notifier.status(f"reconnecting: {e}")
                 _sleep(delay, stop, notifier)
     finally:
@@ -129,7 +131,7 @@ def _sleep(seconds: float, stop: threading.Event, notifier: Notifier) -> None:
 def _guarded(fn, *args):
     try:
         return fn(*args)
-    except (MailboxGone, MailboxError):
+    except (MailboxGone, MailboxError, pw.OperationalError, pw.InterfaceError):
         raise
     except Exception:  # noqa: BLE001 - log and live on
         log.exception("- %s failed", getattr(fn, "__name__", fn))

@@ -155,3 +155,12 @@ def test_parse_raises_nothing_but_mail_parse_error(raw):
 ])
 def test_strip_subject_prefixes(subject, stripped):
     assert strip_subject_prefixes(subject) == stripped
+
+
+def test_utf8_with_one_stray_byte_loses_that_byte_only():
+    from daemon.mime import decode_bytes
+    text = "关于购置办公设备的请示。妥否，请批示。" * 10
+    mangled = text.encode("utf-8") + b"\x80" + text.encode("utf-8")
+    assert decode_bytes(mangled, "utf-8") == text + "\ufffd" + text
+    # but GBK mislabelled as UTF-8 is still read as GBK
+    assert decode_bytes(text.encode("gbk"), "utf-8") == text
