@@ -249,6 +249,9 @@ class Pipeline:
                     return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
             if is_unit:
                 if verb == Verb.WITHDRAW:
+                    if ref is None and not self.answers(req, None, None):
+                        # SPEC §2/§3: 撤回 answers a mail of its request (or carries its code), not a bare number
+                        raise workflow.Refused("撤回请直接回复该请示的任一往来邮件（如回执），以免误撤其他请示。")
                     workflow.withdraw(app, req, sender)
                     return self.note("单位撤回", "decision", req)
                 if req.state == RETURNED:
