@@ -147,6 +147,12 @@ def test_return_and_resubmission_keep_the_number(office):
 
 def test_withdrawal(office):
     number = _filed(office, "受理\n流程：李副总")
+    # a new mail with only the number in its subject does not withdraw anything (SPEC §3)
+    office.send_request(subject=f"撤回{number}", body="撤回", attachments=[])
+    office.run_once()
+    db = office.db()
+    assert db.Request.get(db.Request.number == number).state == "approving"
+    assert "撤回" in office.last("unit1", number).text
     office.reply("unit1", office.last("unit1", number), "撤回")
     office.run_once()
     db = office.db()
