@@ -314,6 +314,21 @@ def _clause_before(norm: str, start: int, width: int) -> str:
     return norm[lo:start]
 
 
+_DOUBT = ("不", "未", "没", "无", "难", "恕", "碍", "毋", "勿", "否", "莫", "别")
+_DOUBT_AFTER = ("不了", "不得", "不成", "不来", "不下")
+_EN_DOUBT = re.compile(r"\b(not|never|cannot|can't|don't|won't|unable|n't|hardly|no)\b")
+
+
+def _doubted(norm: str, start: int, end: int) -> bool:
+    """A negation further back in the clause (我不认为应该同意, 恕难同意, I do not think we should approve) or
+    right after the verb (同意不了): too far for a sure 不同意, too close to take as approval — ask."""
+    if norm[start:end].isascii():
+        sentence = re.split(r"[.!?。！？\n]", norm[max(0, start - 80):start])[-1]
+        sentence = re.sub(r"\bno (problem|objections?|issues?|concerns?)\b", "", sentence)
+        return bool(_EN_DOUBT.search(sentence))
+    return any(neg in _clause_before(norm, start, 30) for neg in _DOUBT) or norm[end:end + 2] in _DOUBT_AFTER
+
+
 def _negated(norm: str, start: int, end: int) -> bool:
     word = norm[start:end]
     if word.isascii():
@@ -348,6 +363,8 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
             continue  # 邮件被退回, 不必退回: nothing is being sent back
         if verb in (A, C) and any(w in word for w in _APPROVAL_WORDS) and _negated(norm, start, end):
             verb = R
+        elif verb in (A, C) and any(w in word for w in _APPROVAL_WORDS) and _doubted(norm, start, end):
+            return Verb.UNKNOWN, start, end
         elif verb is R and not word.isascii() and _negated(norm, start, end):
             return Verb.UNKNOWN, start, end  # double negation: 不是不同意, 并非不同意
         if verb is A and _CONDITION.search(norm[end:]):
