@@ -81,7 +81,7 @@ def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: b
             superior = d.superior_of(approver)
             outbox.queue(app.cfg, "escalation", [app.cfg.office.head],
                          _ctx(app, req, step, approver, step.reminders - 1), cc=[superior or ""], request=req,
-                         step=step, code=req.code,
+                         step=step,
                          action=f"督办：{d.name_of(approver)}经{step.reminders - 1}次催办未办理，告知办公室主任"
                                 + (f"并抄送{d.name_of(superior)}" if superior else ""))
     if escalate:
@@ -160,7 +160,7 @@ def away(app: App, req: Request, step: Step, mail) -> None:
                  {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),
                   "step": step, "approver_name": d.name_of(sender),
                   "delegate_name": d.name_of(delegate) if delegate else "", "away_text": text},
-                 request=req, code=req.code, action=f"{d.name_of(sender)}外出自动回复，告知办公室")
+                 request=req, action=f"{d.name_of(sender)}外出自动回复，告知办公室")
 
 
 # -- once-per-period jobs ---------------------------------------------------------------------------

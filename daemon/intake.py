@@ -118,7 +118,7 @@ class Pipeline:
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
         outbox.queue(self.app.cfg, template, [self.mail.from_addr],
                      {"req": request, "mail": self.mail, "sender_name": name, **ctx}, cc=cc, request=request,
-                     code=request.code if request is not None else "",
+                     
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -165,20 +165,26 @@ class Pipeline:
         mail = self.mail
         ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
         if ids:
-            refs = {m.message_id: m for m in Mail.select().where(
-                (Mail.direction == "out") & (Mail.message_id.in_(ids)) & Mail.request.is_null(False))}
+            found = list(Mail.select().where((Mail.message_id.in_(ids)) & Mail.request.is_null(False)))
+            refs = {m.message_id: m for m in found if m.direction == "out"}
             for i in ids:
                 if i in refs:
                     return refs[i].request, refs[i]
-        m = _CODE_IN_SUBJECT.search(mail.subject)
+            # a reply to a mail we received (the unit answering its own 请示 with 补充材料): the request,
+            # but no notification of ours is being answered
+            own = {m.message_id: m for m in found if m.direction == "in"}
+            for i in ids:
+                if i in own:
+                    return own[i].request, None
+        codes = _CODE_IN_SUBJECT.findall(mail.subject)
         number = workflow.number_pattern(self.app.cfg.office.number_format).search(mail.subject)
         if number:
             req = Request.get_or_none(Request.number == number.group(0))
             if req is not None:
                 ref = None
-                if m:
+                if codes:
                     ref = (Mail.select().where((Mail.direction == "out") & (Mail.request == req)
-                                               & (Mail.code == m.group(1))).order_by(Mail.id.desc()).first())
+                                               & (Mail.code == codes[-1])).order_by(Mail.id.desc()).first())
                 return req, ref
         return None, None
 
@@ -260,8 +266,8 @@ class Pipeline:
                 if req.state in OPEN_STATES:
                     workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive))
                     return self.note("单位补充材料，已转当前办理人", "supplement", req)
-            if verb == Verb.DONE and req.state == APPROVED and sender in (req.execute or []) and self.answers(
-                    req, ref, None):
+            if verb == Verb.DONE and req.state == APPROVED and self.executes(req, sender) and self.answers(
+                    req, ref, None, code=req.done_code):
                 workflow.report_done(app, req, sender, reply.opinion)
                 return self.note(f"执行部门办结回告：{reply.opinion}", "decision", req)
         except workflow.Refused as e:
@@ -269,19 +275,28 @@ class Pipeline:
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
         return self.not_entitled(req, ref, reply)
 
+    def executes(self, req: Request, sender: str) -> bool:
+        """The sender is the executing unit or department (any address of that unit), or its delegate."""
+        d = self.app.directory
+        if any(p in (req.execute or []) for p in d.principals_for(sender)):
+            return True
+        unit = d.unit_of(sender)
+        return unit is not None and any(d.unit_of(e) == unit for e in req.execute or [])
+
     def asks_query(self, reply) -> bool:
         """查询 in the subject (prefixes stripped) or as the first line of the new text (SPEC §2)."""
         first = (reply.new_text.strip().splitlines() or [""])[0]
         return bool(_QUERY_FIRST_LINE.match(mime.strip_subject_prefixes(self.mail.subject))
                     or _QUERY_FIRST_LINE.match(first))
 
-    def answers(self, req: Request, ref: Mail | None, step: Step | None) -> bool:
-        """SPEC §3: the mail answers the notification of that very step (or review), with its current code."""
-        code = step.code if step is not None else req.code
+    def answers(self, req: Request, ref: Mail | None, step: Step | None, code: str | None = None) -> bool:
+        """SPEC §3: the mail answers the notification of that very step (or the review, or the result mail
+        when `code` is the request's done_code), carrying its current code."""
+        code = code or (step.code if step is not None else req.code)
         if ref is not None and ref.code == code and (step is None or ref.step_id == step.id):
             return True
-        m = _CODE_IN_SUBJECT.search(self.mail.subject)
-        return bool(m and m.group(1) == code)
+        found = _CODE_IN_SUBJECT.findall(self.mail.subject)
+        return bool(found and found[-1] == code)
 
     def not_entitled(self, req: Request, ref: Mail | None, reply) -> None:
         app, mail = self.app, self.mail
@@ -307,7 +322,7 @@ class Pipeline:
                 self.note(f"“{verb.value}”来自与该请示无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
                 self.answer("not_entitled", {"reply": reply}, req, action="告知无权处理")
                 outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
-                             {"req": req, "mail": mail, "reply": reply}, request=req, code=req.code,
+                             {"req": req, "mail": mail, "reply": reply}, request=req,
                              action="可疑审批邮件提醒办公室")
                 return
             self.note(f"“{verb.value}”不是对当前环节通知的回复或当前无权处理，未处理", "not_entitled", req, ignored=True)

@@ -103,7 +103,8 @@ class Request(Base):
     result = pw.CharField(default="")       # 同意 / 不同意 / 撤回 / 退回
     closed_at = UTCDateTimeField(null=True)
     done_report = pw.TextField(default="")
-    code = pw.CharField()                   # request-level short code (receipt, review, result mails); rotates
+    code = pw.CharField()                   # short code of the review mail to office staff; rotates
+    done_code = pw.CharField(default="")    # short code of the result mail to the executing unit (办结)
     report_reminded_at = UTCDateTimeField(null=True)
 
 

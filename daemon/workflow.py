@@ -116,7 +116,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     inc.record.action = f"登记为{number}"
     inc.record.save()
     log.info("%s registered from %s: %s", number, mail.from_addr, title)
-    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req), request=req, code=req.code,
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req), request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执")
     _after_check(app, req, check, resubmitted=False)
     return req
@@ -163,7 +163,7 @@ def resubmit(app: App, req: Request, inc: Incoming) -> None:
     inc.record.save()
     log.info("%s resubmitted by %s", req.number, mail.from_addr)
     outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req, resubmitted=True), request=req,
-                 code=req.code, reply_to_mail=(mail.message_id, list(mail.references)), action="回执（重报）")
+                 reply_to_mail=(mail.message_id, list(mail.references)), action="回执（重报）")
     _after_check(app, req, check, resubmitted=True)
 
 
@@ -207,7 +207,7 @@ def accept(app: App, req: Request, sender: str, fields: dict[str, str]) -> None:
     _touch(req, APPROVING)
     opinion(req, sender, req.proposal_by, "拟办", req.proposal)
     log.info("%s accepted by %s, route %s", req.number, sender, req.route)
-    outbox.queue(app.cfg, "accepted", [req.sender], _mail_ctx(app, req), request=req, code=req.code,
+    outbox.queue(app.cfg, "accepted", [req.sender], _mail_ctx(app, req), request=req,
                  action="告知单位已受理")
     _activate_next(app, req)
 
@@ -244,7 +244,7 @@ def return_to_unit(app: App, req: Request, sender: str, name: str, guidance: str
     log.info("%s returned to %s%s", req.number, req.sender, " (auto)" if auto else "")
     outbox.queue(app.cfg, "returned", [req.sender], _mail_ctx(app, req, guidance=guidance, auto=auto,
                  model=app.model_guide() if auto else ""), cc=_staff(app) if auto else [],
-                 request=req, code=req.code, action="退回单位修改" + ("（自动审核）" if auto else ""))
+                 request=req, action="退回单位修改" + ("（自动审核）" if auto else ""))
 
 
 # -- approval --------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         _touch(req, REJECTED)
         log.info("%s rejected by %s", req.number, principal)
         outbox.queue(app.cfg, "rejected", [req.sender], _mail_ctx(app, req, by=name, reason=text),
-                     cc=_staff(app), request=req, code=req.code, action="告知单位未获批准",
+                     cc=_staff(app), request=req, action="告知单位未获批准",
                      attachments=[app.form_attachment(req)])
         return f"{name}不同意"
     if verb == "退回":
@@ -356,16 +356,17 @@ def finish(app: App, req: Request) -> None:
     now = clock.now()
     conditional = Opinion.select().where((Opinion.request == req) & (Opinion.decision == "原则同意")).exists()
     req.result = "原则同意" if conditional else "同意"
+    req.done_code = outbox.new_code()       # only the executing unit's result mail carries it (办结)
     _touch(req, APPROVED)
     log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
     files = app.original_attachments(req) + [app.form_attachment(req)]
     if req.execute:
-        outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.code,
+        outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.done_code,
                      attachments=files, action="审批结果送执行部门（原件）")
     if req.copies:
-        outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req, code=req.code,
+        outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req,
                      attachments=files, action="审批结果抄送有关单位")
-    outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req, code=req.code,
+    outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req,
                  attachments=[app.form_attachment(req)], action="告知单位审批结果")
     del now
 
@@ -381,7 +382,7 @@ def withdraw(app: App, req: Request, sender: str) -> None:
     opinion(req, sender, req.unit_name, "撤回", "单位撤回")
     log.info("%s withdrawn by %s", req.number, sender)
     outbox.queue(app.cfg, "withdrawn", [req.sender], _mail_ctx(app, req), cc=_staff(app) + held, request=req,
-                 code=req.code, action="撤回确认")
+                 action="撤回确认")
 
 
 def report_done(app: App, req: Request, sender: str, text: str) -> None:
@@ -392,7 +393,7 @@ def report_done(app: App, req: Request, sender: str, text: str) -> None:
     opinion(req, sender, app.directory.name_of(sender), "办结", text)
     log.info("%s reported done by %s", req.number, sender)
     outbox.queue(app.cfg, "done", [req.sender], _mail_ctx(app, req, by=app.directory.name_of(sender)),
-                 cc=_staff(app), request=req, code=req.code, action="办结回告")
+                 cc=_staff(app), request=req, action="办结回告")
 
 
 def pass_on(app: App, req: Request, inc: Incoming) -> None:
