@@ -17,7 +17,7 @@ import peewee as pw
 
 from daemon import clock, mime, outbox, workflow
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Mail, Request,
+from daemon.models import (ACTIVE, APPROVED, APPROVING, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
                            Step, db)
 from daemon.replies import Verb, read_reply
 
@@ -47,31 +47,67 @@ def archive(app: App, raw: bytes) -> str:
     return rel
 
 
+MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
+MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
+
+
 def handle(app: App, raw: bytes) -> str:
     """Process one raw mail; returns PROCESSED or FAILED (the folder it belongs in)."""
     rel = archive(app, raw)
+    digest_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
     try:
         mail = mime.parse(raw)
     except mime.MailParseError as e:
-        mid = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
-        _record_failure(mid, rel, f"无法解析：{e}")
+        _record_failure(digest_id, rel, f"无法解析：{e}")
         log.warning("- unreadable mail %s moved to failed: %s", rel, e)
         return FAILED
+    if len(mail.message_id) > MAX_ID:
+        mail = replace(mail, message_id=digest_id)
+    attempts = _Attempts(app, digest_id)
+    if attempts.count() >= MAX_ATTEMPTS:
+        _record_failure(mail.message_id, rel, f"处理时进程{MAX_ATTEMPTS}次中断，已停止重试", mail)
+        attempts.clear()
+        log.error("- mail %s from %s interrupted processing %d times, moved to failed", mail.message_id,
+                  mail.from_addr, MAX_ATTEMPTS)
+        return FAILED
+    attempts.begin()
+    try:
+        return _handle(app, mail, rel)
+    finally:
+        attempts.clear()
+
+
+def _handle(app: App, mail, rel: str) -> str:
+    check = None
+    if not mail.auto:
+        # the format check reads attachments (and may run LibreOffice): outside the transaction, so the
+        # registration counter is not held while it runs
+        try:
+            check = app.check(mail)
+        except Exception:  # noqa: BLE001 - a check that breaks must not lose the request
+            log.exception("- format check of %s failed", mail.message_id)
     try:
         with db.atomic():
-            if Mail.select().where((Mail.direction == "in") & (Mail.message_id == mail.message_id)).exists():
+            seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+            if seen is not None and seen.kind == "failed":
+                seen.delete_instance()       # moved back from the failed folder by an admin: try again
+            elif seen is not None:
                 log.info("- mail %s seen before, not processed again", mail.message_id)
                 return PROCESSED
             record = Mail.create(direction="in", message_id=mail.message_id, at=clock.now(),
                                  sender=mail.from_addr, rcpts=list(mail.to + mail.cc), subject=mail.subject,
                                  archive=rel, kind="mail")
-            Pipeline(app, mail, record, rel).run()
-    except pw.IntegrityError:
-        log.info("- mail %s taken by another daemon", mail.message_id)
-        return PROCESSED
+            Pipeline(app, mail, record, rel, check).run()
+    except pw.IntegrityError as e:
+        if Mail.select().where((Mail.direction == "in") & (Mail.message_id == mail.message_id)).exists():
+            log.info("- mail %s taken by another daemon", mail.message_id)
+            return PROCESSED
+        log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
+        _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
+        return FAILED
     except (pw.OperationalError, pw.InterfaceError):
         raise       # the database is away, not the mail at fault: it stays in the inbox for the next try
-    except Exception as e:  # a bug must not lose the mail: keep it, record it, move on
+    except Exception as e:  # a bug or a value the database refuses must not lose the mail: keep it, record it
         log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
         return FAILED
@@ -79,11 +115,32 @@ def handle(app: App, raw: bytes) -> str:
 
 
 def _record_failure(message_id: str, rel: str, why: str, mail=None) -> None:
+    subject = getattr(mail, "subject", "")[:1000]
     with db.atomic():
         if not Mail.select().where((Mail.direction == "in") & (Mail.message_id == message_id)).exists():
             Mail.create(direction="in", message_id=message_id, at=clock.now(), archive=rel, kind="failed",
-                        sender=getattr(mail, "from_addr", ""), subject=getattr(mail, "subject", ""),
-                        action=why, ignored=True)
+                        sender=getattr(mail, "from_addr", "")[:200], subject=subject, action=why[:2000],
+                        ignored=True)
+
+
+class _Attempts:
+    """A marker file per mail while it is being processed: left behind only when the process died on it."""
+
+    def __init__(self, app: App, key: str):
+        self.path = app.archive_root() / ".attempts" / key
+
+    def count(self) -> int:
+        try:
+            return int(self.path.read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def begin(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(str(self.count() + 1))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -92,6 +149,7 @@ class Pipeline:
     mail: object
     record: Mail
     archive: str
+    check: object = None      # the 请示 format check, done before the transaction
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -205,7 +263,7 @@ class Pipeline:
         if unit is None and app.cfg.office.accept_from == "units":
             self.note("发件人不在报文单位名单中，未登记", "stranger", ignored=True)
             return self.answer("refused", {}, action="婉拒非报文单位来件")
-        workflow.register(app, workflow.Incoming(mail, self.record, self.archive), unit)
+        workflow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
         self.record.kind = "request"
         self.record.save()
 
@@ -239,11 +297,15 @@ class Pipeline:
                         return self.note(f"{name}受理，拟办意见：{req.proposal}；流程：{req.route}", "decision", req)
                     workflow.return_to_unit(app, req, sender, name, reply.opinion or "请按要求修改后重新报送。")
                     return self.note(f"{name}退回单位修改", "decision", req)
+            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN) and req.state != REVIEWING and (
+                    ref is not None and ref.kind == "review"):
+                when = req.proposal_at.astimezone(app.tz).strftime("%Y年%m月%d日 %H:%M") if req.proposal_at else ""
+                by = f"已由{req.proposal_by}于{when}受理，" if req.proposal_by and req.state != RETURNED else ""
+                raise workflow.Refused(f"该请示{by}当前状态为“{STATE_LABELS[req.state]}”，本次“{verb.value}”未作处理。")
             step = workflow.active_step(req) if req.state == APPROVING else None
             if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
                                              Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN):
-                principal = next((p for p in d.principals_for(sender) if p in step.approvers
-                                  and p not in step.signed), None)
+                principal = self.principal(step, sender)
                 if principal is not None and self.answers(req, ref, step):
                     if verb == Verb.UNKNOWN:
                         self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
@@ -261,10 +323,10 @@ class Pipeline:
                     workflow.withdraw(app, req, sender)
                     return self.note("单位撤回", "decision", req)
                 if req.state == RETURNED:
-                    workflow.resubmit(app, req, workflow.Incoming(mail, self.record, self.archive))
+                    workflow.resubmit(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
                     return
                 if req.state in OPEN_STATES:
-                    workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive))
+                    workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
                     return self.note("单位补充材料，已转当前办理人", "supplement", req)
             if verb == Verb.DONE and req.state == APPROVED and self.executes(req, sender) and self.answers(
                     req, ref, None, code=req.done_code):
@@ -274,6 +336,14 @@ class Pipeline:
             self.note(f"未处理：{e}", "refused", req, ignored=True)
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
         return self.not_entitled(req, ref, reply)
+
+    def principal(self, step: Step, sender: str) -> str | None:
+        """For whom the sender decides on this step: an approver of the step acts only for themselves (a
+        second 同意 is a duplicate, not a delegate's signature); a delegate for the one principal still due."""
+        if sender in step.approvers:
+            return None if sender in step.signed else sender
+        due = [p for p in self.app.directory.principals_for(sender) if p in step.approvers and p not in step.signed]
+        return due[0] if due else None
 
     def executes(self, req: Request, sender: str) -> bool:
         """The sender is the executing unit or department (any address of that unit), or its delegate."""
@@ -336,6 +406,7 @@ class Pipeline:
             self.app.cfg.office.head}
         for s in Step.select(Step.approvers).where(Step.request == req):
             people.update(s.approvers)
+        people.update(o.person for o in Opinion.select(Opinion.person).where(Opinion.request == req))
         return any(p in people for p in d.principals_for(sender))
 
 

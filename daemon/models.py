@@ -82,11 +82,11 @@ class Request(Base):
     seq = pw.IntegerField()
     state = pw.CharField(index=True)
     unit_id = pw.CharField(null=True)
-    unit_name = pw.CharField()
-    sender = pw.CharField()                 # address of the requesting unit's mail
-    title = pw.CharField()
+    unit_name = pw.TextField()
+    sender = pw.TextField()                 # address of the requesting unit's mail
+    title = pw.TextField()                  # as long as units write it (no VARCHAR limit to trip on)
     body = pw.TextField(default="")
-    message_id = pw.CharField()             # Message-ID of the (latest) request mail
+    message_id = pw.TextField()             # Message-ID of the (latest) request mail
     received_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
     state_since = UTCDateTimeField()
@@ -149,12 +149,12 @@ class Mail(Base):
     """收发记录: every mail in and out, what it did or why it was ignored."""
 
     direction = pw.CharField()              # "in" | "out"
-    message_id = pw.CharField()
+    message_id = pw.TextField()
     request = pw.ForeignKeyField(Request, null=True, backref="mails", on_delete="SET NULL")
     step = pw.ForeignKeyField(Step, null=True, on_delete="SET NULL")
     kind = pw.CharField(default="")         # template name (out) or what it was (in)
     at = UTCDateTimeField(index=True)
-    sender = pw.CharField(default="")
+    sender = pw.TextField(default="")
     rcpts = JSONField(default=list)
     subject = pw.TextField(default="")
     action = pw.TextField(default="")       # what it did, or why it was ignored

@@ -30,7 +30,7 @@ class Refused(Exception):
 # -- numbering -------------------------------------------------------------------------------------
 
 def next_number(app: App, year: int) -> tuple[int, str]:
-    name = f"request-{year}"
+    name = f"request-{year}" if "{year}" in app.cfg.office.number_format else "request"
     (Counter.insert(name=name, value=1)
      .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute())
     seq = Counter.get_by_id(name).value
@@ -92,6 +92,7 @@ class Incoming:
     mail: object          # mime.ParsedMail
     record: Mail          # the 收发记录 row of this mail
     archive: str          # archive path of the raw mail
+    check: object = None  # the format check, when intake already ran it
 
 
 def _attachments(inc: Incoming) -> list[dict]:
@@ -104,7 +105,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     now = clock.now()
     local = now.astimezone(app.tz)
     seq, number = next_number(app, local.year)
-    check = app.check(mail)
+    check = inc.check or _no_check()
     title = check.title or _title_from_subject(mail.subject) or "（无标题）"
     req = Request.create(
         number=number, year=local.year, seq=seq, state=REVIEWING, unit_id=unit.id if unit else None,
@@ -120,6 +121,13 @@ def register(app: App, inc: Incoming, unit) -> Request:
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执")
     _after_check(app, req, check, resubmitted=False)
     return req
+
+
+def _no_check():
+    """What registration uses when the format check itself broke (logged by intake): no findings."""
+    from daemon.checks import CheckResult
+    return CheckResult(findings=(), title=None, source="正文", urgency="", deadline=None, classification="",
+                       must_return=False)
 
 
 def _title_from_subject(subject: str) -> str:
@@ -146,7 +154,7 @@ def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
 
 def resubmit(app: App, req: Request, inc: Incoming) -> None:
     mail = inc.mail
-    check = app.check(mail)
+    check = inc.check or _no_check()
     req.title = check.title or req.title
     req.body = mail.text
     req.message_id = mail.message_id
@@ -327,8 +335,13 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         if party is None:
             raise Refused(f"未找到“{target}”：请写明配置中的部门或领导的名称、编号或邮箱，例如“转：王总”。"
                           if target else "请写明转交或加签的对象，例如“转：王总”或“加签：审计科”。")
-        if party.address in step.approvers and verb == "转":
+        if d.person(party.address) is None:
+            raise Refused(f"“{target}”不是配置中的部门或领导，不能{verb}给其审批；如需增加审批人，请与办公室联系。")
+        if party.address == principal or party.address in step.approvers:
             raise Refused(f"{party.name}已是本环节的审批人。")
+        later = Step.select().where((Step.request == req) & (Step.state == PENDING) & (Step.position > step.position))
+        if any(party.address in s.approvers for s in later):
+            raise Refused(f"{party.name}已在后续审批环节中，无需{verb}。")
         if verb == "转":
             approvers = [party.address if a == principal else a for a in step.approvers]
             step.approvers = approvers
@@ -373,7 +386,7 @@ def finish(app: App, req: Request) -> None:
 
 def withdraw(app: App, req: Request, sender: str) -> None:
     if req.state not in OPEN_STATES:
-        raise Refused(f"该请示已{STATE_LABELS[req.state]}，不能撤回。")
+        raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能撤回。")
     held = holders(req)
     Step.update(state=CANCELLED, next_reminder_at=None).where(
         (Step.request == req) & (Step.state.in_((PENDING, ACTIVE)))).execute()

@@ -1,0 +1,211 @@
+"""Edge cases of the intake pipeline, in process on SQLite (outgoing mail read from the outbox): forged
+decisions, duplicates, broken and hostile mail, numbering, mail an admin moves back from the failed folder."""
+
+from __future__ import annotations
+
+import textwrap
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from daemon import intake, mime, models, outbox
+from daemon.app import App
+from daemon.config import load_config
+from daemon.models import Mail, Outbox, Request, Step
+
+CONFIG = """
+[office]
+name = "集团公司办公室"
+address = "office@t.test"
+staff = ["clerk@t.test"]
+head = "director@t.test"
+number_format = "{fmt}"
+[imap]
+host = "127.0.0.1"
+username = "office@t.test"
+password_env = "OFFICEFLOW_TEST_PASSWORD"
+[smtp]
+host = "127.0.0.1"
+[database]
+url = "sqlite:///{tmp}/db.sqlite"
+[archive]
+path = "{tmp}/archive"
+[reminders]
+digest_at = "23:00"
+[[people]]
+id = "li"
+name = "李副总"
+email = "li@t.test"
+delegate = "zhao"
+[[people]]
+id = "zhao"
+name = "赵秘书"
+email = "zhao@t.test"
+[[people]]
+id = "wang"
+name = "王总"
+email = "wang@t.test"
+[[people]]
+id = "zonghe"
+name = "综合科"
+email = "zonghe@t.test"
+[[units]]
+id = "unit1"
+name = "第一分公司"
+emails = ["unit1@t.test"]
+[[routes]]
+steps = "王总"
+execute = "综合科"
+"""
+
+BODY = textwrap.dedent("""\
+    关于购置办公设备的请示
+
+    集团公司办公室：
+        因业务需要，拟购置计算机10台，预算6万元。
+        妥否，请批示。
+
+    第一分公司
+    2026年11月20日
+    （联系人：张三，联系电话：010-12345678）
+    """)
+
+
+class World:
+    def __init__(self, tmp, fmt="办请〔{year}〕{seq}号"):
+        path = tmp / "officeflow.toml"
+        path.write_text(CONFIG.format(tmp=tmp, fmt=fmt), encoding="utf-8")
+        self.cfg = load_config(path)
+        models.connect(self.cfg.database.url)
+        outbox.configure(self.cfg)
+        self.app = App(self.cfg)
+
+    def send(self, sender, subject, body, reply_to=None, message_id=None) -> str:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "office@t.test", subject
+        msg["Message-ID"] = message_id or make_msgid(domain="t.test")
+        if reply_to is not None:
+            msg["In-Reply-To"] = f"<{reply_to.message_id}>"
+            msg["References"] = f"<{reply_to.message_id}>"
+        msg.set_content(body)
+        return intake.handle(self.app, msg.as_bytes())
+
+    def mails_to(self, address):
+        rows = Outbox.select().order_by(Outbox.id)
+        return [mime.parse(bytes(r.data)) for r in rows if address in r.rcpts]
+
+    def last_to(self, address, part=""):
+        found = [m for m in self.mails_to(address) if part in m.subject]
+        assert found, [m.subject for m in self.mails_to(address)]
+        return found[-1]
+
+    def request(self):
+        return Request.get()
+
+    def filed_and_routed(self, route="王总"):
+        assert self.send("unit1@t.test", "关于购置办公设备的请示", BODY) == intake.PROCESSED
+        review = self.last_to("clerk@t.test")
+        self.send("clerk@t.test", "回复：" + review.subject, f"受理\n流程：{route}", reply_to=review)
+        assert self.request().state == "approving"
+        return review
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    w = World(tmp_path)
+    yield w
+    models.close()
+
+
+def test_an_answer_mail_cannot_be_used_to_forge_a_decision(world):
+    world.send("unit1@t.test", "关于购置办公设备的请示", BODY)
+    number = world.request().number
+    # a stranger writes about the request and is told they may not decide ...
+    world.send("stranger@else.test", f"{number} 受理", "受理\n流程：王总")
+    answer = world.last_to("stranger@else.test")
+    # ... then answers that mail with office staff's address as From
+    world.send("clerk@t.test", "回复：" + answer.subject, "受理\n流程：王总\n执行：stranger@else.test", reply_to=answer)
+    req = world.request()
+    assert req.state == "reviewing" and req.execute == []
+
+
+def test_a_delegate_on_the_same_joint_step_does_not_sign_twice(world):
+    world.filed_and_routed("李副总+赵秘书")
+    note = world.last_to("zhao@t.test", "请审批")
+    world.send("zhao@t.test", "回复：" + note.subject, "同意", reply_to=note)
+    world.send("zhao@t.test", "回复：" + note.subject, "同意", reply_to=note)
+    step = Step.get(Step.state == "active")
+    assert step.signed == ["zhao@t.test"]
+    assert world.request().state == "approving"
+
+
+def test_a_second_acceptance_is_told_who_accepted(world):
+    review = world.filed_and_routed()
+    world.send("clerk@t.test", "回复：" + review.subject, "受理\n流程：李副总", reply_to=review)
+    answer = world.last_to("clerk@t.test", "未")
+    assert "受理" in answer.text and "办公室" in answer.text
+    assert [s.approvers for s in Step.select()] == [["wang@t.test"]]
+
+
+def test_transfer_only_to_configured_people_not_already_on_the_route(world):
+    world.filed_and_routed("王总，李副总")
+    note = world.last_to("wang@t.test", "请审批")
+    world.send("wang@t.test", "回复：" + note.subject, "转：outsider@else.test", reply_to=note)
+    world.send("wang@t.test", "回复：" + note.subject, "转：李副总", reply_to=note)
+    assert [s.approvers for s in Step.select().order_by(Step.position)] == [["wang@t.test"], ["li@t.test"]]
+    assert not world.mails_to("outsider@else.test")
+    assert "后续审批环节" in world.last_to("wang@t.test").text
+
+
+def test_a_huge_message_id_and_title_are_registered(world):
+    title = "关于" + "购置办公设备" * 60 + "的请示"
+    assert world.send("unit1@t.test", title, BODY.replace("关于购置办公设备的请示", title),
+                      message_id=f"<{'x' * 900}@t.test>") == intake.PROCESSED
+    req = world.request()
+    assert len(req.title) > 255
+    assert Mail.get(Mail.direction == "in").message_id.startswith("officeflow-")
+
+
+def test_numbers_without_a_year_keep_counting_across_years(tmp_path, monkeypatch):
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-30T09:00:00+08:00")
+    w = World(tmp_path, fmt="办请{seq}号")
+    try:
+        w.send("unit1@t.test", "关于购置办公设备的请示", BODY)
+        monkeypatch.setenv("OFFICEFLOW_NOW", "2027-01-04T09:00:00+08:00")
+        w.send("unit1@t.test", "关于增加培训经费的请示", BODY.replace("购置办公设备", "增加培训经费"))
+        assert sorted(r.number for r in Request.select()) == ["办请1号", "办请2号"]
+    finally:
+        models.close()
+
+
+def test_a_mail_moved_back_from_the_failed_folder_is_processed_again(world, monkeypatch):
+    def broken(self):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(intake.Pipeline, "run", broken)
+    msg_id = make_msgid(domain="t.test")
+    assert world.send("unit1@t.test", "关于购置办公设备的请示", BODY, message_id=msg_id) == intake.FAILED
+    assert Mail.get(Mail.direction == "in").action.startswith("处理出错")
+    monkeypatch.undo()
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T10:00:00+08:00")
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    assert world.send("unit1@t.test", "关于购置办公设备的请示", BODY, message_id=msg_id) == intake.PROCESSED
+    assert Request.select().count() == 1
+
+
+def test_a_mail_that_kept_killing_the_daemon_goes_to_the_failed_folder(world):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "unit1@t.test", "office@t.test", "关于购置办公设备的请示"
+    msg.set_content(BODY)
+    raw = msg.as_bytes()
+    import hashlib
+    marker = world.app.archive_root() / ".attempts" / ("officeflow-" + hashlib.sha256(raw).hexdigest()[:32])
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(intake.MAX_ATTEMPTS))          # three earlier runs died while handling it
+    assert intake.handle(world.app, raw) == intake.FAILED
+    assert Request.select().count() == 0 and not marker.exists()
+    assert "中断" in Mail.get(Mail.direction == "in").action
