@@ -75,7 +75,6 @@ def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: b
     for approver in waiting:
         outbox.queue(app.cfg, "reminder", [approver], _ctx(app, req, step, approver, step.reminders),
                      cc=[d.delegate_of(approver) or ""], request=req, step=step, code=step.code,
-                     attachments=app.original_attachments(req),
                      action=f"{action}{d.name_of(approver)}（第{step.reminders}次）")
         if escalate:
             superior = d.superior_of(approver)

@@ -322,7 +322,8 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     url = d.text("url")
     d.finish()
     if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
-        raise d.fail("url", f"must start with sqlite:/// or postgresql://, not {url!r}")
+        shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)       # never echo a password
+        raise d.fail("url", f"must start with sqlite:/// or postgresql://, not {shown!r}")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         url = "sqlite:///" + str(sqlite_path(url, base))
 

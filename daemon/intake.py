@@ -11,13 +11,15 @@ import logging
 import os
 import re
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import peewee as pw
 
 from daemon import clock, mime, outbox, workflow
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
+from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
+                           STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
                            Step, db)
 from daemon.replies import Verb, read_reply
 
@@ -47,6 +49,9 @@ def archive(app: App, raw: bytes) -> str:
     return rel
 
 
+ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
+           "query_denied", "status_list", "status")
+MAX_ANSWERS_A_DAY = 20
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
 MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
 
@@ -170,6 +175,12 @@ class Pipeline:
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
                cc: list[str] = ()) -> None:
         if not self.mail.from_addr:
+            return
+        if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
+            # a robot without automatic-mail headers, or a forged sender: no endless exchange, no backscatter
+            self.record.action += f"（今日已答复{MAX_ANSWERS_A_DAY}次，不再答复）"
+            self.record.save()
+            log.warning("- no more answers today to %s", self.mail.from_addr)
             return
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
@@ -322,9 +333,15 @@ class Pipeline:
                         raise workflow.Refused("撤回请直接回复该请示的任一往来邮件（如回执），以免误撤其他请示。")
                     workflow.withdraw(app, req, sender)
                     return self.note("单位撤回", "decision", req)
-                if req.state == RETURNED:
+                revised = (ref is not None and ref.kind == "returned") or mail.attachments or (
+                    self.check is not None and self.check.title)
+                if req.state == RETURNED and revised:
                     workflow.resubmit(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
                     return
+                if req.state in (DONE, REJECTED, WITHDRAWN) and verb == Verb.UNKNOWN and (
+                        mail.attachments or (self.check is not None and self.check.title)):
+                    # a new 请示 sent as a reply to an old mail of a finished one
+                    return self.unrelated(reply)
                 if req.state in OPEN_STATES:
                     workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
                     return self.note("单位补充材料，已转当前办理人", "supplement", req)
@@ -352,6 +369,11 @@ class Pipeline:
             return True
         unit = d.unit_of(sender)
         return unit is not None and any(d.unit_of(e) == unit for e in req.execute or [])
+
+    def answered_today(self, address: str) -> int:
+        since = clock.now() - timedelta(days=1)
+        rows = Mail.select(Mail.rcpts).where((Mail.direction == "out") & Mail.kind.in_(ANSWERS) & (Mail.at >= since))
+        return sum(address in r.rcpts for r in rows)
 
     def asks_query(self, reply) -> bool:
         """查询 in the subject (prefixes stripped) or as the first line of the new text (SPEC §2)."""

@@ -120,7 +120,9 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
         msg["In-Reply-To"] = f"<{parent}>"
         msg["References"] = " ".join(f"<{r}>" for r in [*refs[-10:], parent])
     msg["Auto-Submitted"] = "auto-generated"          # SPEC §3: our mail is automatic, robots must not answer
-    msg["X-Auto-Response-Suppress"] = "All"           # Exchange/Outlook: no out-of-office answers to us
+    # Exchange/Outlook: no delivery/read receipts to us; out-of-office answers (OOF) are wanted, they are
+    # recorded on the step and bring in the delegate
+    msg["X-Auto-Response-Suppress"] = "DR, RN, NRN"
     msg["X-Mailer"] = "officeflow"
     msg.set_content(body, charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
@@ -161,6 +163,9 @@ def flush(cfg: Config, limit: int = 200) -> int:
         row = rows[int(res.key)]
         with db.atomic():
             sent += _record_result(row, res)
+            # still working on the rest: keep the claim fresh so no other daemon takes it over
+            Outbox.update(claimed_at=clock.now()).where(
+                (Outbox.claimed_by == token) & (Outbox.state == "sending")).execute()
 
     smtp.send_batch(cfg.smtp, batch, on_result=record)
     return sent

@@ -23,35 +23,46 @@ from daemon.notify import Notifier
 log = logging.getLogger("officeflow.service")
 
 BACKOFF = (1, 2, 5, 10, 30, 60)
+BATCH = 50          # mails fetched at once: bounded memory, and the inbox is tidied often
 
 
-def process_inbox(app: App, mailbox: Mailbox) -> int:
-    """Fetch in bulk, process each mail in its own transaction, move it only after the commit."""
+def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
+                  stop: threading.Event | None = None) -> int:
+    """Fetch in bulk, process each mail in its own transaction, move it only after the commit.
+
+    The watchdog is fed after every mail (a backlog of slow attachments must not look like a hang), and a
+    stop request is honoured between mails: what is done is sent and moved, the rest stays for next time."""
     total = 0
     cfg = app.cfg.imap
     while True:
-        batch = mailbox.fetch_new(limit=200)
+        batch = mailbox.fetch_new(limit=BATCH)
         if not batch:
             return total
         done: dict[str, list[str]] = {intake.PROCESSED: [], intake.FAILED: []}
         for uid, raw in batch:
             done[intake.handle(app, raw)].append(uid)
+            if notifier is not None:
+                notifier.watchdog()
+            if stop is not None and stop.is_set():
+                break
         # mails first go out, then the inbox is tidied: a crash in between only re-reads known mail
-        flush(app)
+        flush(app, notifier)
         if done[intake.PROCESSED]:
             mailbox.move(done[intake.PROCESSED], cfg.processed_folder)
         if done[intake.FAILED]:
             mailbox.move(done[intake.FAILED], cfg.failed_folder)
-        total += len(batch)
-        if len(batch) < 200:
+        total += len(done[intake.PROCESSED]) + len(done[intake.FAILED])
+        if len(batch) < BATCH or (stop is not None and stop.is_set()):
             return total
 
 
-def flush(app: App) -> int:
+def flush(app: App, notifier: Notifier | None = None) -> int:
     sent = 0
     while True:
-        n = outbox.flush(app.cfg)
+        n = outbox.flush(app.cfg, limit=50)
         sent += n
+        if notifier is not None:
+            notifier.watchdog()
         if n == 0:
             return sent
 
@@ -100,7 +111,7 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                     log.info("- connected, watching %s", cfg.imap.folder)
                 _guarded(_periodic, app)
                 while not stop.is_set():
-                    process_inbox(app, mailbox)
+                    process_inbox(app, mailbox, notifier, stop)
                     scheduler.run_pending()
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))

@@ -110,7 +110,13 @@ async def _send_one(client, msg: Outgoing) -> SendResult:
         if exc.code == 421:  # the server is closing the connection
             raise E.SMTPServerDisconnected("%d %s" % (exc.code, exc.message)) from None
         return SendResult(msg.key, False, exc.code < 500, "%d %s" % (exc.code, exc.message))
-    except ValueError as exc:  # an address that cannot be sent at all
+    except ValueError as exc:  # an address that cannot be sent at all (e.g. not ASCII)
+        # the transaction may be half open (MAIL FROM accepted): reset it, or the next message on this
+        # connection would fail with "503 nested MAIL command"
+        try:
+            await client.rset()
+        except E.SMTPException:
+            raise E.SMTPServerDisconnected("could not reset after %s" % exc) from None
         return SendResult(msg.key, False, False, str(exc))
     if refused:
         return SendResult(msg.key, True, False, "refused: " + _refused_text(refused))

@@ -209,3 +209,29 @@ def test_a_mail_that_kept_killing_the_daemon_goes_to_the_failed_folder(world):
     assert intake.handle(world.app, raw) == intake.FAILED
     assert Request.select().count() == 0 and not marker.exists()
     assert "中断" in Mail.get(Mail.direction == "in").action
+
+
+def test_a_new_request_sent_as_a_reply_to_a_finished_one_is_registered(world):
+    world.filed_and_routed()
+    note = world.last_to("wang@t.test", "请审批")
+    world.send("wang@t.test", "回复：" + note.subject, "不同意", reply_to=note)
+    assert world.request().state == "rejected"
+    told = world.last_to("unit1@t.test", "未")
+    world.send("unit1@t.test", "回复：" + told.subject, BODY.replace("购置办公设备", "购置打印机"), reply_to=told)
+    assert sorted(r.title for r in Request.select()) == ["关于购置办公设备的请示", "关于购置打印机的请示"]
+
+
+def test_a_thank_you_after_a_return_is_not_taken_as_the_revised_request(world):
+    world.send("unit1@t.test", "关于购置办公设备的请示", BODY)
+    review = world.last_to("clerk@t.test")
+    world.send("clerk@t.test", "回复：" + review.subject, "退回：请补充资金来源。", reply_to=review)
+    receipt = world.last_to("unit1@t.test", "回执")
+    world.send("unit1@t.test", "回复：" + receipt.subject, "好的，收到，我们修改后再报。", reply_to=receipt)
+    assert world.request().state == "returned"
+
+
+def test_answers_to_one_address_stop_after_the_daily_limit(world):
+    for i in range(intake.MAX_ANSWERS_A_DAY + 5):
+        world.send("robot@else.test", f"第{i}封", "请问")
+    assert len(world.mails_to("robot@else.test")) == intake.MAX_ANSWERS_A_DAY
+    assert Mail.select().where(Mail.direction == "in").count() == intake.MAX_ANSWERS_A_DAY + 5

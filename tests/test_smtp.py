@@ -192,3 +192,29 @@ def test_wrong_security_for_the_server_fails(server, security):
     [result] = send_batch(cfg, [_msg(0)])
     assert not result.ok and not result.temporary  # a config error: retrying will not help
     assert server.handler_obj.messages == []
+
+
+def test_an_address_that_cannot_be_sent_does_not_spoil_the_next_message():
+    from aiosmtpd.controller import Controller
+    from mailservers import free_port
+
+    got = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            got.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        cfg = SmtpConfig(host="127.0.0.1", port=port, security="none", username=None, password=None,
+                         from_addr="office@x.test", timeout=10)
+        results = send_batch(cfg, [
+            Outgoing("1", "office@x.test", ("张三@x.test",), b"Subject: a\r\n\r\nx\r\n"),
+            Outgoing("2", "office@x.test", ("good@x.test",), b"Subject: b\r\n\r\nx\r\n")])
+    finally:
+        controller.stop()
+    assert [(r.ok, r.temporary) for r in results] == [(False, False), (True, False)]
+    assert got == [["good@x.test"]]
