@@ -14,10 +14,15 @@ from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, DONE, OPEN_STATES, STATE_LABELS, STEP_LABELS, Mail, Opinion, Request, Step)
 
 
-def holder_and_since(app: App, req: Request) -> tuple[str, datetime | None]:
-    """Who holds the request now and since when; ("", None) once it is finished."""
+_UNSET = object()
+
+
+def holder_and_since(app: App, req: Request, step=_UNSET) -> tuple[str, datetime | None]:
+    """Who holds the request now and since when; ("", None) once it is finished. `step`: the active step
+    when the caller already has it (None for none)."""
     d = app.directory
-    step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
+    if step is _UNSET:
+        step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
     if step is not None:
         joiner = "/" if step.kind == "any" else "、"
         return joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed), step.activated_at
@@ -128,9 +133,12 @@ def list_lines(app: App, pending: bool = False) -> list[str]:
     q = Request.select().order_by(Request.received_at)
     if pending:
         q = q.where(Request.state.in_((*OPEN_STATES, APPROVED)))
+    reqs = list(q)
+    active = {s.request_id: s for s in Step.select().where(
+        (Step.state == ACTIVE) & Step.request.in_([r.id for r in reqs]))} if reqs else {}
     lines = []
-    for req in q:
-        holder, since = holder_and_since(app, req)
+    for req in reqs:
+        holder, since = holder_and_since(app, req, active.get(req.id))
         since_s = since.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if since else "-"
         lines.append("\t".join((req.number, STATE_LABELS[req.state], req.unit_name, req.title, holder or "-", since_s)))
     return lines

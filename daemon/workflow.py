@@ -366,13 +366,13 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
 
 
 def finish(app: App, req: Request) -> None:
-    now = clock.now()
     conditional = Opinion.select().where((Opinion.request == req) & (Opinion.decision == "原则同意")).exists()
     req.result = "原则同意" if conditional else "同意"
     req.done_code = outbox.new_code()       # only the executing unit's result mail carries it (办结)
     _touch(req, APPROVED)
     log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
-    files = app.original_attachments(req) + [app.form_attachment(req)]
+    form = app.form_attachment(req)
+    files = app.original_attachments(req) + [form]
     if req.execute:
         outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.done_code,
                      attachments=files, action="审批结果送执行部门（原件）")
@@ -380,14 +380,14 @@ def finish(app: App, req: Request) -> None:
         outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req,
                      attachments=files, action="审批结果抄送有关单位")
     outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req,
-                 attachments=[app.form_attachment(req)], action="告知单位审批结果")
-    del now
+                 attachments=[form], action="告知单位审批结果")
 
 
 def withdraw(app: App, req: Request, sender: str) -> None:
     if req.state not in OPEN_STATES:
         raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能撤回。")
-    held = holders(req)
+    step = active_step(req) if req.state == APPROVING else None
+    held = list(step.approvers) if step else []      # signed or not, everyone on the step is told
     Step.update(state=CANCELLED, next_reminder_at=None).where(
         (Step.request == req) & (Step.state.in_((PENDING, ACTIVE)))).execute()
     req.result, req.closed_at = "撤回", clock.now()
