@@ -47,8 +47,13 @@ _HTML_MARKERS = [
     re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bmoz-cite-prefix\b", re.I),     # Thunderbird
     re.compile(r"<blockquote\b[^>]*\btype\s*=\s*[\"']?cite", re.I),                         # Apple, Thunderbird
     re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\bntes-mailmaster-quote\b", re.I),  # Mail Master
-    re.compile(r"<div\b[^>]*\bid\s*=\s*[\"']?is(?:Reply|Forward)Content", re.I),            # Coremail
+    re.compile(r"<(?:div|blockquote)\b[^>]*\bid\s*=\s*[\"']?is(?:Reply|Forward)Content", re.I),  # Coremail
     re.compile(r"<[a-z]+\b[^>]*\bclass\s*=\s*[\"']?[^\"'>]*\byahoo_quoted\b", re.I),        # Yahoo
+    # Signatures, not quotes: nothing the sender typed follows them. QQ Mail / Exmail wrap a configured
+    # signature in <sign signid=…> and open it with a gray Arial Narrow rule of dashes.
+    re.compile(r"<sign\b", re.I),                                                           # QQ / Exmail
+    re.compile(r"<div\b[^>]*[\s;\"']color\s*:\s*#909090\b[^>]*>(?:\s|&nbsp;|&#160;)*"
+               r"(?:-|&#45;|&#x2d;|\u2014|&mdash;|\uff0d){2,}(?:\s|&nbsp;|&#160;)*</div>", re.I),  # QQ / Exmail
 ]
 
 _SEPARATOR = re.compile(
@@ -77,6 +82,14 @@ _SIGNATURE = re.compile(
     r"--\s*$)",
     re.I,
 )
+# A line of nothing but dashes (QQ/Exmail open a signature with 18 of them; people type -- or ——).
+_RULE_LINE = re.compile(r"^[-\u2010-\u2015\u2500\u2501\ufe58\ufe63]{2,}$")
+# Anything in the lines under such a rule that may be part of an answer: then the rule is not a signature.
+_ANSWER_HINT = re.compile(
+    r"[?？吗呢]|但|不过|前提|条件|须|需|务必|意见|批|准|可以|不行|\b(yes|no|ok|return)\b|"
+    r"^\s*(受\s*理|转|加\s*签|退\s*回|撤\s*回|查\s*询|催\s*办|已?\s*办\s*结)",
+    re.I | re.M,
+)
 _FOOTER_WORDS = re.compile(r"(保密|机密|confidential|privileged)", re.I)
 _FOOTER_MAIL = re.compile(r"(邮件|郵件|e-?mail|message|transmission)", re.I)
 
@@ -91,7 +104,28 @@ def _quoted(line: str) -> bool:
     return line.lstrip(" \t\u3000\xa0").startswith(">")
 
 
-def _cut_reason(lines: list[str], i: int) -> str | None:
+def _signature_rule(lines: list[str], i: int) -> bool:
+    """Line i is a rule of dashes and what follows it, up to the next cut, holds nothing like an answer."""
+    after: list[str] = []
+    stop = None
+    for j in range(i + 1, len(lines)):
+        key = _match_key(lines[j])
+        stop = "rule" if _RULE_LINE.match(key) else _cut_reason(lines, j, rules=False)
+        if stop:
+            break
+        after.append(key)
+    text = "\n".join(after)
+    if not text.strip():
+        # A rule that only leads into a quote is not a signature: the quote's own cut decides (the answer
+        # may be below it). A rule at the very end of the text is.
+        return stop is None
+    if sum(1 for line in after if line.strip()) > 8:
+        return False  # a name card is short; more is text the sender wrote
+    norm, _ = _normalise(text)
+    return not _tokens(norm) and not _ANSWER_HINT.search(norm)
+
+
+def _cut_reason(lines: list[str], i: int, rules: bool = True) -> str | None:
     """Why line i starts the quoted or trailing part of a reply, or None."""
     line = lines[i]
     key = _match_key(line)
@@ -120,6 +154,8 @@ def _cut_reason(lines: list[str], i: int) -> str | None:
         if hits >= 2:
             return "headers"
     if _SIGNATURE.search(key):
+        return "signature"
+    if rules and _RULE_LINE.match(key) and _signature_rule(lines, i):
         return "signature"
     if len(key) >= 40 and _FOOTER_WORDS.search(key) and _FOOTER_MAIL.search(key):
         return "footer"
@@ -154,7 +190,7 @@ def cut_text(text: str) -> str:
 
 
 # Markers of clients that quote in a <blockquote>: an answer may stand below the quote there.
-_BELOW_OK = {6, 7, 8}
+_BELOW_OK = {6, 7, 8, 10}
 
 
 def _html_cut(html: str) -> tuple[str, bool] | None:
@@ -174,10 +210,16 @@ def new_text(mail: ParsedMail) -> str:
             cut = cut_text(html_to_text(found[0]))
             if cut:
                 return cut
-            # Nothing above the quote: the answer may be below or between the quoted parts.
+            # Nothing above the quote: the answer may be below or between the quoted parts. Where the
+            # client quotes in a <blockquote>, the HTML shows the quote as such; a text part may not
+            # (Coremail puts the original in it unquoted, so that only our fingerprint ends it).
+            if found[1]:
+                below = cut_text(html_to_text(mail.html))
+                if below:
+                    return below
             if mail.text.strip() and mail.text.strip() != html_to_text(mail.html).strip():
                 return cut_text(mail.text)
-            return cut_text(html_to_text(mail.html)) if found[1] else ""
+            return ""
     return cut_text(mail.text or html_to_text(mail.html))
 
 

@@ -119,6 +119,10 @@ def _q(lines: list[str]) -> str:
 
 
 NOTICE = "\n".join(NOTICE_LINES)
+QQ_SIGN_HTML = ('<div><br></div><div><sign signid="1"><div><div style="color:#909090;font-family:Arial Narrow;'
+                'font-size:12px">------------------</div></div><div style="font-size:14px;font-family:Verdana;'
+                'color:#000;"><div><font color="#808080">李副总&nbsp;集团公司副总经理</font></div>'
+                '<div><font color="#808080">电话：010-12345678</font></div></div></sign></div>')
 ATTR_DATE = "2026-03-02 09:30:12"
 
 # Each client: (reply subject prefix, text body builder, html body builder or None, signature below the answer)
@@ -129,6 +133,14 @@ CLIENTS: dict[str, tuple[str, object, object]] = {
            lambda t: f"<div>{_h(t)}</div><div><br></div><div id=\"original-content\"><div style=\"font-size:12px\">"
                      f"<div>------------------&nbsp;原始邮件&nbsp;------------------</div><div><b>发件人:</b>&nbsp;集团公司办公室</div>"
                      f"<div><b>发送时间:</b>&nbsp;2026年3月2日</div></div><br>{NOTICE_HTML}</div>"),
+    # QQ Mail / Exmail with a configured signature: a gray rule of 18 dashes and a name card under the answer
+    "qq-signature": ("回复：",
+                     lambda t: f"{t}\n\n------------------\n李副总 集团公司副总经理\n电话：010-12345678\n\n\n"
+                               f"------------------ 原始邮件 ------------------\n发件人: \"集团公司办公室\"<{OFFICE}>;\n"
+                               f"发送时间: 2026年3月2日(星期一) 上午9:30\n主题: {OUR_SUBJECT}\n\n{NOTICE}\n",
+                     lambda t: f"<div>{_h(t)}</div>{QQ_SIGN_HTML}<div id=\"original-content\"><div style=\"font-size:12px\">"
+                               f"<div>------------------&nbsp;原始邮件&nbsp;------------------</div>"
+                               f"<div><b>发件人:</b>&nbsp;集团公司办公室</div></div><br>{NOTICE_HTML}</div>"),
     "foxmail": ("回复: ",
                 lambda t: f"{t}\n\n\n\n发件人： 集团公司办公室<mailto:{OFFICE}>\n发送时间： 2026-03-02 09:30\n"
                           f"收件人： 李副总<mailto:li@example.test>\n主题： {OUR_SUBJECT}\n\n{NOTICE}\n",

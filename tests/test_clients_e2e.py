@@ -454,19 +454,7 @@ FOOTER = ("\n\n" + "-" * 60 + "\n【保密声明】本邮件及其附件含有�
           "如果您错收了本邮件，请您立即电话或邮件通知发件人并删除本邮件！")
 
 # Cases that fail because of the product; filled in from the run, each with the reason (see the report).
-_SIG = ("Exmail/QQ signature (gray '------------------' rule + name card, <sign signid=1>) is not recognised by "
-        "daemon/replies.py _cut_reason/_SIGNATURE nor as an HTML marker: it is kept as new text")
-_BELOW = ("Coremail <blockquote id=isReplyContent>: answer below the quote is lost; replies.new_text prefers the "
-          "unquoted text/plain part and index 10 is not in _BELOW_OK, so the approver is asked again")
-XFAIL: dict[tuple[str, str], str] = {
-    ("exmail_html_only", "approve"): _SIG + " -> stored opinion carries the signature",
-    ("exmail_html_only", "reject"): _SIG + " -> stored reason carries the signature",
-    ("exmail_html_only", "conditional"): _SIG + " -> stored condition carries the signature",
-    ("exmail_html_only", "subject_approve"): _SIG + " -> signature-only body is read instead of the subject: asked",
-    ("exmail_html_only", "subject_reject"): _SIG + " -> signature-only body is read instead of the subject: asked",
-    ("coremail_163", "approve_below"): _BELOW,
-    ("coremail_163", "reject_below"): _BELOW,
-}
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _cases(sentences, clients=CLIENTS):

@@ -116,3 +116,99 @@ def test_quoted_notification_never_leaks_when_separator_is_unknown():
 def test_reply_to_a_mail_with_only_our_notification_and_nothing_written():
     raw = build_mail("qq", "", html=True, charset="gb2312")
     assert read_reply(mime.parse(raw)).verb is Verb.UNKNOWN
+
+
+@pytest.mark.parametrize("text,new,verb", [
+    # a rule of dashes with only a name card under it is a signature …
+    ("同意。\n\n------------------\n李明 集团公司副总经理\n电话：010-12345678", "同意。", Verb.APPROVE),
+    ("不同意，预算已用完。\n------\n李明", "不同意，预算已用完。", Verb.REJECT),
+    ("原则同意，但须控制在5万元以内。\n——————\n李明\n2026年3月2日", "原则同意，但须控制在5万元以内。",
+     Verb.APPROVE_WITH_CONDITIONS),
+    ("同意\n——\n李明", "同意", Verb.APPROVE),
+    ("------------------\n李明 集团公司副总经理\n电话：010-12345678", "", Verb.UNKNOWN),
+    # … but never when what follows it may be part of the answer
+    ("收到。\n----------\n不同意，预算已用完。", None, Verb.REJECT),
+    ("同意。\n------\n但须控制在5万元以内。", None, None),
+    ("同意\n——————\n是否需要报集团备案？", None, None),
+    ("同意\n---\n可以吗", None, None),
+    ("可以\n------\nno", None, None),
+    ("------\n不同意", None, Verb.REJECT),
+    ("同意。\n------\n" + "\n".join(f"第{n}项：办公桌{n}张" for n in range(1, 10)), None, None),  # no card: too long
+    # a rule that only leads into a quote is no signature: the answer below the quote is still found
+    ("----------\n在 2026/3/2 9:30, 集团公司办公室 写道:\n> 〔流转码：K7Q2M9〕请审批\n> 同意 / 不同意\n\n不同意，预算已用完。",
+     "不同意，预算已用完。", Verb.REJECT),
+])
+def test_a_rule_of_dashes_starts_a_signature_only_when_no_answer_follows(text, new, verb):
+    from daemon.replies import cut_text
+    cut = cut_text(text)
+    assert cut == (text if new is None else new)
+    if verb is None:  # kept whole: read exactly as without the rule line
+        without = "\n".join(ln for ln in text.split("\n") if ln.strip("-—"))
+        assert classify(cut).verb is classify(without).verb
+    else:
+        assert classify(cut).verb is verb
+
+
+def _qq_signed(body_html: str, text: str | None, subject: str) -> bytes:
+    sign = ('<div><br></div><div><sign signid="1"><div><div style="color:#909090;font-family:Arial Narrow;'
+            'font-size:12px">------------------</div></div><div><font color="#808080">李明&nbsp;副总经理</font>'
+            '</div></sign></div>')
+    html = (f"<html><body>{body_html}{sign}<div id=\"original-content\"><div>------------------&nbsp;原始邮件"
+            f"&nbsp;------------------</div><div><b>发件人:</b>&nbsp;集团公司办公室</div><br>"
+            f"<div id=\"officeflow-mail\"><p>{fingerprint('K7Q2M9')}请审批</p><p>同意 / 不同意</p></div></div>"
+            "</body></html>")
+    head = (f"From: li@example.test\r\nTo: office@example.test\r\nSubject: =?utf-8?B?"
+            f"{__import__('base64').b64encode(subject.encode()).decode()}?=\r\nMIME-Version: 1.0\r\n")
+    def part(kind: str, body: str) -> str:
+        data = __import__("base64").encodebytes(body.encode()).decode()
+        return f"Content-Type: text/{kind}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{data}"
+    if text is None:
+        return (head + part("html", html)).encode()
+    return (head + 'Content-Type: multipart/alternative; boundary="b"\r\n\r\n--b\r\n' + part("plain", text)
+            + "\r\n--b\r\n" + part("html", html) + "\r\n--b--\r\n").encode()
+
+
+@pytest.mark.parametrize("with_text", [False, True])
+@pytest.mark.parametrize("subject,verb", [("回复：同意", Verb.APPROVE), ("回复：不同意", Verb.REJECT),
+                                          ("回复：同意吗", Verb.UNKNOWN)])
+def test_qq_signature_alone_leaves_the_body_empty_so_the_subject_is_read(with_text, subject, verb):
+    text = ("\n\n------------------\n李明 副总经理\n\n\n------------------ 原始邮件 ------------------\n"
+            f"发件人: \"集团公司办公室\"<office@example.test>;\n\n{fingerprint('K7Q2M9')}请审批\n同意 / 不同意\n")
+    mail = mime.parse(_qq_signed("<div><br></div>", text if with_text else None, subject))
+    assert new_text(mail) == ""
+    assert read_reply(mail).verb is verb
+
+
+def test_qq_gray_rule_without_sign_element_is_a_signature_in_html():
+    from daemon.replies import _html_cut
+    html = ('<div>不同意，预算已用完。</div><div style="color:#909090;font-family:Arial Narrow;font-size:12px">'
+            '------------------</div><div>李明</div>')
+    assert _html_cut(html) is not None and "李明" not in _html_cut(html)[0]
+    gray_text = '<div>同意</div><div style="color:#909090">但须控制在5万元以内</div>'
+    assert _html_cut(gray_text) is None   # gray words are not a rule
+
+
+@pytest.mark.parametrize("answer,verb", [("同意。请综合科抓紧办理。", Verb.APPROVE),
+                                         ("不同意，今年预算已用完，明年再报。", Verb.REJECT),
+                                         ("同意吗？", Verb.UNKNOWN), ("原则同意，但须控制在5万元以内。",
+                                                                      Verb.APPROVE_WITH_CONDITIONS)])
+@pytest.mark.parametrize("html_only", [False, True])
+def test_coremail_answer_below_the_blockquote(answer, verb, html_only):
+    """Coremail 163 webmail: <blockquote id="isReplyContent">, and a text part with the original unquoted."""
+    import base64
+    from tests.replies_cases import NOTICE, NOTICE_HTML
+    attribution = '在 2026-03-02 09:30:12，"集团公司办公室" <office@example.test> 写道：'
+    text = f"{attribution}\n{NOTICE}\n\n{answer}"
+    html = (f'<div style="line-height:1.7"><br><br><div id="divNeteaseMailCard"></div><br><pre><br>'
+            f'{attribution.replace("<", "&lt;").replace(">", "&gt;")}<br></pre><blockquote id="isReplyContent" '
+            f'style="PADDING-LEFT: 1ex; BORDER-LEFT: #ccc 1px solid">{NOTICE_HTML}</blockquote>'
+            f'<div>{answer}</div></div>')
+    def part(kind: str, body: str) -> str:
+        return (f"Content-Type: text/{kind}; charset=GBK\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                + base64.encodebytes(body.encode("gbk")).decode())
+    head = "From: li@example.test\r\nTo: office@example.test\r\nSubject: Re:x\r\nMIME-Version: 1.0\r\n"
+    raw = head + (part("html", html) if html_only else 'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+                  "--b\r\n" + part("plain", text) + "\r\n--b\r\n" + part("html", html) + "\r\n--b--\r\n")
+    mail = mime.parse(raw.encode())
+    assert new_text(mail) == answer
+    assert read_reply(mail).verb is verb
