@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: the real mail servers on loopback; nothing else lives here."""
+"""Shared pytest fixtures: the real mail servers on loopback, and a whole office on them."""
 
 import os
 import sys
@@ -30,3 +30,14 @@ def mailservers():
 def maildomain(mailservers):
     """A fresh domain such as t7.example.test, so each test starts with empty mailboxes."""
     return mailservers.new_domain()
+
+
+@pytest.fixture
+def office(mailservers, maildomain, tmp_path, monkeypatch):
+    """An office (config, mailboxes, SQLite) on the mail servers, at a Thursday 09:00 in office hours."""
+    from flow import Office
+
+    from daemon import models
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
+    yield Office(mailservers, maildomain, tmp_path)
+    models.close()

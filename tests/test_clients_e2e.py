@@ -20,20 +20,11 @@ from email.utils import make_msgid
 import pytest
 from flow import Office
 
-from daemon import models
 
 pytestmark = pytest.mark.mailserver
 
 NAME = "李明"                       # how 李副总 signs his mail (display name of li@…)
 OFFICE = "集团公司办公室"
-
-
-@pytest.fixture
-def office(mailservers, maildomain, tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")   # a Thursday in office hours
-    o = Office(mailservers, maildomain, tmp_path)
-    yield o
-    models.close()
 
 
 # ------------------------------------------------------------------------------------------ MIME by hand

@@ -15,17 +15,8 @@ from pathlib import Path
 import pytest
 from flow import REPO, Office, until
 
-from daemon import models
 
 pytestmark = pytest.mark.mailserver
-
-
-@pytest.fixture
-def office(mailservers, maildomain, tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    o = Office(mailservers, maildomain, tmp_path)
-    yield o
-    models.close()
 
 
 def _start(office: Office, env: dict | None = None) -> subprocess.Popen:

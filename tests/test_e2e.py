@@ -14,14 +14,6 @@ from daemon import models
 pytestmark = pytest.mark.mailserver
 
 
-@pytest.fixture
-def office(mailservers, maildomain, tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")   # a Thursday in office hours
-    o = Office(mailservers, maildomain, tmp_path)
-    yield o
-    models.close()
-
-
 def _number(subject: str) -> str:
     m = re.search(r"【(.+?)】", subject)
     assert m, subject
