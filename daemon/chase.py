@@ -180,16 +180,25 @@ def run_digest(app: App, force: bool = False) -> bool:
     if not force and (not app.calendar.is_workday(local.date()) or local.time() < app.cfg.reminders.digest_at):
         return False
     with db.atomic():
+        since = _last_job("digest-")
         if not _claim_job(f"digest-{local.date().isoformat()}"):
             return False
-        outbox.queue(app.cfg, "digest", [*app.cfg.office.staff, app.cfg.office.head], digest_context(app),
+        outbox.queue(app.cfg, "digest", [*app.cfg.office.staff, app.cfg.office.head], digest_context(app, since),
                      action="每日待办汇总")
     log.info("- daily digest sent")
     return True
 
 
-def digest_context(app: App) -> dict:
+def _last_job(prefix: str) -> datetime | None:
+    """When the latest job of this kind was done (the previous digest, the previous weekly summary)."""
+    job = Job.select().where(Job.name.startswith(prefix)).order_by(Job.done_at.desc()).first()
+    return job.done_at if job else None
+
+
+def digest_context(app: App, since: datetime | None = None) -> dict:
+    """`since`: the previous digest, so mail ignored over a weekend or a holiday is listed too."""
     now = clock.now()
+    window = since if since is not None and since < now else now - timedelta(days=1)
     cal = app.calendar
     d = app.directory
     open_reqs = list(Request.select().where(Request.state.in_(OPEN_STATES)))
@@ -216,7 +225,7 @@ def digest_context(app: App) -> dict:
                                  "overdue": True})
     ignored = [{"at": m.at, "sender": m.sender, "subject": m.subject, "reason": m.action}
                for m in Mail.select().where((Mail.direction == "in") & (Mail.ignored == True)  # noqa: E712
-                                            & (Mail.at > now - timedelta(days=1)) & (Mail.at <= now))
+                                            & (Mail.at > window) & (Mail.at <= now))
                .order_by(Mail.at)]
     cal.is_workday(now.astimezone(app.tz).date())     # fills calendar warnings for this year
     return {"req": None, "items": items, "not_reported": not_reported, "ignored": ignored,
@@ -230,22 +239,30 @@ def run_weekly(app: App, force: bool = False) -> bool:
     monday = local.date() - timedelta(days=local.weekday())
     first = next((monday + timedelta(days=i) for i in range(7) if cal.is_workday(monday + timedelta(days=i))),
                  None)
-    if not force and (local.date() != first or local.time() < app.cfg.reminders.weekly_at):
-        return False
+    due = first is not None and (local.date() > first or (local.date() == first
+                                                          and local.time() >= app.cfg.reminders.weekly_at))
+    if not force and not due:
+        return False      # a week without a working day (春节) sends nothing; the next summary covers it
     iso = local.isocalendar()
     with db.atomic():
+        since = _last_job("weekly-")
         if not _claim_job(f"weekly-{iso.year}-W{iso.week:02d}"):
             return False
-        outbox.queue(app.cfg, "weekly", [app.cfg.office.head], weekly_context(app, monday), action="每周汇总")
+        outbox.queue(app.cfg, "weekly", [app.cfg.office.head], weekly_context(app, monday, since),
+                     action="每周汇总")
     log.info("- weekly summary sent")
     return True
 
 
-def weekly_context(app: App, monday: date) -> dict:
+def weekly_context(app: App, monday: date, since: datetime | None = None) -> dict:
+    """Last week; or, when a summary was skipped (a week without a working day), everything since the last one."""
     from daemon.workflow import step_label
     cal = app.calendar
-    start = datetime.combine(monday - timedelta(days=7), time(0), tzinfo=app.tz)
-    end = start + timedelta(days=7)
+    end = datetime.combine(monday, time(0), tzinfo=app.tz)
+    start = end - timedelta(days=7)
+    if since is not None:
+        last_monday = since.astimezone(app.tz).date() - timedelta(days=since.astimezone(app.tz).weekday())
+        start = min(start, datetime.combine(last_monday, time(0), tzinfo=app.tz))
 
     def closed(state: str) -> int:
         return Request.select().where((Request.state == state) & (Request.closed_at >= start)

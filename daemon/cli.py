@@ -54,7 +54,8 @@ def cmd_run(args) -> int:
     try:
         return service.run(cfg, once=args.once)
     except (MailboxError, MailboxGone, OSError, peewee.DatabaseError) as e:
-        logging.getLogger("officeflow").error("- cannot reach the mailbox: %s", e)
+        what = "database" if isinstance(e, peewee.DatabaseError) else "mailbox"
+        logging.getLogger("officeflow").error("- cannot reach the %s: %s", what, e)
         return 1
 
 

@@ -205,10 +205,7 @@ class _Reader:
         return tuple(value)
 
     def duration(self, name: str, default: str) -> str:
-        value = self.get(name, str, default)
-        if not _DURATION.match(value):
-            raise self.fail(name, f"must be a duration like 30m, 4h or 2d, not {value!r}")
-        return value
+        return _duration(self, name, self.get(name, str, default))
 
     def clock(self, name: str, default: time) -> time:
         value = self.get(name, str, None)
@@ -224,6 +221,17 @@ class _Reader:
 
 _KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
                "dict": "a table", "list or str": "a list of strings"}
+
+
+def _duration(r: "_Reader", name: str, value) -> str:
+    from daemon.workcal import parse_duration
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise r.fail(name, f"must be a duration like 30m, 4h or 2d, not {value!r}")
+    try:
+        parse_duration(value)
+    except ValueError:
+        raise r.fail(name, f"must be longer than zero, not {value!r}") from None
+    return value
 
 
 def _parse_clock(text: str, error) -> time:
@@ -341,8 +349,9 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     m = _table(top, "reminders", required=False)
     urgent = m.get("urgent", dict, {"特急": "2h", "加急": "4h"})
     for k, v in urgent.items():
-        if k not in ("特急", "加急") or not isinstance(v, str) or not _DURATION.match(v):
-            raise m.fail(f"urgent.{k}", f'keys are "特急"/"加急", values durations like 4h; got {k!r} = {v!r}')
+        if k not in ("特急", "加急"):
+            raise m.fail(f"urgent.{k}", f'keys are "特急" and "加急", not {k!r}')
+        _duration(m, f"urgent.{k}", v)
     reminders = RemindersConfig(
         first_after=m.duration("first_after", "1d"), repeat_every=m.duration("repeat_every", "1d"),
         escalate_after=_positive(m, "escalate_after", 2), urgent=dict(urgent),
@@ -373,10 +382,12 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     routes = tuple(_route(path, n, t) for n, t in enumerate(top.get("routes", list, [])))
     top.finish()
     _check_references(path, office, people, units)
-    return Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
+    cfg = Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
                   archive=ArchiveConfig(apath if apath.is_absolute() else base / apath), hours=hours,
                   reminders=reminders, review=review, replies=replies, checks=checks, people=people,
                   units=units, routes=routes)
+    _check_routes(cfg)
+    return cfg
 
 
 def sqlite_path(url: str, base: Path) -> Path:
@@ -496,3 +507,18 @@ def _check_references(path: Path, office: OfficeConfig, people, units) -> None:
             ref = getattr(p, key)
             if ref and ref not in person_ids:
                 raise ConfigError(path, f"people[{n}].{key}", f"{ref!r} is not the id of any [[people]] entry")
+
+
+def _check_routes(cfg: Config) -> None:
+    """Every name in [[routes]] must be somebody the config knows, or every 受理 relying on it would fail."""
+    from daemon.directory import Directory, RouteError
+    d = Directory(cfg)
+    for n, route in enumerate(cfg.routes):
+        for key, check in (("steps", lambda: d.parse_route(route.steps)),
+                           ("execute", lambda: d.parse_list(route.execute or "")),
+                           ("copy", lambda: d.parse_list("，".join(route.copy)))):
+            try:
+                check()
+            except RouteError as e:
+                raise ConfigError(cfg.path, f"routes[{n}].{key}",
+                                  f"{e.token!r} is not the name, id or address of any person, unit or staff") from None

@@ -44,7 +44,9 @@ class Directory:
         office = cfg.office
         for addr in office.staff:
             self._add(Party(addr, "办公室"), addr)
+        self._add(Party(office.staff[0], "办公室"), "办公室")
         self._add(Party(office.head, "办公室主任"), office.head)
+        self._add(Party(office.head, "办公室主任"), "办公室主任")
         for p in cfg.people:
             party = Party(p.email, p.name, p.id)
             for key in (p.email, p.name, p.id):

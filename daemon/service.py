@@ -23,7 +23,7 @@ from daemon.notify import Notifier
 log = logging.getLogger("officeflow.service")
 
 BACKOFF = (1, 2, 5, 10, 30, 60)
-BATCH = 50          # mails fetched at once: bounded memory, and the inbox is tidied often
+BATCH = 10          # mails fetched at once: bounded memory and time (the watchdog), the inbox tidied often
 
 
 def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
@@ -104,7 +104,6 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
         while not stop.is_set():
             try:
                 mailbox.connect()
-                failures = 0
                 if not ready:
                     notifier.ready(f"watching {cfg.imap.folder} of {cfg.imap.username}")
                     ready = True
@@ -116,12 +115,16 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))
                     mailbox.wait(wait, stop)
-            except (MailboxGone, MailboxError, OSError, pw.OperationalError, pw.InterfaceError) as e:
+                    failures = 0        # a whole pass went well: the next trouble starts the backoff afresh
+            except Exception as e:  # noqa: BLE001 - whatever broke (server, database, a bug): log, back off, retry
                 mailbox.close()
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
-                log.warning("- %s unavailable (%s); reconnecting in %ss",
-                            "database" if isinstance(e, pw.DatabaseError) else "mailbox", e, delay)
+                if isinstance(e, (MailboxGone, MailboxError, OSError, pw.OperationalError, pw.InterfaceError)):
+                    log.warning("- %s unavailable (%s); reconnecting in %ss",
+                                "database" if isinstance(e, pw.DatabaseError) else "mailbox", e, delay)
+                else:
+                    log.exception("- unexpected error, reconnecting in %ss: %s", delay, e)
                 notifier.status(f"reconnecting: {e}")
                 _sleep(delay, stop, notifier)
     finally:

@@ -116,3 +116,18 @@ def test_delegates_superiors_and_default_route():
     assert d.superior_of("li@example.test") == "wang@example.test"
     assert d.route_for("关于购置办公设备的请示", "").execute == "综合科"
     assert d.route_for("关于召开年度会议的请示", "").steps == "李副总，王总"
+
+
+@pytest.mark.parametrize("change, key, problem", [
+    (('first_after = "1d"', 'first_after = "0h"'), "reminders.first_after", "longer than zero"),
+    (('urgent = { "特急" = "2h", "加急" = "4h" }', 'urgent = { "特急" = "0m", "加急" = "4h" }'),
+     "reminders.urgent.特急", "longer than zero"),
+    (('steps = ["财务科", "李副总"]', 'steps = ["不存在的科室", "李副总"]'), "routes[0].steps", "不存在的科室"),
+    (('copy = ["行政科"]', 'copy = ["无名处"]'), "routes[0].copy", "无名处"),
+])
+def test_durations_and_routes_are_checked_at_start(tmp_path, change, key, problem):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert change[0] in text
+    with pytest.raises(C.ConfigError) as err:
+        C.load_config(_write(tmp_path, text.replace(*change, 1)))
+    assert err.value.key == key and problem in err.value.problem

@@ -35,12 +35,13 @@ def _fetch(port: int, user: str, part: str):
 
 def _minutes_to_a_working_morning_days_ahead() -> int:
     """Minutes from now to 10:00 Beijing time on the third working day from now (a reminder is due by then)."""
-    import chinese_calendar
+    from daemon.workcal import WorkCalendar
+    calendar = WorkCalendar()          # as the daemon counts: Mon–Fri for a year the holiday data lacks
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     day, found = now.date(), 0
     while found < 3:
         day += timedelta(days=1)
-        found += chinese_calendar.is_workday(day)
+        found += calendar.is_workday(day)
     target = datetime.combine(day, dtime(10, 0), tzinfo=ZoneInfo("Asia/Shanghai"))
     return int((target - now).total_seconds() // 60)
 
