@@ -63,14 +63,23 @@ def may_see(app: App, req: Request, address: str) -> bool:
     return any(p in people for p in d.principals_for(address))
 
 
+def _active_steps(reqs: list[Request]) -> dict[int, Step]:
+    """The active step of each of these requests, in one query."""
+    if not reqs:
+        return {}
+    return {s.request_id: s for s in Step.select().where((Step.state == ACTIVE) & Step.request.in_([r.id for r in reqs]))}
+
+
 def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     """Requests not finished yet (approved ones until 办结), oldest first; of one unit when unit_id is given."""
     q = Request.select().where(Request.state.in_((*OPEN_STATES, APPROVED))).order_by(Request.received_at)
     if unit_id is not None:
         q = q.where(Request.unit_id == unit_id)
+    reqs = list(q)
+    active = _active_steps(reqs)
     rows = []
-    for r in q:
-        holder, since = holder_and_since(app, r)
+    for r in reqs:
+        holder, since = holder_and_since(app, r, active.get(r.id))
         rows.append({"number": r.number, "title": r.title, "unit": r.unit_name, "state_label": STATE_LABELS[r.state],
                      "holder": holder, "since": since})
     return rows
@@ -134,8 +143,7 @@ def list_lines(app: App, pending: bool = False) -> list[str]:
     if pending:
         q = q.where(Request.state.in_((*OPEN_STATES, APPROVED)))
     reqs = list(q)
-    active = {s.request_id: s for s in Step.select().where(
-        (Step.state == ACTIVE) & Step.request.in_([r.id for r in reqs]))} if reqs else {}
+    active = _active_steps(reqs)
     lines = []
     for req in reqs:
         holder, since = holder_and_since(app, req, active.get(req.id))
