@@ -76,14 +76,14 @@ def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: b
         outbox.queue(app.cfg, "reminder", [approver], _ctx(app, req, step, approver, step.reminders),
                      cc=[d.delegate_of(approver) or ""], request=req, step=step, code=step.code,
                      action=f"{action}{d.name_of(approver)}（第{step.reminders}次）")
-        if escalate:
-            superior = d.superior_of(approver)
-            outbox.queue(app.cfg, "escalation", [app.cfg.office.head],
-                         _ctx(app, req, step, approver, step.reminders - 1), cc=[superior or ""], request=req,
-                         step=step,
-                         action=f"督办：{d.name_of(approver)}经{step.reminders - 1}次催办未办理，告知办公室主任"
-                                + (f"并抄送{d.name_of(superior)}" if superior else ""))
-    if escalate:
+    if escalate and waiting:
+        # one 督办 per step, naming everyone still due; every one's superior copied
+        superiors = [x for x in dict.fromkeys(d.superior_of(a) for a in waiting) if x]
+        names = "、".join(d.name_of(a) for a in waiting)
+        ctx = {**_ctx(app, req, step, waiting[0], step.reminders - 1), "approver_name": names}
+        outbox.queue(app.cfg, "escalation", [app.cfg.office.head], ctx, cc=superiors, request=req, step=step,
+                     action=f"督办：{names}经{step.reminders - 1}次催办未办理，告知办公室主任"
+                            + (f"并抄送{'、'.join(d.name_of(x) for x in superiors)}" if superiors else ""))
         Step.update(escalated_at=clock.now()).where(Step.id == step.id).execute()
         log.info("%s step %d escalated after %d reminders", req.number, step.position, step.reminders - 1)
     return len(waiting)
@@ -239,8 +239,10 @@ def run_weekly(app: App, force: bool = False) -> bool:
     monday = local.date() - timedelta(days=local.weekday())
     first = next((monday + timedelta(days=i) for i in range(7) if cal.is_workday(monday + timedelta(days=i))),
                  None)
-    due = first is not None and (local.date() > first or (local.date() == first
-                                                          and local.time() >= app.cfg.reminders.weekly_at))
+    on_time = first is not None and local.date() == first and local.time() >= app.cfg.reminders.weekly_at
+    # later in the week only to catch up on a summary the daemon missed, not on its very first day
+    late = first is not None and local.date() > first and _last_job("weekly-") is not None
+    due = on_time or late
     if not force and not due:
         return False      # a week without a working day (春节) sends nothing; the next summary covers it
     iso = local.isocalendar()

@@ -173,7 +173,9 @@ class Pipeline:
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
-               cc: list[str] = ()) -> None:
+               cc: list[str] = (), step: Step | None = None) -> None:
+        """One short mail back to the sender; with `step`, it carries the step's code so that answering it
+        decides as answering the notification would."""
         if not self.mail.from_addr:
             return
         if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
@@ -187,7 +189,7 @@ class Pipeline:
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
         outbox.queue(self.app.cfg, template, [self.mail.from_addr],
                      {"req": request, "mail": self.mail, "sender_name": name, **ctx}, cc=cc, request=request,
-                     
+                     step=step, code=step.code if step is not None else "",
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -320,7 +322,8 @@ class Pipeline:
                 if principal is not None and self.answers(req, ref, step):
                     if verb == Verb.UNKNOWN:
                         self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
-                        return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复")
+                        return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复",
+                                           step=step)
                     word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
                             Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
                     text = reply.opinion if verb != Verb.APPROVE_WITH_CONDITIONS else (reply.opinion or reply.new_text)

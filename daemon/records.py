@@ -57,6 +57,12 @@ def may_see(app: App, req: Request, address: str) -> bool:
     unit = d.unit_of(address)
     if unit is not None and unit.id == req.unit_id:
         return True
+    return _on_route(app, req, address)
+
+
+def _on_route(app: App, req: Request, address: str) -> bool:
+    """An approver of any step, the executing or a copy unit (or a delegate of one)."""
+    d = app.directory
     people = set(req.execute or []) | set(req.copies or [])
     for s in Step.select(Step.approvers).where(Step.request == req):
         people.update(s.approvers)
@@ -129,9 +135,15 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
     staff = d.is_staff(sender)
     opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
                 for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
+    rows = mail_rows(app, req, with_ignored=staff)
+    if not staff and not _on_route(app, req, sender):
+        # the requesting unit sees its own correspondence with the office, not internal reminders and alerts
+        unit = d.unit_of(sender)
+        mine = lambda a: a == req.sender or (unit is not None and d.unit_of(a) == unit)  # noqa: E731
+        rows = [r for r in rows if any(mine(a) for a in r["address"].split("、"))]
     outbox.queue(app.cfg, "status", [sender], {"req": req, "form": app.form_data(req), "mail": mail,
                  "state_label": STATE_LABELS[req.state], "holder": holder, "since": since, "opinions": opinions,
-                 "mails": mail_rows(app, req, with_ignored=staff)}, request=req,
+                 "mails": rows}, request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="答复查询")
     # a code of its own (outbox.queue makes one): a status mail is no notification a decision may answer
 

@@ -411,8 +411,9 @@ def report_done(app: App, req: Request, sender: str, text: str) -> None:
 
 def pass_on(app: App, req: Request, inc: Incoming) -> None:
     """补充材料 or a correction from the requesting unit: recorded and passed to whoever holds it now."""
+    from daemon.replies import new_text
     mail = inc.mail
-    text = mail.text.strip()
+    text = new_text(mail).strip()           # what the unit wrote, not the mail it quoted
     opinion(req, mail.from_addr, req.unit_name, "补充", text[:2000])
     targets = holders(req) or _staff(app)
     files = [outbox.Attach(a.filename, a.content_type, a.data) for a in mail.attachments]

@@ -199,6 +199,10 @@ def test_not_understood_reply_changes_nothing(office):
     assert db.Request.get(db.Request.number == number).state == "approving"
     answer = office.last("li", number)
     assert "已阅" in answer.text
+    # answering that explanation with a decision counts as answering the approval mail
+    office.reply("li", answer, "同意")
+    office.run_once()
+    assert db.Request.get(db.Request.number == number).state == "approved"
 
 
 def test_strangers_are_refused_politely(office):
