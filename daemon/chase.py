@@ -281,11 +281,16 @@ def weekly_context(app: App, monday: date, since: datetime | None = None) -> dic
     per_step: dict[str, list[timedelta]] = {}
     for r in Request.select().where((Request.proposal_at >= start) & (Request.proposal_at < end)):
         per_step.setdefault("办公室审核", []).append(cal.working_time_between(r.received_at, r.proposal_at))
-    for s in Step.select().where((Step.decided_at >= start) & (Step.decided_at < end)
-                                 & Step.activated_at.is_null(False)):
-        took = cal.working_time_between(s.activated_at, s.decided_at)
-        per_approver.setdefault(app.directory.name_of(s.decided_by or s.approvers[0]), []).append(took)
-        per_step.setdefault(step_label(app, s), []).append(took)
+    steps = {s.id: s for s in Step.select().where((Step.decided_at >= start) & (Step.decided_at < end)
+                                                  & Step.activated_at.is_null(False))}
+    for s in steps.values():
+        per_step.setdefault(step_label(app, s), []).append(cal.working_time_between(s.activated_at, s.decided_at))
+    # per approver: each one's own opinion on the step, so every signer of a 会签 counts, not only the last
+    for o in Opinion.select().where(Opinion.step.in_(list(steps)) & Opinion.decision.in_(
+            ("同意", "原则同意", "不同意", "退回"))) if steps else []:
+        s = steps[o.step_id]
+        per_approver.setdefault(app.directory.name_of(o.person), []).append(
+            cal.working_time_between(s.activated_at, min(o.at, s.decided_at)))
 
     def rows(groups: dict[str, list[timedelta]]) -> list[dict]:
         longest = max((max(v) for v in groups.values()), default=timedelta(0)) or timedelta(seconds=1)
