@@ -42,15 +42,16 @@ class Directory:
         self.cfg = cfg
         self._by_key: dict[str, Party] = {}
         office = cfg.office
+        for p in cfg.people:
+            party = Party(p.email, p.name, p.id)
+            for key in (p.email, p.name, p.id):
+                self._add(party, key)
+        # staff and head not listed in [[people]] are shown by their office roles
         for addr in office.staff:
             self._add(Party(addr, "办公室"), addr)
         self._add(Party(office.staff[0], "办公室"), "办公室")
         self._add(Party(office.head, "办公室主任"), office.head)
         self._add(Party(office.head, "办公室主任"), "办公室主任")
-        for p in cfg.people:
-            party = Party(p.email, p.name, p.id)
-            for key in (p.email, p.name, p.id):
-                self._add(party, key)
         for u in cfg.units:
             first = next((e for e in u.emails if not e.startswith("@")), None)
             if first:

@@ -131,3 +131,10 @@ def test_durations_and_routes_are_checked_at_start(tmp_path, change, key, proble
     with pytest.raises(C.ConfigError) as err:
         C.load_config(_write(tmp_path, text.replace(*change, 1)))
     assert err.value.key == key and problem in err.value.problem
+
+
+def test_staff_listed_among_people_sign_with_their_names(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8") + '\n[[people]]\nid = "zhang"\nname = "张明"\nemail = "clerk@example.test"\n'
+    d = Directory(C.load_config(_write(tmp_path, text)))
+    assert d.name_of("clerk@example.test") == "张明" and d.is_staff("clerk@example.test")
+    assert Directory(C.load_config(EXAMPLE)).name_of("clerk@example.test") == "办公室"
