@@ -1,6 +1,6 @@
 """End to end on real Dovecot + SMTP relay: approvers answer the real approval mail from real Chinese mail clients.
 
-Every reply here is built byte by byte the way that client writes it (/work/shared/notes/replies.md): its subject
+Every reply here is built byte by byte the way that client writes it (as the study of Chinese mail clients in the shared notes describes): its subject
 prefix, the threading headers it sets (QQ Mail sets only References, old Outlook only Thread-Index), its quote
 header or attribution, its HTML quote markers, its charset (GB2312/GBK/GB18030 for Foxmail, Coremail, Outlook zh,
 QQ) and transfer encoding (base64, quoted-printable, 8bit), HTML-only webmail, mobile signatures. Each quotes the
