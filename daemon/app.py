@@ -78,11 +78,11 @@ class App:
         return out
 
     def form_attachment(self, req: Request):
-        from daemon.docform import render_docx
+        from daemon.docform import form_filename, render_docx
         from daemon.outbox import Attach
-        return Attach(f"{req.number}审批单.docx",
-                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                      render_docx(self.form_data(req)))
+        form = self.form_data(req)
+        return Attach(form_filename(form), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                      render_docx(form))
 
     # -- the 审批单 -----------------------------------------------------------------------------
 

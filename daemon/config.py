@@ -425,20 +425,11 @@ def _security(r: _Reader, default: str) -> str:
 
 
 def _office_hours(r: _Reader) -> tuple[tuple[time, time], ...]:
-    spans = r.strings("office", ("08:30-12:00", "13:30-17:30"))
-    result = []
-    for span in spans:
-        err = lambda: r.fail("office", f'each entry must look like "08:30-12:00", not {span!r}')  # noqa: E731
-        left, sep, right = span.partition("-")
-        if not sep:
-            raise err()
-        start, end = _parse_clock(left, err), _parse_clock(right, err)
-        if end <= start or (result and start < result[-1][1]):
-            raise r.fail("office", f"spans must be in order and not overlap: {span!r}")
-        result.append((start, end))
-    if not result:
-        raise r.fail("office", "must list at least one span")
-    return tuple(result)
+    from daemon.workcal import parse_office_hours
+    try:
+        return parse_office_hours(r.strings("office", ("08:30-12:00", "13:30-17:30")))
+    except ValueError as e:
+        raise r.fail("office", f'spans must look like "08:30-12:00", in order and not overlapping ({e})') from None
 
 
 def _dates(r: _Reader, name: str) -> tuple[date, ...]:

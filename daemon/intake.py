@@ -12,14 +12,13 @@ import os
 import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
 
 import peewee as pw
 
 from daemon import clock, mime, outbox, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
+                           STATE_LABELS, WITHDRAWN, Mail, Request,
                            Step, db)
 from daemon.replies import Verb, read_reply
 
@@ -413,7 +412,8 @@ class Pipeline:
                 return self.answer("late", {"step": step, "decided_by": d.name_of(sender),
                                             "decided_at": None}, req, action="告知已签署")
         if verb in DECISION_VERBS:
-            if not self._on_route(req, sender):
+            from daemon.records import may_see
+            if not may_see(self.app, req, sender):
                 self.note(f"“{verb.value}”来自与该请示无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
                 self.answer("not_entitled", {"reply": reply}, req, action="告知无权处理")
                 outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
@@ -424,16 +424,3 @@ class Pipeline:
             return self.answer("not_entitled", {"reply": reply}, req, action="告知未处理原因")
         self.note("与请示有关的来信，未识别为可执行的操作，已记录", "not_understood", req, ignored=True)
         return self.answer("not_understood", {"reply": reply}, req, action="说明应如何回复")
-
-    def _on_route(self, req: Request, sender: str) -> bool:
-        d = self.app.directory
-        people = set(req.execute or []) | set(req.copies or []) | {req.sender} | set(self.app.cfg.office.staff) | {
-            self.app.cfg.office.head}
-        for s in Step.select(Step.approvers).where(Step.request == req):
-            people.update(s.approvers)
-        people.update(o.person for o in Opinion.select(Opinion.person).where(Opinion.request == req))
-        return any(p in people for p in d.principals_for(sender))
-
-
-def request_folder_path(app: App, rel: str) -> Path:
-    return app.archive_root() / rel

@@ -216,7 +216,3 @@ def _record_result(row: Outbox, res) -> int:
         Mail.id == row.mail_id).execute()
     log.error("%s %s to %s failed for good: %s", number, row.mail.kind, ", ".join(row.rcpts), res.error)
     return 0
-
-
-def pending_count() -> int:
-    return Outbox.select().where(Outbox.state.in_(("queued", "sending"))).count()

@@ -57,15 +57,17 @@ def may_see(app: App, req: Request, address: str) -> bool:
     unit = d.unit_of(address)
     if unit is not None and unit.id == req.unit_id:
         return True
-    return _on_route(app, req, address)
+    return on_route(app, req, address)
 
 
-def _on_route(app: App, req: Request, address: str) -> bool:
-    """An approver of any step, the executing or a copy unit (or a delegate of one)."""
+def on_route(app: App, req: Request, address: str) -> bool:
+    """An approver of any step, whoever gave an opinion on it (an approver who transferred the step), the
+    executing or a copy unit, or a delegate of one of them."""
     d = app.directory
     people = set(req.execute or []) | set(req.copies or [])
     for s in Step.select(Step.approvers).where(Step.request == req):
         people.update(s.approvers)
+    people.update(o.person for o in Opinion.select(Opinion.person).where(Opinion.request == req))
     return any(p in people for p in d.principals_for(address))
 
 
@@ -136,7 +138,7 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
     opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
                 for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
     rows = mail_rows(app, req, with_ignored=staff)
-    if not staff and not _on_route(app, req, sender):
+    if not staff and not on_route(app, req, sender):
         # the requesting unit sees its own correspondence with the office, not internal reminders and alerts
         unit = d.unit_of(sender)
         mine = lambda a: a == req.sender or (unit is not None and d.unit_of(a) == unit)  # noqa: E731

@@ -9,7 +9,6 @@ import logging
 import signal
 import threading
 import time as _time
-from datetime import datetime
 
 import peewee as pw
 import schedule
@@ -150,7 +149,3 @@ def _guarded(fn, *args):
     except Exception:  # noqa: BLE001 - log and live on
         log.exception("- %s failed", getattr(fn, "__name__", fn))
         return None
-
-
-def now_text(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")

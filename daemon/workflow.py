@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import peewee as pw
 
 from daemon import clock, outbox
 from daemon.app import App
-from daemon.directory import RouteError, StepSpec
+from daemon.directory import RouteError
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
                            PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
-                           STATE_LABELS, STEP_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, Step)
+                           STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, Step)
 
 log = logging.getLogger("officeflow.workflow")
 
@@ -55,16 +55,12 @@ def _touch(req: Request, state: str | None = None) -> None:
     req.save()
 
 
-def steps_of(req: Request) -> list[Step]:
-    return list(Step.select().where(Step.request == req).order_by(Step.position))
-
-
 def active_step(req: Request) -> Step | None:
     return Step.select().where((Step.request == req) & (Step.state == ACTIVE)).order_by(Step.position).first()
 
 
 def holders(req: Request) -> list[str]:
-    """Who holds the request now: the active step's approvers who have not signed, else office staff."""
+    """Who holds the request now: the active step's approvers who have not signed; [] when no step is active."""
     step = active_step(req) if req.state == APPROVING else None
     if step:
         return [a for a in step.approvers if a not in step.signed]
@@ -416,21 +412,9 @@ def pass_on(app: App, req: Request, inc: Incoming) -> None:
     text = new_text(mail).strip()           # what the unit wrote, not the mail it quoted
     opinion(req, mail.from_addr, req.unit_name, "补充", text[:2000])
     targets = holders(req) or _staff(app)
+    step = active_step(req)
     files = [outbox.Attach(a.filename, a.content_type, a.data) for a in mail.attachments]
     outbox.queue(app.cfg, "supplement", targets, _mail_ctx(app, req, text=text, names=[f.name for f in files]),
-                 request=req, step=active_step(req), code=(active_step(req) or req).code, attachments=files,
+                 request=req, step=step, code=(step or req).code, attachments=files,
                  action="补充材料转" + "、".join(app.directory.name_of(t) for t in targets))
     log.info("%s supplement from %s passed to %s", req.number, mail.from_addr, ", ".join(targets))
-
-
-def step_state_label(step: Step) -> str:
-    return STEP_LABELS.get(step.state, step.state)
-
-
-def waiting_since(req: Request) -> datetime:
-    step = active_step(req)
-    return step.activated_at if step and step.activated_at else req.state_since
-
-
-__all__ = ["Refused", "StepSpec", "register", "accept", "return_to_unit", "decide", "withdraw", "report_done",
-           "pass_on", "resubmit", "finish", "number_pattern", "holders", "active_step", "steps_of"]

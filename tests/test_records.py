@@ -88,7 +88,7 @@ def docx_text(data: bytes) -> str:
 
 
 def form_of(mail):
-    found = [a for a in mail.attachments if a.filename.endswith("审批单.docx")]
+    found = [a for a in mail.attachments if "审批单" in a.filename and a.filename.endswith(".docx")]
     assert len(found) == 1, [a.filename for a in mail.attachments]
     return found[0]
 
