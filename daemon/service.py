@@ -94,8 +94,7 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     scheduler = schedule.Scheduler()
-    scheduler.every(30).seconds.do(_guarded, _periodic, app)
-    scheduler.every(5).minutes.do(_guarded, flush, app)   # retries of temporary SMTP failures
+    scheduler.every(30).seconds.do(_guarded, _periodic, app)   # reminders, digests and the outbox (retries too)
     failures = 0
     ready = False
     log.info("- officeflow starting for %s (%s)", cfg.office.address, cfg.imap.host)
