@@ -171,8 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     from daemon.clock import ClockError
+    from daemon.migrations import SchemaError
     try:
         return args.fn(args)
     except ClockError as e:
         print(f"officeflow: {e}", file=sys.stderr)
+        return 2
+    except SchemaError as e:
+        print(f"officeflow: database: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import peewee as pw
 
+from daemon import migrations
+
 db = pw.DatabaseProxy()
 
 
@@ -191,7 +193,7 @@ MODELS = (Counter, Request, Step, Opinion, Mail, Outbox, Job)
 
 
 def connect(url: str) -> pw.Database:
-    """Bind the proxy to the database of `url` and create the tables that are missing."""
+    """Bind the proxy to the database of `url` and bring its schema to this release (see migrations)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path != ":memory:":
@@ -200,7 +202,7 @@ def connect(url: str) -> pw.Database:
                                                     "busy_timeout": 10000, "synchronous": "normal"})
         db.initialize(database)
         database.connect(reuse_if_open=True)
-        database.create_tables(MODELS, safe=True)
+        migrations.ensure(database, MODELS)
         return database
     from playhouse.db_url import parse
     url = url.replace("postgres://", "postgresql://", 1)
@@ -212,15 +214,8 @@ def connect(url: str) -> pw.Database:
     database = PostgresDatabase(**params)
     db.initialize(database)
     database.connect(reuse_if_open=True)
-    # Two daemons starting at once on an empty database would race on CREATE TABLE IF NOT EXISTS
-    # (PostgreSQL then fails on its catalog's unique index); DDL is transactional, so serialise it.
-    with database.atomic():
-        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        database.create_tables(MODELS, safe=True)
+    migrations.ensure(database, MODELS)
     return database
-
-
-_SCHEMA_LOCK = 0x6F66666C6F77   # "offlow": the advisory lock key of the schema creation
 
 
 class PostgresDatabase(pw.PostgresqlDatabase):

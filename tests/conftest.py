@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mailservers import MailServers, dovecot_binary  # noqa: E402
+from pgserver import PgServer, pg_bindir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,28 @@ def mailservers():
         yield servers
     finally:
         servers.stop()
+
+
+@pytest.fixture(scope="session")
+def pgserver():
+    """One private PostgreSQL cluster on 127.0.0.1 for the session; skipped only off CI without the binaries."""
+    missing = None
+    if pg_bindir() is None:
+        missing = "PostgreSQL server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)"
+    else:
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            missing = "psycopg2 is not installed (pip install -e '.[postgres]')"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}, but CI is set")
+        pytest.skip(missing)
+    server = PgServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -20,33 +20,10 @@ import pytest
 from flow import GOOD_BODY, REPO, Office, docx_bytes
 
 from daemon import models, service
-from pgserver import PgServer, pg_bindir
 
 pytestmark = pytest.mark.mailserver
 
 NOW = "2026-11-26T09:00:00+08:00"   # a Thursday in office hours
-
-
-@pytest.fixture(scope="session")
-def pgserver():
-    """One private PostgreSQL cluster on 127.0.0.1 for the session; skipped only off CI without the binaries."""
-    missing = None
-    if pg_bindir() is None:
-        missing = "PostgreSQL server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)"
-    else:
-        try:
-            import psycopg2  # noqa: F401
-        except ImportError:
-            missing = "psycopg2 is not installed (pip install -e '.[postgres]')"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing}, but CI is set")
-        pytest.skip(missing)
-    server = PgServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _use_postgres(office: Office, url: str) -> None:

@@ -1,0 +1,107 @@
+"""Schema versions: create a fresh database, upgrade an older one in place, refuse a newer one.
+
+The version lives in the database (table `schema_version`). When it matches this code nothing runs — no
+DDL at all, so a daemon starting beside others already running on the same PostgreSQL database never
+takes a catalog lock they could deadlock on. Otherwise the upgrade runs once, in one transaction, under
+a lock (an advisory lock on PostgreSQL, an immediate write lock on SQLite) so that two daemons starting
+together do not both migrate. Each change of the schema is one numbered step in STEPS.
+
+Nothing here knows what a request is: the models come in as arguments, so this module imports nothing
+of officeflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import peewee as pw
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+
+log = logging.getLogger("officeflow.db")
+
+VERSION = 2             # the schema this code writes; 1 is the first release, which stored no version
+FIRST_RELEASE = 1
+_LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
+_TABLE = "schema_version"
+
+
+class SchemaError(Exception):
+    """The database cannot be used by this code (written by a newer release, or an upgrade failed)."""
+
+
+def _to_2(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 2: new tables only (per-signer codes, proposals, limits); existing rows carry on unchanged."""
+    database.create_tables(models, safe=True)
+
+
+# version reached -> the step that reaches it from the version before
+STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
+    2: _to_2,
+}
+
+
+def stored_version(database: pw.Database) -> int | None:
+    """The version written in the database; FIRST_RELEASE for a database of the first release; None when empty."""
+    if database.table_exists(_TABLE):
+        row = database.execute_sql(f'SELECT "version" FROM "{_TABLE}"').fetchone()
+        if row is not None:
+            return int(row[0])
+    return FIRST_RELEASE if database.table_exists("request") else None
+
+
+def _write_version(database: pw.Database, version: int) -> None:
+    database.execute_sql(f'CREATE TABLE IF NOT EXISTS "{_TABLE}" ("version" INTEGER NOT NULL)')
+    database.execute_sql(f'DELETE FROM "{_TABLE}"')
+    database.execute_sql(f'INSERT INTO "{_TABLE}" ("version") VALUES ({int(version)})')
+
+
+def _newer(found: int) -> SchemaError:
+    return SchemaError(f"the database has schema version {found}, written by a newer officeflow; this one knows "
+                       f"versions up to {VERSION}: upgrade officeflow, or point database.url at another database")
+
+
+@contextmanager
+def _locked(database: pw.Database):
+    """One transaction that no other daemon's schema change can interleave with."""
+    if isinstance(database, pw.PostgresqlDatabase):
+        with database.atomic():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            yield
+    else:
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield
+
+
+def ensure(database: pw.Database, models: Sequence[type[pw.Model]]) -> int:
+    """Bring the schema of `database` to VERSION; returns the version found before (None read as 0)."""
+    found = stored_version(database)
+    if found == VERSION:
+        return found
+    if found is not None and found > VERSION:
+        raise _newer(found)
+    with _locked(database):
+        found = stored_version(database)          # another daemon may have done it while we waited
+        if found == VERSION:
+            return found
+        if found is not None and found > VERSION:
+            raise _newer(found)
+        if found is None:
+            database.create_tables(models, safe=True)
+            _write_version(database, VERSION)
+            log.info("- created a new database, schema version %d", VERSION)
+            return 0
+        log.warning("- upgrading the database schema from version %d to %d in place (keep a backup of the "
+                    "database from before the upgrade until the new release has run well)", found, VERSION)
+        migrator = (PostgresqlMigrator(database) if isinstance(database, pw.PostgresqlDatabase)
+                    else SqliteMigrator(database))
+        for version in range(found + 1, VERSION + 1):
+            try:
+                STEPS[version](database, migrator, models)
+            except pw.DatabaseError as e:
+                raise SchemaError(f"upgrading the database schema to version {version} failed: {e}; "
+                                  f"nothing was changed") from e
+        _write_version(database, VERSION)
+        log.info("- database schema upgraded to version %d", VERSION)
+        return found

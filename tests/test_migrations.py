@@ -1,0 +1,213 @@
+"""Schema versions (SPEC §4): a database of the first release is upgraded in place and its requests live on.
+
+The fixtures keep what the first release wrote: on SQLite a whole database with a request in every state,
+on PostgreSQL its DDL. An upgraded database must have exactly the schema of a new one, so a column added
+to a model without a migration step fails here, not at an office.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import peewee as pw
+import pytest
+from flow import Office, crlf
+
+from daemon import migrations, models
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RELEASE1_DOMAIN = "release1.example.test"
+RELEASE1_STATES = {1: "reviewing", 2: "returned", 3: "approving", 4: "approving", 5: "approved", 6: "done",
+                   7: "rejected", 8: "withdrawn"}
+
+
+def _load_release1(path: Path, domain: str = RELEASE1_DOMAIN) -> None:
+    sql = (FIXTURES / "release1.sqlite.sql").read_text(encoding="utf-8").replace(RELEASE1_DOMAIN, domain)
+    con = sqlite3.connect(path)
+    con.executescript(sql)
+    con.close()
+
+
+def _schema(path: Path) -> dict[str, object]:
+    """Tables with their columns (name, type, not null) and the index definitions of an SQLite file."""
+    con = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        shape: dict[str, object] = {t: sorted((c[1], c[2].upper(), c[3]) for c in con.execute(f'PRAGMA table_info("{t}")'))
+                                    for t in tables}
+        shape["indexes"] = sorted(re.sub(r"\s+", " ", r[0]) for r in
+                                  con.execute("SELECT sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"))
+        return shape
+    finally:
+        con.close()
+
+
+def _connect(path: Path) -> pw.Database:
+    return models.connect(f"sqlite:///{path}")
+
+
+def test_a_new_database_gets_the_current_version(tmp_path):
+    _connect(tmp_path / "new.db")
+    try:
+        assert migrations.stored_version(models.db.obj) == migrations.VERSION
+    finally:
+        models.close()
+
+
+def test_the_first_release_is_upgraded_in_place_to_the_schema_of_a_new_database(tmp_path, caplog):
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _load_release1(old)
+    assert migrations.stored_version(pw.SqliteDatabase(old)) == migrations.FIRST_RELEASE
+    caplog.set_level(logging.INFO, logger="officeflow.db")
+    _connect(old)
+    try:
+        assert migrations.stored_version(models.db.obj) == migrations.VERSION
+        states = {r.seq: r.state for r in models.Request.select()}
+        assert states == RELEASE1_STATES
+        assert models.Step.select().count() >= 6 and models.Mail.select().count() > 40
+    finally:
+        models.close()
+    assert any("upgrading the database schema from version 1" in r.message and "backup" in r.message
+               for r in caplog.records)
+    _connect(new)
+    models.close()
+    assert _schema(old) == _schema(new)
+
+
+def test_a_current_database_is_opened_without_any_schema_statement(tmp_path, caplog):
+    path = tmp_path / "db.sqlite"
+    _connect(path)
+    models.close()
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    _connect(path)
+    try:
+        statements = [str(r.args or r.msg) for r in caplog.records if r.name == "peewee"]
+        assert statements, "peewee logs its statements at DEBUG"
+        assert not [s for s in statements if re.search(r"\b(CREATE|ALTER|DROP)\b", s)], statements
+    finally:
+        models.close()
+
+
+def test_a_database_of_a_newer_release_is_refused(tmp_path):
+    path = tmp_path / "db.sqlite"
+    _connect(path)
+    models.db.obj.execute_sql(f'UPDATE "schema_version" SET "version" = {migrations.VERSION + 1}')
+    models.close()
+    with pytest.raises(migrations.SchemaError, match=r"newer officeflow"):
+        _connect(path)
+    models.close()
+
+
+def test_the_cli_names_a_newer_database_and_exits_2(office):
+    office.run_once()
+    db = office.db()
+    db.db.obj.execute_sql(f'UPDATE "schema_version" SET "version" = {migrations.VERSION + 7}')
+    models.close()
+    done = office.run_cli("list", "-c", str(office.config_path))
+    assert done.returncode == 2
+    assert f"schema version {migrations.VERSION + 7}" in done.stderr and "newer officeflow" in done.stderr
+    ran = office.run_cli("run", "--once", "-c", str(office.config_path))
+    assert ran.returncode == 2 and "newer officeflow" in ran.stderr
+
+
+def test_a_failed_upgrade_changes_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    _load_release1(path)
+    before = _schema(path)
+
+    def broken(database, migrator, models_):
+        database.execute_sql('CREATE TABLE "half_done" ("x" INTEGER)')
+        raise pw.OperationalError("disk I/O error")
+
+    monkeypatch.setitem(migrations.STEPS, migrations.VERSION, broken)
+    with pytest.raises(migrations.SchemaError, match="nothing was changed"):
+        _connect(path)
+    models.close()
+    assert _schema(path) == before
+    assert migrations.stored_version(pw.SqliteDatabase(path)) == migrations.FIRST_RELEASE
+
+
+# -- the requests of the first release live on, through real mail ------------------------------------------
+
+def _fresh_mail(office: Office, who: str, subject: str, body: str) -> None:
+    """A mail written anew (no In-Reply-To), as from a phone or a button, that counts by the code in its subject."""
+    msg = EmailMessage()
+    msg["From"] = office.addr[who]
+    msg["To"] = office.addr["office"]
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain=office.domain)
+    msg.set_content(body, charset="utf-8")
+    office.servers.send(crlf(msg), [office.addr["office"]], office.addr[who])
+
+
+@pytest.mark.mailserver
+def test_requests_of_the_first_release_carry_on_after_the_upgrade(office):
+    _load_release1(office.tmp / "officeflow.db", office.domain)
+    db = office.db()
+    reviewing = db.Request.get(db.Request.seq == 1)
+    half_signed = db.Step.get((db.Step.request == 3) & (db.Step.state == models.ACTIVE))
+    assert half_signed.kind == "all" and len(half_signed.signed) == 1
+    unsigned = next(a for a in half_signed.approvers if a not in half_signed.signed)
+    approved = db.Request.get(db.Request.seq == 5)
+    models.close()
+
+    _fresh_mail(office, "clerk", f"【{reviewing.number}】请审核拟办 〔流转码：{reviewing.code}〕",
+                "受理\n拟办意见：拟同意，请李副总审批。\n流程：李副总\n执行：综合科")
+    who = next(k for k, v in office.addr.items() if v == unsigned)
+    _fresh_mail(office, who, f"【办请〔2026〕3号】请审批 〔流转码：{half_signed.code}〕", "同意。")
+    _fresh_mail(office, "zonghe", f"【{approved.number}】执行 〔流转码：{approved.done_code}〕", "办结：已采购到位。")
+    office.send_request(subject="关于购置档案柜的请示", attachments=[])
+    office.run_once()
+
+    db = office.db()
+    try:
+        states = {r.seq: r.state for r in db.Request.select()}
+        assert states[1] == "approving" and states[5] == "done" and states[9] == "reviewing"
+        assert db.Step.get(db.Step.id == half_signed.id).state == models.APPROVED_STEP
+        assert db.Request.get(db.Request.seq == 9).number == "办请〔2026〕9号"
+    finally:
+        models.close()
+    assert office.last("li", reviewing.number)
+    assert office.last("li", "办请〔2026〕3号")
+    assert office.last("unit1", "办请〔2026〕9号")
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------------------
+
+@pytest.mark.mailserver
+def test_the_first_release_on_postgresql_is_upgraded_and_works(office, pgserver):
+    from test_postgres import _use_postgres
+    url = pgserver.create_database(f"of_{uuid.uuid4().hex[:12]}")
+    raw = models.PostgresDatabase(**_pg_params(url))
+    raw.connect()
+    ddl = (FIXTURES / "release1.postgres.sql").read_text(encoding="utf-8")
+    for statement in (s.strip() for s in ddl.split(";")):
+        if statement and not statement.startswith("--"):
+            raw.execute_sql(statement)
+    assert migrations.stored_version(raw) == migrations.FIRST_RELEASE
+    raw.close()
+    _use_postgres(office, url)
+
+    office.send_request(attachments=[])
+    office.run_once()
+    db = office.db()
+    try:
+        assert migrations.stored_version(db.db.obj) == migrations.VERSION
+        assert db.Request.get().state == "reviewing"
+        tables = set(db.db.obj.get_tables())
+        assert {m._meta.table_name for m in models.MODELS} <= tables
+    finally:
+        models.close()
+    assert office.last("unit1", "办请〔2026〕1号")
+
+
+
+def _pg_params(url: str) -> dict:
+    from playhouse.db_url import parse
+    return parse(url, unquote_password=True, unquote_user=True)
