@@ -64,3 +64,17 @@ def office(mailservers, maildomain, tmp_path, monkeypatch):
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
     yield Office(mailservers, maildomain, tmp_path)
     models.close()
+
+
+SERVER_FIXTURES = {"mailservers", "pgserver"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that starts or uses a real server is a `mailserver` test, marked or not.
+
+    So `pytest -m "not mailserver"` is the fast lane of pure tests, whatever a new test forgets to say.
+    The sandbox tests start their own mail server; they are marked in their modules.
+    """
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mailserver)

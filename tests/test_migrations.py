@@ -104,6 +104,7 @@ def test_a_database_of_a_newer_release_is_refused(tmp_path):
     models.close()
 
 
+@pytest.mark.mailserver
 def test_the_cli_names_a_newer_database_and_exits_2(office):
     office.run_once()
     db = office.db()

@@ -22,6 +22,8 @@ import daemon
 from daemon import sandbox
 from daemon.config import load_config
 
+pytestmark = pytest.mark.mailserver   # the sandbox's own IMAP and SMTP servers
+
 EXAMPLE = sandbox.DEFAULT_CONFIG
 
 

@@ -13,11 +13,12 @@ from datetime import time as dtime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+import pytest
 from flow import REPO, until
 from imap_tools import MailBox, MailBoxUnencrypted  # noqa: F401
 from mailservers import free_port
 
-
+pytestmark = pytest.mark.mailserver   # the sandbox's own IMAP and SMTP servers
 
 
 def _subjects(port: int, user: str) -> list[str]:
