@@ -109,6 +109,19 @@ def cmd_form(args) -> int:
     return 0
 
 
+def cmd_prune(args) -> int:
+    from daemon import records
+    app = _db(_config(args, need_secrets=False))
+    done = records.prune(app, args.before, apply=args.yes)
+    what = (f"{done.mails} stored copies of sent mail ({done.size / 1e6:.1f} MB) of {done.requests} requests "
+            f"closed before {args.before}")
+    if args.yes:
+        print(f"removed {what}; the register, the opinions and the 收发记录 stay")
+    else:
+        print(f"would remove {what}; nothing removed: run again with --yes")
+    return 0
+
+
 def cmd_check(args) -> int:
     from daemon.checks import main_check
     return main_check(args.file)
@@ -153,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("number")
     sp.add_argument("path")
     sp.set_defaults(fn=cmd_form)
+    sp = with_config("prune", "remove stored copies of sent mail of requests closed before a date (dry run)")
+    sp.add_argument("--before", type=_date, required=True, metavar="DATE")
+    sp.add_argument("--yes", action="store_true", help="really remove them")
+    sp.set_defaults(fn=cmd_prune)
     sp = sub.add_parser("check", help="the 请示 format check on a .eml, .docx, .pdf or .txt")
     sp.add_argument("file")
     sp.set_defaults(fn=cmd_check)

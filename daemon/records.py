@@ -6,12 +6,16 @@ Reads the database; the only thing it writes is the answer to a 查询 (through 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import peewee as pw
+
 from daemon import clock, outbox
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, DONE, OPEN_STATES, STATE_LABELS, STEP_LABELS, Mail, Opinion, Request, Step)
+from daemon.models import (ACTIVE, APPROVED, DONE, OPEN_STATES, REJECTED, STATE_LABELS, STEP_LABELS, WITHDRAWN, Mail,
+                           Opinion, Request, Step, db)
 
 
 _UNSET = object()
@@ -296,3 +300,36 @@ def export_csv(app: App, path: Path, since: date | None = None, until: date | No
             cells = cells + [""] * (width * len(STEP_COLUMNS) - len(cells))
             w.writerow([_cell(str(x)) for x in (*head, *cells, *tail)])
     return len(reqs)
+
+
+CLOSED_STATES = (DONE, REJECTED, WITHDRAWN)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    requests: int       # closed requests whose stored mail is (or would be) removed
+    mails: int          # stored copies of sent mail
+    size: int           # their bytes
+
+
+def prune(app: App, before: date, apply: bool = False) -> Pruned:
+    """Stored copies of sent mail of requests closed before `before` (local date): counted, removed if `apply`.
+
+    Only mail already sent goes; mail still queued or failed stays whatever its request. The register,
+    the opinions and every 收发记录 line stay, and so do the raw incoming mails in the archive.
+    """
+    from daemon.models import Outbox
+    cutoff = datetime.combine(before, time(0), tzinfo=app.tz)
+    closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES) & (Request.closed_at < cutoff))
+    rows = (Outbox.select(Outbox.id, pw.fn.LENGTH(Outbox.data).alias("size"), Mail.request)
+            .join(Mail).where((Outbox.state == "sent") & Mail.request.in_(closed)))
+    ids, size, requests = [], 0, set()
+    for row in rows.tuples().iterator():
+        ids.append(row[0])
+        size += row[1] or 0
+        requests.add(row[2])
+    if apply:
+        with db.atomic():
+            for start in range(0, len(ids), 500):      # bounded IN lists, whatever SQLite's variable limit
+                Outbox.delete().where(Outbox.id.in_(ids[start:start + 500])).execute()
+    return Pruned(len(requests), len(ids), size)
