@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 import peewee as pw
 
-from daemon import clock, outbox
+from daemon import clock, outbox, records
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, STATE_LABELS, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
@@ -202,18 +202,16 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     cal = app.calendar
     d = app.directory
     open_reqs = list(Request.select().where(Request.state.in_(OPEN_STATES)))
-    active = {s.request_id: s for s in Step.select().where(
-        (Step.state == ACTIVE) & Step.request.in_([r.id for r in open_reqs]))} if open_reqs else {}
+    active = records.active_steps(open_reqs)
     items = []
     for req in open_reqs:
-        step = active.get(req.id)   # waiting is counted from when the present holder got it
-        since = step.activated_at if step else req.state_since
-        holder = "、".join(d.name_of(a) for a in step.approvers if a not in step.signed) if step else (
-            "办公室" if req.state == "reviewing" else req.unit_name)
+        # waiting is counted from when the present holder got it
+        holder, since = records.holder_and_since(app, req, active.get(req.id))
+        waited = cal.working_time_between(since, now)
         items.append({"number": req.number, "title": req.title, "unit": req.unit_name,
                       "state_label": STATE_LABELS[req.state], "holder": holder, "since": since,
-                      "waited": cal.format_waited(since, now), "overdue": _overdue(app, req)})
-    items.sort(key=lambda i: (-cal.working_time_between(i["since"], now), i["since"]))
+                      "waited": cal.format_waited(since, now), "overdue": _overdue(app, req), "waited_for": waited})
+    items.sort(key=lambda i: (-i["waited_for"], i["since"]))
     limit = parse_duration(app.cfg.reminders.report_after)
     not_reported = []
     for req in Request.select().where(Request.state == APPROVED).order_by(Request.state_since):

@@ -145,6 +145,7 @@ class WorkCalendar:
         self.warnings: list[str] = []
         self._workday: dict[date, bool] = {}
         self._windows: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._counts: dict[int, list[int]] = {}
         self._unknown_years: set[int] = set()
 
     # ---- days ------------------------------------------------------------------
@@ -260,20 +261,39 @@ class WorkCalendar:
         a, b = self._local(start), self._local(end)
         if b < a:
             return -self.working_time_between(end, start)
-        total = timedelta(0)
         first, last = a.date(), b.date()
-        d = first
-        while d <= last:
-            if first < d < last:
-                if self.is_workday(d):
-                    total += self.day_length
-            else:
-                for opens, closes in self._day_windows(d):
-                    lo, hi = max(opens, a), min(closes, b)
-                    if hi > lo:
-                        total += hi - lo
-            d += _ONE_DAY
+        total = timedelta(0)
+        for d in (first,) if first == last else (first, last):
+            for opens, closes in self._day_windows(d):
+                lo, hi = max(opens, a), min(closes, b)
+                if hi > lo:
+                    total += hi - lo
+        if last > first:
+            total += self.day_length * self._workdays_in(first + _ONE_DAY, last)
         return total
+
+    def _workdays_in(self, lo: date, hi: date) -> int:
+        """How many working days d with lo <= d < hi: from per-year running counts, not day by day."""
+        if hi <= lo:
+            return 0
+        if lo.year == hi.year:
+            counts = self._year_counts(lo.year)
+            return counts[_day_index(hi)] - counts[_day_index(lo)]
+        total = self._year_counts(lo.year)[-1] - self._year_counts(lo.year)[_day_index(lo)]
+        total += sum(self._year_counts(y)[-1] for y in range(lo.year + 1, hi.year))
+        return total + self._year_counts(hi.year)[_day_index(hi)]
+
+    def _year_counts(self, year: int) -> list[int]:
+        """counts[i]: working days among the first i days of `year` (counts[-1]: the whole year)."""
+        counts = self._counts.get(year)
+        if counts is None:
+            counts, n, d = [0], 0, date(year, 1, 1)
+            while d.year == year:
+                n += self.is_workday(d)
+                counts.append(n)
+                d += _ONE_DAY
+            self._counts[year] = counts
+        return counts
 
     def working_days_between(self, start: datetime, end: datetime) -> float:
         """Office time between the two moments, in working days (office time / length of a working day)."""
@@ -295,6 +315,11 @@ class WorkCalendar:
         if minutes:
             parts.append(f"{minutes}分钟")
         return "".join(parts) or "不足1分钟"
+
+
+def _day_index(d: date) -> int:
+    """0 for 1 January."""
+    return d.timetuple().tm_yday - 1
 
 
 def _as_date(d: date) -> date:

@@ -424,3 +424,31 @@ def test_working_time_adds_up(a, b, c):
     between = PROPERTY_CAL.working_time_between
     assert between(a, b) + between(b, c) == between(a, c)
     assert between(a, b) == -between(b, a)
+
+
+def _between_day_by_day(cal: WorkCalendar, start: datetime, end: datetime) -> timedelta:
+    """The plain definition: every day's office windows clipped to [start, end), summed day by day."""
+    a, b = start.astimezone(cal.zone).replace(tzinfo=None), end.astimezone(cal.zone).replace(tzinfo=None)
+    total, d = timedelta(0), a.date()
+    while d <= b.date():
+        for opens, closes in cal._day_windows(d):
+            lo, hi = max(opens, a), min(closes, b)
+            if hi > lo:
+                total += hi - lo
+        d += timedelta(days=1)
+    return total
+
+
+_SPAN_CAL = WorkCalendar(extra_days_off=[date(2026, 12, 31)], extra_workdays=[date(2027, 1, 2)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31)),
+       st.integers(min_value=0, max_value=60 * 24 * 900))
+def test_working_time_between_counts_what_summing_day_by_day_counts(start, minutes):
+    """Long spans (years of a register) are counted from running counts; they must equal the plain sum."""
+    start = start.replace(tzinfo=SH)
+    end = start + timedelta(minutes=minutes)
+    expected = _between_day_by_day(_SPAN_CAL, start, end)
+    assert _SPAN_CAL.working_time_between(start, end) == expected
+    assert _SPAN_CAL.working_time_between(end, start) == -expected
