@@ -195,6 +195,9 @@ def _last_job(prefix: str) -> datetime | None:
     return job.done_at if job else None
 
 
+DIGEST_ROWS = 100      # lines per section of the daily digest, longest-waiting first; the rest are counted
+
+
 def digest_context(app: App, since: datetime | None = None) -> dict:
     """`since`: the previous digest, so mail ignored over a weekend or a holiday is listed too."""
     now = clock.now()
@@ -213,20 +216,29 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
                       "waited": cal.format_waited(since, now), "overdue": _overdue(app, req), "waited_for": waited})
     items.sort(key=lambda i: (-i["waited_for"], i["since"]))
     limit = parse_duration(app.cfg.reminders.report_after)
-    not_reported = []
-    for req in Request.select().where(Request.state == APPROVED).order_by(Request.state_since):
-        if cal.add(req.state_since, limit) <= now:
+    overdue_total = sum(1 for i in items if i["overdue"])
+    not_reported, not_reported_total = [], 0
+    approved = (Request.select(Request.id, Request.number, Request.title, Request.unit_name, Request.state,
+                               Request.state_since, Request.execute)
+                .where(Request.state == APPROVED).order_by(Request.state_since))
+    for req in approved.iterator():
+        if cal.add(req.state_since, limit) > now:
+            break                     # ordered by approval: every later one is within its time too
+        not_reported_total += 1
+        if len(not_reported) < DIGEST_ROWS:
+            holder, _ = records.holder_and_since(app, req, None)
             not_reported.append({"number": req.number, "title": req.title, "unit": req.unit_name,
-                                 "state_label": STATE_LABELS[req.state],
-                                 "holder": "、".join(d.name_of(a) for a in req.execute or []) or req.unit_name,
+                                 "state_label": STATE_LABELS[req.state], "holder": holder,
                                  "since": req.state_since, "waited": cal.format_waited(req.state_since, now),
                                  "overdue": True})
+    ignored_mail = Mail.select().where((Mail.direction == "in") & (Mail.ignored == True)  # noqa: E712
+                                       & (Mail.at > window) & (Mail.at <= now))
     ignored = [{"at": m.at, "sender": m.sender, "subject": m.subject, "reason": m.action}
-               for m in Mail.select().where((Mail.direction == "in") & (Mail.ignored == True)  # noqa: E712
-                                            & (Mail.at > window) & (Mail.at <= now))
-               .order_by(Mail.at)]
+               for m in ignored_mail.order_by(Mail.at).limit(DIGEST_ROWS)]
     cal.is_workday(now.astimezone(app.tz).date())     # fills calendar warnings for this year
-    return {"req": None, "items": items, "not_reported": not_reported, "ignored": ignored,
+    return {"req": None, "items": items[:DIGEST_ROWS], "items_total": len(items), "overdue_total": overdue_total,
+            "not_reported": not_reported, "not_reported_total": not_reported_total,
+            "ignored": ignored, "ignored_total": ignored_mail.count() if len(ignored) == DIGEST_ROWS else len(ignored),
             "warnings": list(cal.warnings), "day": now.astimezone(app.tz).date()}
 
 

@@ -387,3 +387,25 @@ def test_two_daemons_on_one_database_send_one_reminder(office, monkeypatch):
     office.run_once()
     assert len(sent(office, "li", "reminder", number)) == 1
     assert step(office, number).reminders == 1
+
+
+def test_a_long_digest_lists_the_longest_waiting_and_counts_the_rest(office, monkeypatch):
+    """Years of neglect must still make a readable mail: at most DIGEST_ROWS lines a section, all counted."""
+    from daemon import chase, clock, outbox
+    from daemon.app import App
+    monkeypatch.setattr(chase, "DIGEST_ROWS", 3)
+    for n in range(5):          # one a minute: the first ones have waited longest
+        monkeypatch.setenv("OFFICEFLOW_NOW", f"2026-11-26T09:0{n}:00+08:00")
+        office.send_request(subject=f"关于购置办公设备的请示（{n}）", attachments=[])
+        office.run_once()
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
+    db = office.db()
+    app = App(office.cfg)
+    outbox.configure(office.cfg)
+    ctx = chase.digest_context(app)
+    assert (ctx["items_total"], len(ctx["items"])) == (5, 3)
+    assert [i["number"] for i in ctx["items"]] == [f"办请〔2026〕{n}号" for n in (1, 2, 3)]
+    _, text, html = outbox.renderer().render("digest", {**ctx, "office": office.cfg.office, "code": "",
+                                                        "now": clock.now(), "tz": office.cfg.office.timezone})
+    assert "在办请示5件" in text and "另有2件未列出" in text and "另有2件未列出" in html
+    models.close()
