@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from daemon import __version__
@@ -127,6 +127,42 @@ def cmd_check(args) -> int:
     return main_check(args.file)
 
 
+def cmd_deadline(args) -> int:
+    from daemon import clock, deadline
+    from daemon.workcal import WorkCalendar
+    if args.config:
+        from daemon.app import App
+        cal = App(_config(args, need_secrets=False)).calendar
+    else:
+        cal = WorkCalendar()
+    at = args.at or clock.now()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=cal.zone)
+    at = at.astimezone(cal.zone)
+    found = deadline.read(args.text, at, cal)
+    if not found.ok:
+        print(f"无法确定时限：{found.reason}")
+        rc = 1
+    else:
+        day = found.at
+        print(f"{found.text} → {deadline.format_deadline(day, at)}，{deadline.remaining_text(day, at, cal)}")
+        print(f"日期：{day.year}年{day.month}月{day.day}日（{deadline.WEEKDAYS[day.weekday()]}）")
+        print(f"时刻：{day:%H:%M}")
+        print(f"提示：{'、'.join(found.flags) or '无'}")
+        rc = 0
+    print(f"参照：{at.year}年{at.month}月{at.day}日（{deadline.WEEKDAYS[at.weekday()]}）{at:%H:%M}，{cal.zone.key}")
+    for warning in cal.warnings:
+        print(f"注意：{warning}")
+    return rc
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time like 2026-12-01T10:12+08:00: {text!r}") from None
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -173,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check", help="the 请示 format check on a .eml, .docx, .pdf or .txt")
     sp.add_argument("file")
     sp.set_defaults(fn=cmd_check)
+    sp = sub.add_parser("deadline", help="read a deadline expression (时限) and print it absolutely")
+    sp.add_argument("text")
+    sp.add_argument("--at", type=_moment, metavar="DATETIME",
+                    help="the reference time (default OFFICEFLOW_NOW or now); without an offset, office time")
+    sp.add_argument("-c", "--config", help="the TOML config file: its [hours] and office.timezone")
+    sp.set_defaults(fn=cmd_deadline)
     sp = sub.add_parser("sandbox", help="a local mail server with the example config, and the daemon on it",
                         add_help=False)
     sp.set_defaults(fn=None)
