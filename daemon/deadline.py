@@ -164,6 +164,8 @@ def _match_at(plain: str, pos: int, ref: _Ref):
             return end, (day, _read_time(tm, ref.cal) if tm else None, flags)
         except _Bad as bad:
             return end, bad
+        except (ValueError, OverflowError):  # a year such as 0000, or a count past the calendar's end
+            return end, _Bad("不是有效日期")
     tm = _TIME.match(plain, pos)
     if tm and tm.group("qian") and not tm.group("off") and not plain[pos].isspace() and plain[pos] != "的":
         return tm.end(), _Bad("只有时刻，没有日期，请写明哪一天，如“明天下午3点前”")
@@ -202,6 +204,8 @@ def _read_time(m: re.Match, cal: WorkCalendar) -> time:
             minute = _number(m.group("m")) if m.group("m") else 0
         if ap is None and hour < 8:
             raise _Bad(f"中的“{hour}点”不知是上午还是下午，请写明，如“下午{hour}点前”")
+    if ap in ("傍晚", "晚上", "晚") and hour in (0, 12):
+        raise _Bad(f"中的“{ap}{hour}点”不明确，请写明，如“{ap}11点前”或次日的时刻")
     if ap in ("下午", "傍晚", "晚上", "晚") and hour < 12:
         hour += 12
     elif ap == "中午" and hour < 6:
@@ -214,6 +218,8 @@ def _read_time(m: re.Match, cal: WorkCalendar) -> time:
 
 
 def _valid(year: int, month: int, day: int) -> date:
+    if not 1 <= year <= 9000:
+        raise _Bad(f"不是有效日期：没有{year}年")
     if not 1 <= month <= 12:
         raise _Bad(f"不是有效日期：没有{month}月")
     if not 1 <= day <= 31 or (day > _calendar.monthrange(2024, month)[1]):
@@ -317,7 +323,7 @@ def _quarter_end(m, ref):
 
 def _year_end(m, ref):
     year = _year(m, ref)
-    d = date(ref.day.year if year is None else year, 12, 31)
+    d = _valid(ref.day.year if year is None else year, 12, 31)
     _past(d, ref)
     return d, ()
 
