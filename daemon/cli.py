@@ -145,7 +145,7 @@ def cmd_deadline(args) -> int:
         rc = 1
     else:
         day = found.at
-        print(f"{found.text} → {deadline.format_deadline(day, at)}，{deadline.remaining_text(day, at, cal)}")
+        print(f"{found.text} → {deadline.describe(day, at, cal)}")
         print(f"日期：{day.year}年{day.month}月{day.day}日（{deadline.WEEKDAYS[day.weekday()]}）")
         print(f"时刻：{day:%H:%M}")
         print(f"提示：{'、'.join(found.flags) or '无'}")

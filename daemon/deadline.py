@@ -429,6 +429,11 @@ def format_deadline(at: datetime, reference: datetime | None = None) -> str:
     return f"{year}{at.month}月{at.day}日（{WEEKDAYS[at.weekday()]}）{at:%H:%M}前"
 
 
+def describe(at: datetime, now: datetime, cal: WorkCalendar) -> str:
+    """How every mail shows a deadline: ``12月4日（周五）17:30前，剩 3 个工作日``."""
+    return f"{format_deadline(at, _aware(now, cal))}，{remaining_text(at, now, cal)}"
+
+
 def working_days_left(at: datetime, now: datetime, cal: WorkCalendar) -> int:
     """Signed §6.5 count: N of 剩 N (working days after today up to the deadline's day), or -N of 逾期 N."""
     day, today = _local_day(at, cal), _local_day(now, cal)

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from daemon.deadline import NEVER_A_DATE, Deadline, Refusal, format_deadline, read, remaining_text, working_days_left
+from daemon.deadline import (NEVER_A_DATE, Deadline, Refusal, describe, format_deadline, read, remaining_text,
+                             working_days_left)
 from daemon.workcal import WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -417,8 +418,19 @@ def test_it_counts_working_days_left_and_overdue(deadline, now, text):
 def test_the_example_reads_as_the_spec_shows_it():
     ref = datetime(2026, 12, 1, 10, 12, tzinfo=SH)
     found = read("请综合科牵头，安全科配合，本周五前拿出通报初稿，突出问题整改，不超过两页。", ref, CAL)
-    assert f"{found.text} → {format_deadline(found.at, ref)}，{remaining_text(found.at, ref, CAL)}" == \
-        "本周五前 → 12月4日（周五）17:30前，剩 3 个工作日"
+    assert f"{found.text} → {describe(found.at, ref, CAL)}" == "本周五前 → 12月4日（周五）17:30前，剩 3 个工作日"
+    assert describe(found.at, datetime(2026, 12, 7, 9, 0), CAL) == "12月4日（周五）17:30前，逾期 1 个工作日"
+    assert describe(datetime(2027, 1, 4, 12, 0), ref, CAL).startswith("2027年1月4日（周一）12:00前，剩 ")
+
+
+def test_the_reader_touches_no_database_mail_or_clock():
+    import ast
+    import daemon.deadline
+    tree = ast.parse(open(daemon.deadline.__file__, encoding="utf-8").read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert {m for m in imported if m.startswith("daemon")} == {"daemon.workcal"}
+    assert not imported & {"os", "peewee", "smtplib", "imaplib", "daemon.clock", "daemon.models"}
 
 
 @pytest.mark.parametrize("at, reference, text", [
