@@ -13,6 +13,8 @@ Rules beyond the table of §6.5, all on the side of asking rather than guessing:
   from 0 to 7 without 上午/下午 is refused as ambiguous.
 - A date may carry its weekday, as the formatted deadline does (12月4日（周五）17:30前): a wrong
   weekday is refused.
+- A year may be written 今年 or 明年, and 本月25日 is this month's 25th (refused when past): both
+  say plainly which year or month is meant.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ _WD = r"(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7])"
 _QIAN = re.compile(r"\s*(?:之前|以前|前)")
 _NOTE = re.compile(r"\s*[（(]\s*(?:周|星期)(?P<wd>[一二三四五六日天])\s*[)）]")
 _TIME = re.compile(
-    r"\s*(?:的\s*)?(?:(?P<off>下班前)|(?:(?P<ap>上午|早上|中午|下午|傍晚|晚上|晚)\s*)?"
+    r"\s*(?:的\s*)?(?:(?P<off>(?:下午|傍晚)?\s*下班前)|(?:(?P<ap>上午|早上|中午|下午|傍晚|晚上|晚)\s*)?"
     rf"(?:(?P<hh>[0-9]{{1,2}}):(?P<mm>[0-9]{{2}})|(?P<h>{_NUM})\s*[点时]"
     rf"(?:(?P<half>半)|(?P<q>一刻|三刻)|(?P<m>[0-9]{{1,2}}|{_NUM})\s*分?)?)(?P<qian>\s*(?:之前|以前|前))?)")
 
@@ -89,8 +91,7 @@ class _Bad(Exception):
 
 def read(text: str, reference: datetime, cal: WorkCalendar) -> Deadline | Refusal:
     """The single deadline in ``text`` read against ``reference`` (aware, or wall-clock time in the calendar's zone)."""
-    if reference.tzinfo is not None:
-        reference = reference.astimezone(cal.zone)
+    reference = _aware(reference, cal).astimezone(cal.zone)
     ref = _Ref(reference.replace(tzinfo=None), cal)
     plain = (text or "").translate(_WIDTH)
     found = _scan(plain, text or "", ref)
@@ -109,8 +110,9 @@ def read(text: str, reference: datetime, cal: WorkCalendar) -> Deadline | Refusa
     first = found[0][2]
     for _, _, other in found[1:]:
         if other.at != first.at:
-            return Refusal(f"含两个不同的时限：“{first.text}”（{format_deadline(first.at)}）与“{other.text}”"
-                           f"（{format_deadline(other.at)}），请只写一个", f"{first.text}、{other.text}")
+            return Refusal(f"含两个不同的时限：“{first.text}”（{format_deadline(first.at, reference)}）"
+                           f"与“{other.text}”（{format_deadline(other.at, reference)}），请只写一个",
+                           f"{first.text}、{other.text}")
     return first
 
 
@@ -294,6 +296,12 @@ def _day_of_month(m, ref):
     return _this_month(lambda _y, _m: d, ref)
 
 
+def _day_this_month(m, ref):
+    d = _valid(ref.day.year, ref.day.month, _number(m.group("d")))
+    _past(d, ref)
+    return d, ()
+
+
 def _month_end(m, ref):
     if not m.group("mo"):
         return _last_day(ref.day.year, ref.day.month), ()
@@ -389,6 +397,7 @@ _PATTERNS = [(re.compile(p), kind, needs_suffix) for p, kind, needs_suffix in (
     (rf"{_NB}{_Y}\s*(?P<mo>{_NUM})\s*月\s*(?P<d>{_NUM})\s*[日号]", _full_date, False),
     (rf"{_NB}(?P<mo>[0-9]{{1,2}})[./](?P<d>[0-9]{{1,2}})(?![0-9./])", _full_date, True),
     (rf"{_NB}{_Y}\s*(?:(?P<mo>{_NUM})\s*月|本月)?\s*(?P<part>[上中下])旬", _xun, False),
+    (rf"本月\s*(?P<d>{_NUM})\s*[日号]", _day_this_month, False),
     (rf"{_NB}{_Y}\s*(?P<mo>{_NUM})\s*月\s*[底末]", _month_end, False),
     (r"(?:本月|(?P<mo>)月)[底末]", _month_end, False),
     (r"本?月中(?!旬)", _mid_month, False),

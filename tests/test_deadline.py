@@ -87,6 +87,13 @@ TABLE = [
     ("dec", "廿五日前", "2026-12-25 17:30"),
     ("dec", "三十一日前", "2026-12-31 17:30"),
     ("dec", "8号下午3点前", "2026-12-08 15:00"),
+    ("dec", "本月25日前", "2026-12-25 17:30"),
+    ("dec", "务必于本月1号前完成", "2026-12-01 17:30"),
+    ("sunday", "本月5日前", "!已过（今天是2026年12月6日）"),
+    ("dec", "本月32日前", "!12月没有32日"),
+    ("dec", "12月18日下午下班前", "2026-12-18 17:30"),
+    ("dec", "本周五下午下班前", "2026-12-04 17:30"),
+    ("year_end", "在12月1日会议上布置，请1月5日前完成", "!“12月1日”（2027年12月1日（周三）17:30前）与“1月5日前”"),
     # -- today, tomorrow, the day after
     ("dec", "今天", "2026-12-01 17:30"),
     ("dec", "今日", "2026-12-01 17:30"),
@@ -553,3 +560,13 @@ def test_the_formatted_deadline_reads_back_as_the_same_moment(text, ref):
 def test_any_text_gives_a_deadline_or_a_reason_and_never_raises(text, ref):
     result = read(text, ref, CAL)
     assert result.ok or result.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(expressions(), references, st.sampled_from(["请综合科牵头，安全科配合，{e}拿出通报初稿，不超过两页。",
+                                                   "时限：{e}", "{e}", "请于{e}报送办公室。", "  {e}\n"]))
+def test_an_expression_reads_the_same_inside_a_sentence(text, ref, sentence):
+    alone, inside = read(text, ref, CAL), read(sentence.format(e=text), ref, CAL)
+    assert alone.ok == inside.ok
+    if alone.ok:
+        assert (inside.at, inside.flags, inside.text) == (alone.at, alone.flags, alone.text)
