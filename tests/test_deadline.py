@@ -489,7 +489,16 @@ def dates(draw):
 
 @st.composite
 def expressions(draw):
-    kind = draw(st.integers(0, 6))
+    kind = draw(st.integers(0, 9))
+    if kind == 7:
+        month, day = draw(st.integers(1, 12)), draw(st.integers(1, 31))
+        return draw(st.sampled_from([f"{month}.{day}前", f"{month}/{day}前", f"2026-{month:02d}-{day:02d}",
+                                     f"今年{month}月{day}日前", f"明年{month}月{day}日前", f"本月{day}日前"]))
+    if kind == 8:
+        return draw(st.sampled_from(["", "12月", "2月", "本月"])) + draw(st.sampled_from(["上旬", "中旬", "下旬", "底前"]))
+    if kind == 9:
+        return draw(st.sampled_from(["今天", "明天", "后天", "周三", "下周一", "本周五"])) + draw(
+            st.sampled_from(["上午九点半前", "下午3点一刻前", "9:05前", "下午下班前", "晚上7点", "中午1点前"]))
     if kind == 0:
         return draw(dates())[2]
     if kind == 1:
@@ -570,3 +579,19 @@ def test_an_expression_reads_the_same_inside_a_sentence(text, ref, sentence):
     assert alone.ok == inside.ok
     if alone.ok:
         assert (inside.at, inside.flags, inside.text) == (alone.at, alone.flags, alone.text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers(1, 33), st.sampled_from(["日前", "号前", "日之前"]), references)
+def test_a_day_of_the_month_is_that_day_of_this_or_the_next_month_or_refused(number, suffix, ref):
+    n, written = number
+    result = read(written + suffix, ref, CAL)
+    if n > 31:
+        assert not result.ok
+    if result.ok:
+        assert result.at.day == n
+        months = (result.at.year - ref.year) * 12 + result.at.month - ref.month
+        assert months == (1 if n < ref.day else 0)
+        assert result.cross_month == (months == 1)
+    else:
+        assert n > 28  # only a day that this or the next month lacks
