@@ -81,6 +81,6 @@ def test_with_a_config_its_office_hours_and_time_zone_are_used(tmp_path):
 
 
 def test_a_year_the_calendar_does_not_know_is_said():
-    done = officeflow("3个工作日内", "--at", "2027-03-01T09:00+08:00")
+    done = officeflow("3个工作日内", "--at", "2035-03-01T09:00+08:00")
     assert done.returncode == 0, done.stderr
-    assert "注意：2027年的法定节假日安排尚未收录，按周一至周五计算" in done.stdout
+    assert "注意：2035年的法定节假日安排尚未收录，按周一至周五计算" in done.stdout

@@ -380,16 +380,22 @@ def test_a_mon_fri_calendar_counts_working_days_without_holidays():
     assert read("3个工作日内", REFS["guoqing"], cal).at.date() == date(2026, 10, 1)
 
 
-def test_office_days_off_are_kept_out_of_working_days_in_a_year_the_calendar_does_not_know():
-    # chinesecalendar 1.11 has no 2027 arrangement: an office lists its days off in [hours].
+def test_a_year_the_calendar_does_not_know_is_counted_monday_to_friday_with_a_warning():
+    cal = WorkCalendar()
+    ref = datetime(2035, 2, 7, 9, 0)  # a Wednesday, far past any holiday table
+    assert read("3个工作日内", ref, cal).at.date() == date(2035, 2, 12)
+    assert cal.warnings and "2035" in cal.warnings[0]
+
+
+def test_office_days_off_are_kept_out_of_working_days():
+    # What an office lists in [hours] extra_days_off, e.g. for 2027's 春节 while the holiday
+    # package has no 2027 arrangement yet (chinesecalendar 1.11 knows up to 2026).
     ref = datetime(2027, 2, 3, 9, 0)  # a Wednesday
-    plain = WorkCalendar()
-    assert read("3个工作日内", ref, plain).at.date() == date(2027, 2, 8)
-    assert plain.warnings and "2027" in plain.warnings[0]
     off = [date(2027, 2, 5) + timedelta(days=n) for n in range(9)]
-    cal = WorkCalendar(extra_days_off=off)
+    cal = WorkCalendar(kind="mon-fri", extra_days_off=off)
     assert read("3个工作日内", ref, cal).at.date() == date(2027, 2, 16)
     assert read("本周五前", ref, cal).flags == ("非工作日",)
+    assert read("下周内", ref, cal).reason.endswith("下周（2月8日至2月14日）没有工作日")
 
 
 # ---- 剩 / 逾期 -----------------------------------------------------------------------------
