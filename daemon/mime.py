@@ -259,6 +259,10 @@ def sender(values: list[str]) -> tuple[str, str, str]:
     if groups:
         return name, addr, "发件人字段为地址组形式"
     if defects or "@" not in addr:
+        # the registry may take a bare address in front of the angle address for the mailbox: the alert
+        # names the angle address, the one a server that checks senders looks at
+        angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", text)
+        addr = normal_address(angle[-1]) if angle else addr if "@" in addr else ""
         return name, addr, "发件人字段格式有误"
     shown = unicodedata.normalize("NFKC", decode_header(text) + " " + name)
     if {normal_address(a.strip(".")) for a in _ADDRESS_SHAPE.findall(shown)} - {addr}:
