@@ -423,13 +423,21 @@ class Pipeline:
 
     def signer(self, step: Step, ref: Mail | None) -> str | None:
         """The signer of the active `step` whose own current code the mail carries: that of the mail answered,
-        else the one in the subject; None when it carries none (another step's, a retired one, a request's)."""
+        else the one in the subject; None when it carries none (another step's, a retired one, a request's).
+        The step's own code, which only mails of the first release carry, counts for whom they were sent to."""
         codes = [ref.code] if ref is not None and ref.step_id == step.id else []
         codes += _CODE_IN_SUBJECT.findall(self.mail.subject)[-1:]
         for code in codes:
             who = workflow.signer_of(step, code)
             if who is not None:
                 return who
+            if code == step.code:
+                # a notification of the first release, which gave the whole step one code: the signer is
+                # the approver it was sent to; from the subject alone, the sender (or whom they stand in for)
+                sent_to = ref.rcpts if ref is not None and ref.code == code else []
+                due = [a for a in sent_to if a in step.approvers] or [
+                    p for p in self.app.directory.principals_for(self.mail.from_addr) if p in step.approvers]
+                return due[0] if due else None
         return None
 
     def acts_for(self, sender: str, principal: str) -> bool:
