@@ -173,10 +173,10 @@ class Pipeline:
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
-               cc: list[str] = (), step: Step | None = None, signer: str = "") -> None:
+               cc: list[str] = (), step: Step | None = None, signer: str = "", code: str = "") -> None:
         """One short mail back to the sender; with `step` and `signer` (for whom the sender may decide on it),
-        it carries that signer's code, so that answering it decides as answering the notification would.
-        Nobody else's answer carries a code that decides anything."""
+        it carries that signer's code and the form, so that answering it decides as answering the notification
+        would; `code` is a code of its own instead. Nobody else's answer carries a code that decides anything."""
         if not self.mail.from_addr:
             return
         if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
@@ -188,12 +188,13 @@ class Pipeline:
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
-        code = workflow.signer_code(step, signer) if step is not None and signer else ""
-        if code:
+        answerable = step is not None and bool(signer)
+        code = code or (workflow.signer_code(step, signer) if answerable else "")
+        if answerable:
             ctx = {"form": self.app.form_data(request), "step": step, "step_label": workflow.step_label(self.app, step),
                    **ctx}
         outbox.queue(self.app.cfg, template, [self.mail.from_addr],
-                     {"req": request, "mail": self.mail, "sender_name": name, "answerable": bool(code), **ctx},
+                     {"req": request, "mail": self.mail, "sender_name": name, "answerable": answerable, **ctx},
                      cc=cc, request=request, step=step if code else None, code=code,
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
