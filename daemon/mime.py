@@ -228,6 +228,9 @@ def normal_address(addr: str) -> str:
     return f"{local}@{domain}"
 
 
+MAX_FROM = 1000      # characters of one From header read with the header registry
+
+
 def sender(values: list[str]) -> tuple[str, str, str]:
     """(display name, address, doubt) of the From header values (raw), read with the header registry.
 
@@ -240,9 +243,14 @@ def sender(values: list[str]) -> tuple[str, str, str]:
         return "", "", ""
     texts = [_quoted_words(_unescape_raw(re.sub(r"\r?\n[ \t]*", " ", str(v))).strip()) for v in values]
     if len(texts) > 1:
-        found = "、".join(dict.fromkeys(a for t in texts for _, a in _registry_mailboxes(t)[0]))
+        found = "、".join(list(dict.fromkeys(a for t in texts[:5] if len(t) <= MAX_FROM
+                                            for _, a in _registry_mailboxes(t)[0]))[:5])
         return "", "", f"邮件有{len(texts)}个发件人（From）字段（{found or '无地址'}）"
     text = texts[0]
+    if len(text) > MAX_FROM:
+        # no person's From is this long, and the registry's parse grows much faster than its length
+        angle = re.findall(r"<([^<>\s]{1,300}@[^<>\s]{1,300})>", text)
+        return "", normal_address(angle[-1]) if angle else "", f"发件人字段过长（{len(text)}个字符）"
     mailboxes, groups, defects = _registry_mailboxes(text)
     bare = re.fullmatch(r"([^\"<>]*?)\s*<([^<>\s]+)>", text)
     if defects and bare and bare.group(1):
@@ -255,7 +263,8 @@ def sender(values: list[str]) -> tuple[str, str, str]:
     name = (_addresses([text])[:1] or [(name, "")])[0][0] or name   # our decoding of GB names, as elsewhere
     if len(mailboxes) > 1:
         # no one address to answer: every one of them might be the victim
-        return "", "", f"发件人字段含{len(mailboxes)}个地址（{'、'.join(a for _, a in mailboxes)}）"
+        shown = "、".join(a for _, a in mailboxes[:5]) + ("等" if len(mailboxes) > 5 else "")
+        return "", "", f"发件人字段含{len(mailboxes)}个地址（{shown}）"
     if groups:
         return name, addr, "发件人字段为地址组形式"
     if defects or "@" not in addr:

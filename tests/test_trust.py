@@ -68,6 +68,13 @@ def test_the_sender_is_the_one_plain_mailbox_of_from(values, address, trusted):
         assert "li@example.test" not in addr or address == "li@example.test"
 
 
+@pytest.mark.parametrize("value", ["李" * 5000 + " <unit2@example.test>", '"' + "a" * 5000 + '" <unit2@example.test>',
+                                   "unit2@example.test, " * 2000])
+def test_a_from_longer_than_any_persons_is_not_parsed_and_not_trusted(value):
+    _, addr, doubt = mime.sender([value])
+    assert doubt and addr in ("unit2@example.test", "")
+
+
 def test_a_parsed_mail_carries_the_doubt_and_the_real_address():
     raw = (b"From: li@example.test <unit2@example.test>\r\nTo: office@example.test\r\n"
            b"Subject: x\r\nMessage-ID: <a@b>\r\n\r\n\xe5\x90\x8c\xe6\x84\x8f\r\n")
