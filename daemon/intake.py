@@ -218,12 +218,12 @@ class Pipeline:
         reply = read_reply(mail, app.lexicon)
         if mail.from_doubt:
             return self.unknown_sender(req, reply, mail.from_doubt)
+        if req is None:
+            return self.unrelated(reply)        # nothing there to decide: a new 请示, a 查询, or an answer
         if cfg.security.authserv_id and reply.verb in DECISION_VERBS:
             why = trust.verdict(mail.headers("authentication-results"), cfg.security.authserv_id, sender)
             if why:
                 return self.unknown_sender(req, reply, why)
-        if req is None:
-            return self.unrelated(reply)
         if reply.verb != Verb.QUERY and not self.asks_query(reply):
             why = self.disagreement(req, ref)
             if why:
@@ -235,6 +235,8 @@ class Pipeline:
         office's server): nothing applied; recorded, told at the real address, office staff alerted."""
         mail, cfg = self.mail, self.app.cfg
         self.note(f"发件人无法确认（{why}），未处理", "forgery", req, ignored=True)
+        if req is None and not self.app.directory.is_known(mail.from_addr):
+            return      # about no request, from nobody we know (spam names itself so): the digest lists it
         self.answer("unverified", {"reply": reply, "why": why, "sender_name": mail.from_addr}, req,
                     action="告知发件人无法确认，未处理")
         outbox.queue(cfg, "forgery_alert", list(cfg.office.staff), {"req": req, "mail": mail, "reply": reply,

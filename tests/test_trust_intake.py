@@ -95,14 +95,25 @@ def test_or_sign_signers_decide_only_on_their_own_mail(world):
     assert Step.get().decided_by == "li@t.test"
 
 
-def test_a_request_from_an_unknown_sender_is_kept_and_reported_not_registered(world):
-    raw = ("From: unit1@t.test <unit2@else.test>\r\nTo: office@t.test\r\nSubject: 关于购置办公设备的请示\r\n"
-           "Message-ID: <x1@else.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + BODY).encode()
-    assert intake.handle(world.app, raw) == intake.PROCESSED
+def _raw(from_line: str, message_id: str) -> bytes:
+    return (f"From: {from_line}\r\nTo: office@t.test\r\nSubject: 关于购置办公设备的请示\r\n"
+            f"Message-ID: <{message_id}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{BODY}").encode()
+
+
+def test_a_request_from_a_unit_whose_from_is_doubtful_is_kept_and_reported_not_registered(world):
+    assert intake.handle(world.app, _raw("li@t.test <unit1@t.test>", "x1@t.test")) == intake.PROCESSED
     assert Request.select().count() == 0
     record = Mail.get(Mail.direction == "in")
-    assert record.kind == "forgery" and record.ignored and record.sender == "unit2@else.test"
+    assert record.kind == "forgery" and record.ignored and record.sender == "unit1@t.test"
     alert = world.last_to("clerk@t.test", "可疑")
-    assert "unit2@else.test" in alert.subject and "unit1@t.test" not in alert.subject
-    assert "无法确认发件人" in world.last_to("unit2@else.test").subject
-    assert not world.mails_to("unit1@t.test")
+    assert "unit1@t.test" in alert.subject and "li@t.test" not in alert.subject
+    assert "无法确认发件人" in world.last_to("unit1@t.test").subject
+    assert not world.mails_to("li@t.test")
+
+
+def test_spam_naming_an_address_about_no_request_is_only_recorded(world):
+    assert intake.handle(world.app, _raw("unit1@t.test <spam@else.test>", "x2@else.test")) == intake.PROCESSED
+    record = Mail.get(Mail.direction == "in")
+    assert record.kind == "forgery" and record.ignored and "显示名" in record.action
+    assert Request.select().count() == 0 and not list(world.mails_to("spam@else.test"))
+    assert not world.mails_to("clerk@t.test") and not world.mails_to("unit1@t.test")
