@@ -6,19 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_intake_edges import BODY, World
+from test_intake_edges import BODY, world  # noqa: F401 - the same office in process
 
-from daemon import intake, models
+from daemon import intake
 from daemon.models import Mail, Opinion, Request, Step
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def _two_requests(world) -> tuple[Request, Request]:
