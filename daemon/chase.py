@@ -70,11 +70,12 @@ def _ctx(app: App, req: Request, step: Step, approver: str, count: int) -> dict:
 
 def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: bool) -> int:
     """One reminder to each approver who has not signed; with `escalate`, the head is told of each (督办)."""
+    from daemon.workflow import signer_code
     d = app.directory
     waiting = [a for a in step.approvers if a not in step.signed]
     for approver in waiting:
         outbox.queue(app.cfg, "reminder", [approver], _ctx(app, req, step, approver, step.reminders),
-                     cc=[d.delegate_of(approver) or ""], request=req, step=step, code=step.code,
+                     cc=[d.delegate_of(approver) or ""], request=req, step=step, code=signer_code(step, approver),
                      action=f"{action}{d.name_of(approver)}（第{step.reminders}次）")
     if escalate and waiting:
         # one 督办 per step, naming everyone still due; every one's superior copied
@@ -149,11 +150,11 @@ def away(app: App, req: Request, step: Step, mail) -> None:
     principal = sender if sender in step.approvers and sender not in step.signed else None
     delegate = d.delegate_of(principal) if principal else None
     if delegate:
-        from daemon.workflow import _mail_ctx, step_label
+        from daemon.workflow import _mail_ctx, signer_code, step_label
         outbox.queue(app.cfg, "approval", [delegate], _mail_ctx(
             app, req, step=step, approver=principal, step_label=step_label(app, step),
             approver_name=f"{d.name_of(delegate)}（代{d.name_of(principal)}）"), request=req, step=step,
-            code=step.code, attachments=app.original_attachments(req),
+            code=signer_code(step, principal), attachments=app.original_attachments(req),
             action=f"{d.name_of(principal)}外出，请代理人{d.name_of(delegate)}审批")
     outbox.queue(app.cfg, "away_notice", list(app.cfg.office.staff),
                  {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),

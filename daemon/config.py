@@ -95,6 +95,11 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    authserv_id: str = ""       # the office server's Authentication-Results id; "" = not used
+
+
+@dataclass(frozen=True)
 class RepliesConfig:
     extra_approve_words: tuple[str, ...] = ()
 
@@ -152,6 +157,7 @@ class Config:
     people: tuple[Person, ...]
     units: tuple[Unit, ...]
     routes: tuple[Route, ...]
+    security: SecurityConfig = SecurityConfig()
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -363,6 +369,13 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     review = ReviewConfig(auto_return=rv.get("auto_return", bool, False))
     rv.finish()
 
+    sc = _table(top, "security", required=False)
+    authserv_id = sc.get("authserv_id", str, "").strip()
+    if re.search(r"[\s;()]", authserv_id):
+        raise sc.fail("authserv_id", f"must be a server name such as mx.example.com, not {authserv_id!r}")
+    security = SecurityConfig(authserv_id=authserv_id)
+    sc.finish()
+
     rp = _table(top, "replies", required=False)
     replies = RepliesConfig(extra_approve_words=rp.strings("extra_approve_words"))
     rp.finish()
@@ -385,7 +398,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     cfg = Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
                   archive=ArchiveConfig(apath if apath.is_absolute() else base / apath), hours=hours,
                   reminders=reminders, review=review, replies=replies, checks=checks, people=people,
-                  units=units, routes=routes)
+                  units=units, routes=routes, security=security)
     _check_routes(cfg)
     return cfg
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, mime, outbox, workflow
+from daemon import clock, mime, outbox, trust, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Mail, Request,
@@ -49,7 +49,7 @@ def archive(app: App, raw: bytes) -> str:
 
 
 ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
-           "query_denied", "status_list", "status")
+           "query_denied", "status_list", "status", "unverified", "ambiguous")
 MAX_ANSWERS_A_DAY = 20
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
 MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
@@ -154,6 +154,7 @@ class Pipeline:
     record: Mail
     archive: str
     check: object = None      # the 请示 format check, done before the transaction
+    threaded: bool = False    # the request was found from the mail answered (In-Reply-To/References)
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -172,9 +173,10 @@ class Pipeline:
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
-               cc: list[str] = (), step: Step | None = None) -> None:
-        """One short mail back to the sender; with `step`, it carries the step's code so that answering it
-        decides as answering the notification would."""
+               cc: list[str] = (), step: Step | None = None, signer: str = "", code: str = "") -> None:
+        """One short mail back to the sender; with `step` and `signer` (for whom the sender may decide on it),
+        it carries that signer's code and the form, so that answering it decides as answering the notification
+        would; `code` is a code of its own instead. Nobody else's answer carries a code that decides anything."""
         if not self.mail.from_addr:
             return
         if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
@@ -186,9 +188,14 @@ class Pipeline:
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
+        answerable = step is not None and bool(signer)
+        code = code or (workflow.signer_code(step, signer) if answerable else "")
+        if answerable:
+            ctx = {"form": self.app.form_data(request), "step": step, "step_label": workflow.step_label(self.app, step),
+                   **ctx}
         outbox.queue(self.app.cfg, template, [self.mail.from_addr],
-                     {"req": request, "mail": self.mail, "sender_name": name, **ctx}, cc=cc, request=request,
-                     step=step, code=step.code if step is not None else "",
+                     {"req": request, "mail": self.mail, "sender_name": name, "answerable": answerable, **ctx},
+                     cc=cc, request=request, step=step if code else None, code=code,
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -199,7 +206,7 @@ class Pipeline:
         if mail.auto:
             return self.automatic()
         sender = mail.from_addr
-        if not sender:
+        if not sender and not mail.from_doubt:
             return self.note("无发件人地址，未处理", "ignored", ignored=True)
         if sender == cfg.office.address:
             return self.note("本机发出的邮件，未处理（防止循环）", "ignored", ignored=True)
@@ -209,14 +216,65 @@ class Pipeline:
             return self.classified(level)
         req, ref = self.find_request()
         reply = read_reply(mail, app.lexicon)
+        if mail.from_doubt:
+            return self.unknown_sender(req, reply, mail.from_doubt)
         if req is None:
-            return self.unrelated(reply)
+            return self.unrelated(reply)        # nothing there to decide: a new 请示, a 查询, or an answer
+        if cfg.security.authserv_id and reply.verb in DECISION_VERBS:
+            why = trust.verdict(mail.headers("authentication-results"), cfg.security.authserv_id, sender)
+            if why:
+                return self.unknown_sender(req, reply, why)
+        if reply.verb != Verb.QUERY and not self.asks_query(reply):
+            why = self.disagreement(req, ref)
+            if why:
+                return self.ask_which(req, reply, why)
         return self.about(req, ref, reply)
+
+    def unknown_sender(self, req: Request | None, reply, why: str) -> None:
+        """SPEC §3: a sender that cannot be trusted (From not one plain mailbox, or not authenticated by the
+        office's server): nothing applied; recorded, told at the real address, office staff alerted."""
+        mail, cfg = self.mail, self.app.cfg
+        self.note(f"发件人无法确认（{why}），未处理", "forgery", req, ignored=True)
+        if req is None and not self.app.directory.is_known(mail.from_addr):
+            return      # about no request, from nobody we know (spam names itself so): the digest lists it
+        self.answer("unverified", {"reply": reply, "why": why, "sender_name": mail.from_addr}, req,
+                    action="告知发件人无法确认，未处理")
+        outbox.queue(cfg, "forgery_alert", list(cfg.office.staff), {"req": req, "mail": mail, "reply": reply,
+                     "why": why}, request=req, action="发件人无法确认，提醒办公室")
+
+    def subject_number(self) -> str:
+        """The request number written in the subject: the one in 【】 first, else the first one."""
+        pattern = workflow.number_pattern(self.app.cfg.office.number_format)
+        m = re.search(f"【({pattern.pattern})】", self.mail.subject) or pattern.search(self.mail.subject)
+        return (m.group(1) if m.re is not pattern else m.group(0)) if m else ""
+
+    def disagreement(self, req: Request, ref: Mail | None) -> str:
+        """SPEC §3: why the mail answered and the number or code in the subject point at different requests
+        or steps; "" when they agree or the subject names none."""
+        number = self.subject_number()
+        if number and number != req.number:
+            return f"所回复的是{req.number}的邮件，主题中写的却是{number}"
+        codes = _CODE_IN_SUBJECT.findall(self.mail.subject)
+        if not codes:
+            return ""
+        coded = (Mail.select().where((Mail.direction == "out") & (Mail.code == codes[-1]) & Mail.request.is_null(False))
+                 .order_by(Mail.id.desc()).first())
+        if coded is None:
+            return ""           # no code of ours: the usual checks refuse whatever it asks
+        if coded.request_id != req.id:
+            return f"所回复的是{req.number}的邮件，主题中的流转码却属于{coded.request.number}"
+        if self.threaded and ref is not None and (coded.step_id != ref.step_id or coded.code != ref.code):
+            return "主题中的流转码与所回复的邮件不属于同一办理环节或同一审批人"
+        return ""
+
+    def ask_which(self, req: Request, reply, why: str) -> None:
+        self.note(f"所回复的邮件与主题所指不一致（{why}），未处理", "ambiguous", req, ignored=True)
+        self.answer("ambiguous", {"reply": reply, "why": why}, req, action="询问所指的请示")
 
     def automatic(self) -> None:
         mail = self.mail
         req, ref = self.find_request()
-        if mail.auto == "out-of-office" and req is not None and ref is not None and ref.step_id:
+        if mail.auto == "out-of-office" and not mail.from_doubt and req is not None and ref is not None and ref.step_id:
             step = Step.get_or_none(Step.id == ref.step_id)
             if step is not None and step.state == ACTIVE:
                 from daemon import chase
@@ -239,17 +297,19 @@ class Pipeline:
             refs = {m.message_id: m for m in found if m.direction == "out"}
             for i in ids:
                 if i in refs:
+                    self.threaded = True
                     return refs[i].request, refs[i]
             # a reply to a mail we received (the unit answering its own 请示 with 补充材料): the request,
             # but no notification of ours is being answered
             own = {m.message_id: m for m in found if m.direction == "in"}
             for i in ids:
                 if i in own:
+                    self.threaded = True
                     return own[i].request, None
         codes = _CODE_IN_SUBJECT.findall(mail.subject)
-        number = workflow.number_pattern(self.app.cfg.office.number_format).search(mail.subject)
+        number = self.subject_number()
         if number:
-            req = Request.get_or_none(Request.number == number.group(0))
+            req = Request.get_or_none(Request.number == number)
             if req is not None:
                 ref = None
                 if codes:
@@ -287,6 +347,7 @@ class Pipeline:
         sender = mail.from_addr
         verb = reply.verb
         is_unit = sender == req.sender or (req.unit_id and (u := d.unit_of(sender)) is not None and u.id == req.unit_id)
+        deciding: tuple[Step, str] | tuple[None, str] = (None, "")    # the step and signer a refusal is about
         try:
             if verb == Verb.QUERY or self.asks_query(reply):
                 from daemon import records
@@ -297,12 +358,15 @@ class Pipeline:
                 reply = replace(reply, fields=reply.fields or ({"拟办意见": reply.opinion} if reply.opinion else {}))
             if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN, Verb.REMIND) and req.state in OPEN_STATES:
                 if verb == Verb.REMIND:
+                    if ref is None:
+                        # SPEC §3: like every keyword, 催办 answers a mail of its request (or carries its code)
+                        raise workflow.Refused("催办请直接回复该请示的任一往来邮件（如审核邮件），以免误催其他请示。")
                     from daemon import chase
                     n = chase.remind_now(app, req, by=sender)
                     if n == 0:
                         raise workflow.Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不在审批中，无需催办。")
                     return self.note(f"办公室要求催办，已发催办通知{n}份", "remind", req)
-                if req.state == REVIEWING and self.answers(req, ref, step=None):
+                if req.state == REVIEWING and self.answers(req, ref):
                     name = workflow._staff_name(app, sender)
                     if verb == Verb.ACCEPT:
                         workflow.accept(app, req, sender, reply.fields)
@@ -317,12 +381,14 @@ class Pipeline:
             step = workflow.active_step(req) if req.state == APPROVING else None
             if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
                                              Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN):
-                principal = self.principal(step, sender)
-                if principal is not None and self.answers(req, ref, step):
+                # the decision counts only for the signer the answered mail was sent to (SPEC §3, 会签)
+                principal = self.signer(step, ref)
+                if principal is not None and principal not in step.signed and self.acts_for(sender, principal):
+                    deciding = (step, principal)
                     if verb == Verb.UNKNOWN:
                         self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
                         return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复",
-                                           step=step)
+                                           step=step, signer=principal)
                     word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
                             Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
                     text = reply.opinion if verb != Verb.APPROVE_WITH_CONDITIONS else (reply.opinion or reply.new_text)
@@ -330,7 +396,7 @@ class Pipeline:
                     return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
             if is_unit:
                 if verb == Verb.WITHDRAW:
-                    if ref is None and not self.answers(req, None, None):
+                    if ref is None and not self.answers(req, None):
                         # SPEC §2/§3: 撤回 answers a mail of its request (or carries its code), not a bare number
                         raise workflow.Refused("撤回请直接回复该请示的任一往来邮件（如回执），以免误撤其他请示。")
                     workflow.withdraw(app, req, sender)
@@ -348,21 +414,46 @@ class Pipeline:
                     workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
                     return self.note("单位补充材料，已转当前办理人", "supplement", req)
             if verb == Verb.DONE and req.state == APPROVED and self.executes(req, sender) and self.answers(
-                    req, ref, None, code=req.done_code):
+                    req, ref, code=req.done_code):
                 workflow.report_done(app, req, sender, reply.opinion)
                 return self.note(f"执行部门办结回告：{reply.opinion}", "decision", req)
         except workflow.Refused as e:
             self.note(f"未处理：{e}", "refused", req, ignored=True)
-            return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
+            # an approver's refused decision: the answer carries their code, so a corrected reply to it decides
+            return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因",
+                               step=deciding[0], signer=deciding[1])
         return self.not_entitled(req, ref, reply)
 
-    def principal(self, step: Step, sender: str) -> str | None:
-        """For whom the sender decides on this step: an approver of the step acts only for themselves (a
-        second 同意 is a duplicate, not a delegate's signature); a delegate for the one principal still due."""
-        if sender in step.approvers:
-            return None if sender in step.signed else sender
+    def signer(self, step: Step, ref: Mail | None) -> str | None:
+        """The signer of the active `step` whose own current code the mail carries: that of the mail answered,
+        else the one in the subject; None when it carries none (another step's, a retired one, a request's).
+        The step's own code, which only mails of the first release carry, counts for whom they were sent to."""
+        codes = [ref.code] if ref is not None and ref.step_id == step.id else []
+        codes += _CODE_IN_SUBJECT.findall(self.mail.subject)[-1:]
+        for code in codes:
+            who = workflow.signer_of(step, code)
+            if who is not None:
+                return who
+            if code == step.code:
+                # a notification of the first release, which gave the whole step one code: the signer is
+                # the approver it was sent to; from the subject alone, the sender (or whom they stand in for)
+                sent_to = ref.rcpts if ref is not None and ref.code == code else []
+                due = [a for a in sent_to if a in step.approvers] or [
+                    p for p in self.app.directory.principals_for(self.mail.from_addr) if p in step.approvers]
+                return due[0] if due else None
+        return None
+
+    def acts_for(self, sender: str, principal: str) -> bool:
+        """The sender is that person, or their delegate."""
+        return principal in self.app.directory.principals_for(sender)
+
+    def entitled(self, step: Step | None, sender: str) -> str:
+        """For whom the sender may decide on the active step now (themselves first, else the first unsigned
+        person they are delegate of); "" when for nobody."""
+        if step is None:
+            return ""
         due = [p for p in self.app.directory.principals_for(sender) if p in step.approvers and p not in step.signed]
-        return due[0] if due else None
+        return due[0] if due else ""
 
     def executes(self, req: Request, sender: str) -> bool:
         """The sender is the executing unit or department (any address of that unit), or its delegate."""
@@ -383,11 +474,11 @@ class Pipeline:
         return bool(_QUERY_FIRST_LINE.match(mime.strip_subject_prefixes(self.mail.subject))
                     or _QUERY_FIRST_LINE.match(first))
 
-    def answers(self, req: Request, ref: Mail | None, step: Step | None, code: str | None = None) -> bool:
-        """SPEC §3: the mail answers the notification of that very step (or the review, or the result mail
-        when `code` is the request's done_code), carrying its current code."""
-        code = code or (step.code if step is not None else req.code)
-        if ref is not None and ref.code == code and (step is None or ref.step_id == step.id):
+    def answers(self, req: Request, ref: Mail | None, code: str | None = None) -> bool:
+        """SPEC §3: the mail answers the review mail (or the result mail when `code` is the request's
+        done_code), carrying its current code. A step's mails are answered per signer (signer())."""
+        code = code or req.code
+        if ref is not None and ref.code == code:
             return True
         found = _CODE_IN_SUBJECT.findall(self.mail.subject)
         return bool(found and found[-1] == code)
@@ -407,10 +498,17 @@ class Pipeline:
                           req, ignored=True, step=step)
                 return self.answer("late", {"step": step, "decided_by": decided or "",
                                             "decided_at": step.decided_at}, req, action="告知该环节已由他人处理")
-            if step is not None and step.state == ACTIVE and sender in step.signed:
-                self.note("本人已在该会签环节签署，重复意见未处理", "late", req, ignored=True, step=step)
-                return self.answer("late", {"step": step, "decided_by": d.name_of(sender),
+            signer = self.signer(step, ref) if step is not None and step.state == ACTIVE else None
+            if step is not None and step.state == ACTIVE and (sender in step.signed or (
+                    signer in step.signed and self.acts_for(sender, signer))):
+                who = sender if sender in step.signed else signer
+                self.note(f"{d.name_of(who)}已在该会签环节签署，重复意见未处理", "late", req, ignored=True, step=step)
+                return self.answer("late", {"step": step, "decided_by": d.name_of(who),
                                             "decided_at": None}, req, action="告知已签署")
+        # an approver of the active step who answered the wrong mail: the explanation carries the step's form
+        # and their own code, so that answering it decides (and nobody else's explanation carries one)
+        active = workflow.active_step(req) if req.state == APPROVING else None
+        principal = self.entitled(active, sender)
         if verb in DECISION_VERBS:
             from daemon.records import may_see
             if not may_see(self.app, req, sender):
@@ -421,6 +519,8 @@ class Pipeline:
                              action="可疑审批邮件提醒办公室")
                 return
             self.note(f"“{verb.value}”不是对当前环节通知的回复或当前无权处理，未处理", "not_entitled", req, ignored=True)
-            return self.answer("not_entitled", {"reply": reply}, req, action="告知未处理原因")
+            return self.answer("not_entitled", {"reply": reply}, req, action="告知未处理原因",
+                               step=active, signer=principal)
         self.note("与请示有关的来信，未识别为可执行的操作，已记录", "not_understood", req, ignored=True)
-        return self.answer("not_understood", {"reply": reply}, req, action="说明应如何回复")
+        return self.answer("not_understood", {"reply": reply}, req, action="说明应如何回复", step=active,
+                           signer=principal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import email.errors
 import email.message
 import email.policy
 import email.utils
@@ -12,6 +13,7 @@ import hashlib
 import html as html_lib
 import quopri
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -55,14 +57,18 @@ class ParsedMail:
     attachments: tuple[Attachment, ...]
     auto: str | None
     _headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    # why From names no single trustworthy mailbox (SPEC §3: an unknown sender); "" when it does
+    from_doubt: str = ""
 
     def header(self, name: str) -> str:
         """The first header called `name` (any case), decoded; "" when absent."""
+        found = self.headers(name)
+        return found[0] if found else ""
+
+    def headers(self, name: str) -> list[str]:
+        """Every header called `name` (any case), decoded, top first."""
         wanted = name.lower()
-        for key, value in self._headers:
-            if key.lower() == wanted:
-                return decode_header(value)
-        return ""
+        return [decode_header(value) for key, value in self._headers if key.lower() == wanted]
 
 
 # ---------------------------------------------------------------- charsets
@@ -203,6 +209,106 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
                 continue
             result.append((_normalise_space(decode_header(name)), addr))
     return result
+
+
+_ADDRESS_SHAPE = re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
+
+
+def normal_address(addr: str) -> str:
+    """An address as compared everywhere: lower case, an internationalised domain in its ASCII (IDNA) form."""
+    local, at, domain = addr.strip().strip("<>").lower().rpartition("@")
+    if not at:
+        return domain
+    domain = domain.rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass            # not a valid IDN: kept as written, it will match no configured address
+    return f"{local}@{domain}"
+
+
+MAX_FROM = 1000      # characters of one From header read with the header registry
+
+
+def sender(values: list[str]) -> tuple[str, str, str]:
+    """(display name, address, doubt) of the From header values (raw), read with the header registry.
+
+    The sender is the one mailbox of the one From header. `doubt` says why there is none to trust: no or
+    several From headers, not one mailbox (a list, a group), a parse defect, or an address written
+    anywhere else in the header (display name, encoded word, comment) that is not the real address.
+    The address returned is always the real (angle) address, never one taken from a display name.
+    """
+    if not values:
+        return "", "", ""
+    texts = [_quoted_words(_unescape_raw(re.sub(r"\r?\n[ \t]*", " ", str(v))).strip()) for v in values]
+    if len(texts) > 1:
+        found = "、".join(list(dict.fromkeys(a for t in texts[:5] if len(t) <= MAX_FROM
+                                            for _, a in _registry_mailboxes(t)[0]))[:5])
+        return "", "", f"邮件有{len(texts)}个发件人（From）字段（{found or '无地址'}）"
+    text = texts[0]
+    if len(text) > MAX_FROM:
+        # no person's From is this long, and the registry's parse grows much faster than its length
+        angle = re.findall(r"<([^<>\s]{1,300}@[^<>\s]{1,300})>", text)
+        return "", normal_address(angle[-1]) if angle else "", f"发件人字段过长（{len(text)}个字符）"
+    mailboxes, groups, defects = _registry_mailboxes(text)
+    bare = re.fullmatch(r"([^\"<>]*?)\s*<([^<>\s]+)>", text)
+    if defects and bare and bare.group(1):
+        # an unquoted display name that is not a valid phrase ("li@a.test <u@b.test>", "Amazon.co.jp@x <…>"):
+        # read as the name it is shown as; the address check below judges it
+        mailboxes, groups, defects = _registry_mailboxes(f'"{_quote(bare.group(1))}" <{bare.group(2)}>')
+    if not mailboxes:
+        return "", "", "发件人字段中没有邮箱地址" if text else ""
+    name, addr = mailboxes[0]
+    name = (_addresses([text])[:1] or [(name, "")])[0][0] or name   # our decoding of GB names, as elsewhere
+    if len(mailboxes) > 1:
+        # no one address to answer: every one of them might be the victim
+        shown = "、".join(a for _, a in mailboxes[:5]) + ("等" if len(mailboxes) > 5 else "")
+        return "", "", f"发件人字段含{len(mailboxes)}个地址（{shown}）"
+    if groups:
+        return name, addr, "发件人字段为地址组形式"
+    if defects or "@" not in addr:
+        # the registry may take a bare address in front of the angle address for the mailbox: the alert
+        # names the angle address, the one a server that checks senders looks at
+        angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", text)
+        addr = normal_address(angle[-1]) if angle else addr if "@" in addr else ""
+        return name, addr, "发件人字段格式有误"
+    shown = unicodedata.normalize("NFKC", decode_header(text) + " " + name)
+    if {normal_address(a.strip(".")) for a in _ADDRESS_SHAPE.findall(shown)} - {addr}:
+        return name, addr, "发件人显示名中写有另一个邮箱地址"
+    return name, addr, ""
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _quoted_words(text: str) -> str:
+    """Encoded words inside a quoted display name ("=?gb18030?B?…?=", as QQ and Foxmail write it) decoded."""
+    if "=?" not in text:
+        return text
+    return _QUOTED.sub(lambda m: f'"{_quote(decode_header(m.group(1)))}"' if "=?" in m.group(1) else m.group(0),
+                       text)
+
+
+# received as RFC 5322 §4 and RFC 6532 allow: a period in a name ("John Q. Public"), UTF-8 local parts
+_TOLERATED = (email.errors.ObsoleteHeaderDefect, email.errors.NonASCIILocalPartDefect)
+
+
+def _registry_mailboxes(text: str) -> tuple[list[tuple[str, str]], bool, bool]:
+    """([(name, normalised address)], any group syntax, any defect) by the modern header registry."""
+    try:
+        header = email.policy.default.header_factory("from", text)
+        groups = header.groups
+        defects = any(not isinstance(d, _TOLERATED) for d in header.defects)
+    except Exception:  # noqa: BLE001 - the registry gives up on some hostile values: no mailbox to trust
+        return [], False, True
+    mailboxes = [(_normalise_space(a.display_name or ""), normal_address(a.addr_spec)) for g in groups
+                 for a in g.addresses if a.addr_spec]
+    return mailboxes, any(g.display_name is not None for g in groups), defects
 
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -594,8 +700,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if not message_id:
         message_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
     subject = _normalise_space(decode_header(first("subject")))
-    senders = _addresses(all_of("from")) or _addresses(all_of("sender"))
-    from_name, from_addr = senders[0] if senders else ("", "")
+    from_name, from_addr, from_doubt = sender(all_of("from") or all_of("sender"))
 
     bodies = _Bodies()
     bodies.walk(msg)
@@ -621,4 +726,5 @@ def _parse(raw: bytes) -> ParsedMail:
         attachments=tuple(bodies.attachments),
         auto=_auto(msg, subject, from_addr),
         _headers=headers,
+        from_doubt=from_doubt,
     )

@@ -137,6 +137,22 @@ class Step(Base):
         indexes = ((("request", "position"), False),)
 
 
+class SignerCode(Base):
+    """Each signer's own code on a step, so that a mail sent to one signer can never carry another's decision.
+
+    A code counts while its `generation` is the step's current code: rotating Step.code (activation, 转)
+    retires every signer's code of the step at once.
+    """
+
+    step = pw.ForeignKeyField(Step, backref="signer_codes", on_delete="CASCADE")
+    address = pw.CharField()                # the signer (the approver the mail was sent for)
+    generation = pw.CharField()             # Step.code when this code was made
+    code = pw.CharField(index=True)
+
+    class Meta:
+        indexes = ((("step", "address", "generation"), False),)
+
+
 class Opinion(Base):
     request = pw.ForeignKeyField(Request, backref="opinions", on_delete="CASCADE")
     step = pw.ForeignKeyField(Step, null=True, backref="opinions", on_delete="SET NULL")
@@ -189,7 +205,7 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, Opinion, Mail, Outbox, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Mail, Outbox, Job)
 
 
 def connect(url: str) -> pw.Database:

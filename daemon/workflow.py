@@ -18,7 +18,7 @@ from daemon.app import App
 from daemon.directory import RouteError
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
                            PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, Step)
+                           STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Step)
 
 log = logging.getLogger("officeflow.workflow")
 
@@ -57,6 +57,26 @@ def _touch(req: Request, state: str | None = None) -> None:
 
 def active_step(req: Request) -> Step | None:
     return Step.select().where((Step.request == req) & (Step.state == ACTIVE)).order_by(Step.position).first()
+
+
+def signer_code(step: Step, address: str) -> str:
+    """The code that `address`'s mails about `step` carry, in the step's current generation (made on first use).
+
+    Every signer of a step has their own, so a mail sent to one signer can never decide for another.
+    """
+    row = SignerCode.select().where((SignerCode.step == step) & (SignerCode.address == address)
+                                   & (SignerCode.generation == step.code)).first()
+    if row is None:
+        row = SignerCode.create(step=step, address=address, generation=step.code, code=outbox.new_code())
+    return row.code
+
+
+def signer_of(step: Step, code: str) -> str | None:
+    """The signer whose current code on `step` is `code`; None for any other code (another step's, a retired
+    generation's, a request's)."""
+    row = SignerCode.select().where((SignerCode.step == step) & (SignerCode.generation == step.code)
+                                   & (SignerCode.code == code)).first()
+    return row.address if row is not None else None
 
 
 def holders(req: Request) -> list[str]:
@@ -275,8 +295,8 @@ def notify_approver(app: App, req: Request, step: Step, approver: str, template:
     cc = [x for x in [d.delegate_of(approver)] if x]
     outbox.queue(app.cfg, template, [approver], _mail_ctx(app, req, step=step, approver=approver,
                  approver_name=d.name_of(approver), step_label=step_label(app, step), **(extra or {})),
-                 cc=cc, request=req, step=step, code=step.code, attachments=app.original_attachments(req),
-                 action=f"送{d.name_of(approver)}审批")
+                 cc=cc, request=req, step=step, code=signer_code(step, approver),
+                 attachments=app.original_attachments(req), action=f"送{d.name_of(approver)}审批")
 
 
 def step_label(app: App, step: Step) -> str:
@@ -411,10 +431,14 @@ def pass_on(app: App, req: Request, inc: Incoming) -> None:
     mail = inc.mail
     text = new_text(mail).strip()           # what the unit wrote, not the mail it quoted
     opinion(req, mail.from_addr, req.unit_name, "补充", text[:2000])
-    targets = holders(req) or _staff(app)
-    step = active_step(req)
+    targets = holders(req)
+    step = active_step(req) if targets else None
     files = [outbox.Attach(a.filename, a.content_type, a.data) for a in mail.attachments]
-    outbox.queue(app.cfg, "supplement", targets, _mail_ctx(app, req, text=text, names=[f.name for f in files]),
-                 request=req, step=step, code=(step or req).code, attachments=files,
-                 action="补充材料转" + "、".join(app.directory.name_of(t) for t in targets))
+    ctx = _mail_ctx(app, req, text=text, names=[f.name for f in files])
+    # each holder their own copy with their own code: answering it decides as answering the notification
+    for to in [[t] for t in targets] or [_staff(app)]:
+        outbox.queue(app.cfg, "supplement", to, ctx, request=req, step=step,
+                     code=signer_code(step, to[0]) if step is not None else req.code, attachments=files,
+                     action="补充材料转" + "、".join(app.directory.name_of(t) for t in to))
+    targets = targets or _staff(app)
     log.info("%s supplement from %s passed to %s", req.number, mail.from_addr, ", ".join(targets))

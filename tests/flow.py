@@ -202,10 +202,16 @@ execute = "综合科"
         return found[-1]
 
     def reply(self, who: str, original, text: str, quote: str = "foxmail", subject: str | None = None,
-              attachments: list[tuple[str, bytes]] = ()) -> str:
-        """Answer `original` (a ParsedMail) the way a Chinese mail client does, quote below the new text."""
+              attachments: list[tuple[str, bytes]] = (), from_header: str | list[str] | None = None,
+              headers: tuple[tuple[str, str], ...] = ()) -> str:
+        """Answer `original` (a ParsedMail) the way a Chinese mail client does, quote below the new text.
+        `from_header` replaces the From line, written as given, one line per item (the envelope stays
+        `who`'s); `headers` go on top, as a receiving server adds them."""
         msg = EmailMessage()
-        msg["From"] = self.addr[who]
+        for name, value in headers:
+            msg[name] = value
+        if from_header is None:
+            msg["From"] = self.addr[who]
         msg["To"] = self.addr["office"]
         msg["Subject"] = subject if subject is not None else f"回复: {original.subject}"
         mid = make_msgid(domain=self.domain)
@@ -224,7 +230,11 @@ execute = "综合科"
         msg.set_content(text + quoted, charset="utf-8")
         for name, data in attachments:
             msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
-        self.servers.send(crlf(msg), [self.addr["office"]], self.addr[who])
+        raw = crlf(msg)
+        if from_header is not None:
+            lines = [from_header] if isinstance(from_header, str) else from_header
+            raw = b"".join(f"From: {line}\r\n".encode("utf-8") for line in lines) + raw
+        self.servers.send(raw, [self.addr["office"]], self.addr[who])
         return mid.strip("<>")
 
 

@@ -131,6 +131,16 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "not_understood": (message(reply=REPLY), False),
     "not_entitled": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target="")), False),
     "forgery_alert": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target="")), False),
+    "forgery_alert_unverified": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target=""),
+                                         why="发件人显示名中写有另一个邮箱地址"), False),
+    "not_entitled_answerable": (approver_ctx(mail=MAIL, answerable=True, reply=NS(
+        verb=NS(value="同意"), new_text="同意", opinion="", target="")), True),
+    "not_understood_answerable": (approver_ctx(mail=MAIL, answerable=True, reply=REPLY), True),
+    "refused_action_answerable": (approver_ctx(mail=MAIL, answerable=True, reply=REPLY,
+                                               reason="未找到“孙总”。"), True),
+    "unverified": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target=""),
+                           why="邮件服务器（mx.example.test）未能验证该邮件确由example.test发出（dmarc=fail）"), False),
+    "ambiguous": (message(reply=REPLY, why="所回复的是办请〔2026〕7号的邮件，主题中写的却是办请〔2026〕8号"), False),
     "late": (message(step=STEP, decided_by="王副总", decided_at=utc(2026, 11, 26, 2, 30)), False),
     "late_unknown_time": (message(step=STEP, decided_by="王副总", decided_at=None), False),
     "reminder": (approver_ctx(count=1, waited="1个工作日2小时", overdue=False), True),
@@ -168,7 +178,7 @@ DECIDING = {"review", "approval", "reminder"}
 
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
-         "forgery_alert late reminder escalation away_notice digest weekly status status_list query_denied").split()
+         "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list query_denied").split()
 
 
 def template_of(case: str) -> str:
@@ -220,6 +230,17 @@ def test_renders(renderer, case):
 def test_decision_subjects_carry_the_code(renderer, template):
     subject, _, _ = render(renderer, template)
     assert subject.endswith(f" {FINGERPRINT}"), subject
+
+
+@pytest.mark.parametrize("case", ["not_entitled", "not_understood", "refused_action"])
+def test_an_explanation_to_an_approver_of_the_step_is_answerable(renderer, case):
+    """With a signer's code it carries the code, the form and how to answer; without one, none of them."""
+    subject, text, html = render(renderer, case + "_answerable")
+    assert subject.endswith(f" {FINGERPRINT}"), subject
+    for part in (text, html):
+        assert "报批材料审批单" in part and "直接回复本邮件" in part
+    subject, text, html = render(renderer, case)
+    assert "流转码" not in subject and "报批材料审批单" not in text and "报批材料审批单" not in html
 
 
 def test_other_subjects_do_not_ask_for_a_decision(renderer):
