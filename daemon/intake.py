@@ -76,12 +76,17 @@ def handle(app: App, raw: bytes) -> str:
         return FAILED
     attempts.begin()
     try:
-        return _handle(app, mail, rel)
+        return _handle(app, mail, rel, digest_id)
     finally:
         attempts.clear()
 
 
-def _handle(app: App, mail, rel: str) -> str:
+def _same_bytes(row: Mail, rel: str) -> bool:
+    """The recorded mail was archived from the very bytes archived at `rel` (the file name is their digest)."""
+    return not row.archive or row.archive.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]
+
+
+def _handle(app: App, mail, rel: str, digest_id: str) -> str:
     check = None
     if not mail.auto:
         # the format check reads attachments (and may run LibreOffice): outside the transaction, so the
@@ -93,6 +98,13 @@ def _handle(app: App, mail, rel: str) -> str:
     try:
         with db.atomic():
             seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+            if seen is not None and not _same_bytes(seen, rel):
+                # another mail under a Message-ID already taken (a careless or hostile sender): only the same
+                # bytes are a duplicate, so this one is recorded under its digest and processed like any other
+                log.warning("- mail from %s reuses the Message-ID %s of another mail; recorded as %s",
+                            mail.from_addr, mail.message_id, digest_id)
+                mail = replace(mail, message_id=digest_id)
+                seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == digest_id))
             if seen is not None and seen.kind == "failed":
                 seen.delete_instance()       # moved back from the failed folder by an admin: try again
             elif seen is not None:
@@ -103,9 +115,12 @@ def _handle(app: App, mail, rel: str) -> str:
                                  archive=rel, kind="mail")
             Pipeline(app, mail, record, rel, check).run()
     except pw.IntegrityError as e:
-        if Mail.select().where((Mail.direction == "in") & (Mail.message_id == mail.message_id)).exists():
+        taken = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+        if taken is not None and _same_bytes(taken, rel):
             log.info("- mail %s taken by another daemon", mail.message_id)
             return PROCESSED
+        if taken is not None and mail.message_id != digest_id:
+            return _handle(app, replace(mail, message_id=digest_id), rel, digest_id)
         log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
         return FAILED
