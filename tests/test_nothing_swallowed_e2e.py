@@ -49,3 +49,47 @@ def test_a_different_request_reusing_a_message_id_is_registered_and_a_true_dupli
     incoming = list(db.Mail.select().where(db.Mail.direction == "in"))
     assert sorted(m.message_id.startswith("officeflow-") for m in incoming) == [False, True]
     assert office.servers.messages(office.addr["office"]) == []
+
+
+HOLIDAY = "关于2027年春节休假安排的请示"
+
+
+def test_a_request_about_holidays_goes_through_acceptance_and_approval(office):
+    body = (GOOD_BODY.replace("关于购置办公设备的请示", HOLIDAY)
+            .replace("因业务量增加，我公司现有计算机老化严重，已影响正常办公。为保障工作顺利开展，拟购置台式计算机10台，"
+                     "预算约6万元，资金从年度办公经费中列支。建议采购国产品牌设备。",
+                     "根据国家春节放假安排，结合生产实际，拟安排职工2月5日至2月13日休假，值班人员另行轮休。"))
+    office.send_request(subject=HOLIDAY, body=body, attachments=[])
+    office.run_once()
+    number = _number(office.last("unit1").subject)
+    review = office.last("clerk", number)
+    assert HOLIDAY in review.subject
+
+    office.reply("clerk", review, "受理\n拟办意见：拟同意，报王总审批。\n流程：王总")  # subject quotes the title
+    office.run_once()
+    note = office.last("wang", number)
+    assert HOLIDAY in note.subject
+    office.reply("wang", note, "同意。")
+    office.run_once()
+
+    db = office.db()
+    req = db.Request.get()
+    assert (req.title, req.state) == (HOLIDAY, "approved")
+    assert office.last("zonghe", number)
+    assert not db.Mail.select().where((db.Mail.direction == "in") & (db.Mail.kind == "auto")).exists()
+
+
+def test_an_out_of_office_reply_to_the_holiday_request_is_recorded_not_answered(office):
+    office.send_request(subject=HOLIDAY, body=GOOD_BODY.replace("关于购置办公设备的请示", HOLIDAY), attachments=[])
+    office.run_once()
+    number = _number(office.last("unit1").subject)
+    office.reply("clerk", office.last("clerk", number), "受理\n流程：王总")
+    office.run_once()
+    note = office.last("wang", number)
+    office.reply("wang", note, "本人休假至2月13日，急事请联系赵秘书。", subject=f"自动回复: {note.subject}")
+    office.run_once()
+    db = office.db()
+    auto = db.Mail.get((db.Mail.direction == "in") & (db.Mail.sender == office.addr["wang"]))
+    assert auto.kind == "auto" and auto.ignored
+    assert db.Request.get().state == "approving"
+    assert [m for m in office.inbox("wang") if number in m.subject] == [note]
