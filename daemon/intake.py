@@ -50,7 +50,8 @@ def archive(app: App, raw: bytes) -> str:
 
 ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
            "query_denied", "status_list", "status")
-MAX_ANSWERS_A_DAY = 20
+MAX_ANSWERS_A_DAY = 20     # to one address about nothing it holds (strangers, forged senders): no backscatter
+MAX_QUESTIONS_A_STEP = 3   # to one person about a step (or review, 办结) they hold: a leader may handle forty a day
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
 MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
 
@@ -192,11 +193,20 @@ class Pipeline:
         decides as answering the notification would."""
         if not self.mail.from_addr:
             return
-        if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
+        held = self.held(request, step)
+        if held is not None:
+            # an entitled person writing about what they hold is always answered, a few times a step a day
+            limit, why = MAX_QUESTIONS_A_STEP, f"今日已就该事项答复{MAX_QUESTIONS_A_STEP}次"
+            count = self.answered_today(self.mail.from_addr, *held)
+        else:
             # a robot without automatic-mail headers, or a forged sender: no endless exchange, no backscatter
-            self.record.action += f"（今日已答复{MAX_ANSWERS_A_DAY}次，不再答复）"
+            limit, why = MAX_ANSWERS_A_DAY, f"今日已答复{MAX_ANSWERS_A_DAY}次"
+            count = self.answered_today(self.mail.from_addr)
+        if count >= limit:
+            self.record.action += f"（{why}，不再答复）"
             self.record.save()
-            log.warning("- no more answers today to %s", self.mail.from_addr)
+            log.warning("%s no more answers today to %s", request.number if request is not None else "-",
+                        self.mail.from_addr)
             return
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
@@ -387,10 +397,32 @@ class Pipeline:
         unit = d.unit_of(sender)
         return unit is not None and any(d.unit_of(e) == unit for e in req.execute or [])
 
-    def answered_today(self, address: str) -> int:
+    def held(self, req: Request | None, step: Step | None) -> tuple[Request, Step | None] | None:
+        """What of `req` the sender holds now, for the answer cap: the active step they (or their principal)
+        must decide, the review (office staff), the 办结回告 (executing unit), the returned request (its unit)."""
+        if req is None:
+            return None
+        if step is not None:
+            return req, step
+        sender, d = self.mail.from_addr, self.app.directory
+        if req.state == APPROVING and (active := workflow.active_step(req)) is not None and any(
+                p in active.approvers for p in d.principals_for(sender)):
+            return req, active
+        unit = d.unit_of(sender)
+        if (req.state == REVIEWING and d.is_staff(sender)) or (req.state == APPROVED and self.executes(req, sender)) \
+                or (req.state == RETURNED and (sender == req.sender or (unit is not None and unit.id == req.unit_id))):
+            return req, None
+        return None
+
+    def answered_today(self, address: str, req: Request | None = None, step: Step | None = None) -> int:
+        """Answers sent to `address` in the last day; when given, only those about `req` since `step` began."""
         since = clock.now() - timedelta(days=1)
-        rows = Mail.select(Mail.rcpts).where((Mail.direction == "out") & Mail.kind.in_(ANSWERS) & (Mail.at >= since))
-        return sum(address in r.rcpts for r in rows)
+        if step is not None and step.activated_at is not None:
+            since = max(since, step.activated_at)
+        where = (Mail.direction == "out") & Mail.kind.in_(ANSWERS) & (Mail.at >= since)
+        if req is not None:
+            where &= Mail.request == req
+        return sum(address in r.rcpts for r in Mail.select(Mail.rcpts).where(where))
 
     def asks_query(self, reply) -> bool:
         """查询 in the subject (prefixes stripped) or as the first line of the new text (SPEC §2)."""

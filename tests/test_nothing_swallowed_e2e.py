@@ -93,3 +93,30 @@ def test_an_out_of_office_reply_to_the_holiday_request_is_recorded_not_answered(
     assert auto.kind == "auto" and auto.ignored
     assert db.Request.get().state == "approving"
     assert [m for m in office.inbox("wang") if number in m.subject] == [note]
+
+
+def test_an_approver_past_twenty_answers_a_day_still_gets_a_question_on_their_own_step(office):
+    from daemon import intake
+    office.send_request(subject="关于召开年度工作会议的请示",
+                        body=GOOD_BODY.replace("关于购置办公设备的请示", "关于召开年度工作会议的请示"), attachments=[])
+    office.run_once()
+    number = _number(office.last("unit1").subject)
+    office.reply("clerk", office.last("clerk", number), "受理\n流程：王总")
+    office.run_once()
+    note = office.last("wang", number)
+    for i in range(intake.MAX_ANSWERS_A_DAY + 1):       # a busy leader's fresh mails about nothing we know
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = office.addr["wang"], office.addr["office"], f"第{i}件事"
+        msg["Message-ID"] = f"<stray{i}@{office.domain}>"
+        msg.set_content("这件事请办公室看一下。")
+        office.servers.send(crlf(msg), [office.addr["office"]], office.addr["wang"])
+    office.run_once()
+    assert len(office.inbox("wang")) == 1 + intake.MAX_ANSWERS_A_DAY
+
+    office.reply("wang", note, "阅")
+    office.run_once()
+    question = office.last("wang")
+    assert number in question.subject and question.in_reply_to
+    office.reply("wang", question, "同意")
+    office.run_once()
+    assert office.db().Request.get().state == "approved"
