@@ -228,8 +228,11 @@ class Pipeline:
             return self.note("无发件人地址，未处理", "ignored", ignored=True)
         if sender == cfg.office.address:
             return self.note("本机发出的邮件，未处理（防止循环）", "ignored", ignored=True)
-        from daemon.checks import classification_of
-        level = classification_of(mail.subject, mail.text, [a.filename for a in mail.attachments])
+        if self.check is not None:
+            level = self.check.classification      # the subject, body, attachment names and attached documents
+        else:
+            from daemon.checks import classification_of
+            level = classification_of(mail.subject, mail.text, [a.filename for a in mail.attachments])
         if level:
             return self.classified(level)
         req, ref = self.find_request()

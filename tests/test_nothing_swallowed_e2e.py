@@ -120,3 +120,21 @@ def test_an_approver_past_twenty_answers_a_day_still_gets_a_question_on_their_ow
     office.reply("wang", question, "同意")
     office.run_once()
     assert office.db().Request.get().state == "approved"
+
+
+def test_a_request_whose_attached_document_is_marked_classified_is_kept_and_not_registered(office):
+    marked = docx_bytes(["000123", "機 密★1年", "特急", "关于调整保卫方案的请示", "集团公司办公室：", "妥否，请批示。"])
+    office.send_request(subject="报送请示", body="请审阅附件。", attachments=[("请示.docx", marked)])
+    office.run_once()
+
+    db = office.db()
+    assert db.Request.select().count() == 0
+    record = db.Mail.get(db.Mail.direction == "in")
+    assert record.kind == "classified" and "机密" in record.action
+    assert (office.tmp / "archive" / record.archive).read_bytes() == office.servers.messages(
+        office.addr["office"], "Processed")[0]
+    told = office.last("unit1")
+    assert "机密" in told.subject + told.text and not told.attachments
+    alert = office.last("director")
+    assert "机密" in alert.subject and office.addr["unit1"] in alert.subject + alert.text
+    assert not [m for m in office.inbox("clerk") if "请审核" in m.subject]
