@@ -3,19 +3,9 @@ strangers, and never silences an entitled person writing about what they hold.""
 
 from __future__ import annotations
 
-import pytest
-from test_intake_edges import BODY, World
+from test_intake_edges import BODY, world  # noqa: F401 - the in-process office fixture
 
 from daemon import intake, models
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def _questions(world, address, part):

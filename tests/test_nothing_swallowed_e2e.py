@@ -3,19 +3,13 @@ about holidays, a reused Message-ID, an answer to a busy approver, a classified 
 
 from __future__ import annotations
 
-import re
 from email.message import EmailMessage
 
 import pytest
 from flow import GOOD_BODY, crlf, docx_bytes
+from test_e2e import _number
 
 pytestmark = pytest.mark.mailserver
-
-
-def _number(subject: str) -> str:
-    m = re.search(r"【(.+?)】", subject)
-    assert m, subject
-    return m.group(1)
 
 
 def _request(office, who: str, subject: str, body: str, message_id: str) -> bytes:
