@@ -27,10 +27,11 @@ _TABLE = str.maketrans({
     **{c: ")" for c in "】〕］])）」』》〉>〗｝}⦆〙〛﹞﹚﹜"},
     **{c: "★" for c in "☆＊*✱✲✳⋆✶✷✸✹✺⭐※"},
 })
-# invisible characters that are not format characters (category Cf is dropped as a whole)
-_INVISIBLE = dict.fromkeys(map(ord, "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u3164\uffa0"
-                                    "\ufe00\ufe01\ufe02\ufe03\ufe04\ufe05\ufe06\ufe07\ufe08\ufe09\ufe0a\ufe0b"
-                                    "\ufe0c\ufe0d\ufe0e\ufe0f"))
+# zero-width and other invisible characters: the format characters (Unicode category Cf), fillers and
+# variation selectors
+_INVISIBLE = re.compile("[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+                        "\U000e0000-\U000e0fff]")
 
 _LEVEL = r"(绝\s*密|机\s*密|秘\s*密)"
 _PERIOD = r"(?:\s*(?:\d+|[一二两三四五六七八九十]+)\s*(?:年|个月|月|天|日)|\s*长期|\s*永久)?"
@@ -48,14 +49,17 @@ _LEADING = re.compile(rf"^\s*(?:\d{{6}}\s*)?{_MARK}(?=$|{_SEP}|特急|加急|紧
 _WORD = re.compile(rf"(?:^|(?<={_SEP})){_LEVEL}(?=$|{_SEP})")
 
 
+# every marking has 密 in it, written as such or as an HTML entity: texts without either are skipped
+_MAY_MARK = re.compile("[密&]")
+
+
 def normalise(text: str) -> str:
     """One form for every way of typing a marking: entities decoded, NFKC, no invisible characters, simplified
     characters, one kind of bracket, one star, plain spaces."""
     if "&" in text:
         text = html.unescape(html.unescape(text))
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text.translate(_INVISIBLE) if unicodedata.category(ch) != "Cf")
-    return re.sub(r"[^\S\n]+", " ", text.translate(_TABLE))
+    return re.sub(r"[^\S\n]+", " ", _INVISIBLE.sub("", text).translate(_TABLE))
 
 
 def _level(match: re.Match | None) -> str:
@@ -97,5 +101,6 @@ def classification_of(subject: str, texts, attachment_names) -> str:
         stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", (name or "").strip())
         found.add(_marked_name(normalise(stem[:_MAX_LINE])))
     for text in texts or []:
-        found.update(_marked_line(line) for line in first_lines(text))
+        if _MAY_MARK.search((text or "")[:_MAX_HEAD]):
+            found.update(_marked_line(line) for line in first_lines(text))
     return next((level for level in LEVELS if level in found), "")
