@@ -203,3 +203,17 @@ def test_keys_read_by_the_loader_are_known_even_when_not_listed(tmp_path, monkey
     """The table of known keys only helps name typos: a key the loader reads is never refused."""
     monkeypatch.setitem(C._KEYS, "office", ())
     assert C.load_config(EXAMPLE).office.head == "director@example.test"
+
+
+def test_check_config_names_the_misspelt_key_and_exits_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+    text = EXAMPLE.read_text(encoding="utf-8").replace('staff = ["clerk', 'stafff = ["clerk', 1)
+    path = _write(tmp_path, text)
+    out = subprocess.run([sys.executable, "-m", "daemon", "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=60, cwd=EXAMPLE.parents[1],
+                         env={**os.environ, "OFFICEFLOW_IMAP_PASSWORD": "x", "OFFICEFLOW_SMTP_PASSWORD": "x"})
+    assert out.returncode == 2
+    assert f"{path}: office.stafff: unknown key; did you mean 'staff'?" in out.stderr
+    assert "is required" not in out.stderr

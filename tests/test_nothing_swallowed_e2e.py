@@ -132,3 +132,15 @@ def test_a_request_whose_attached_document_is_marked_classified_is_kept_and_not_
     alert = office.last("director")
     assert "机密" in alert.subject and office.addr["unit1"] in alert.subject + alert.text
     assert not [m for m in office.inbox("clerk") if "请审核" in m.subject]
+
+
+def test_a_bounce_with_an_empty_return_path_is_recorded_and_never_answered(office):
+    bounce = _request(office, "unit1", "关于购置办公设备的请示", "This message could not be delivered.\n" + GOOD_BODY,
+                      f"<bounce1@{office.domain}>")
+    office.servers.send(bounce, [office.addr["office"]], "")          # MAIL FROM:<> becomes Return-Path: <>
+    office.run_once()
+    db = office.db()
+    record = db.Mail.get(db.Mail.direction == "in")
+    assert (record.kind, record.ignored) == ("auto", True) and "bounce" in record.action
+    assert db.Request.select().count() == 0
+    assert office.inbox("unit1") == []
