@@ -204,6 +204,7 @@ class Pipeline:
             count = self.answered_today(self.mail.from_addr)
         if count >= limit:
             self.record.action += f"（{why}，不再答复）"
+            self.record.ignored = True        # unanswered: listed in the digest, never lost silently
             self.record.save()
             log.warning("%s no more answers today to %s", request.number if request is not None else "-",
                         self.mail.from_addr)

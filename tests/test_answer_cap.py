@@ -73,3 +73,12 @@ def test_a_stranger_is_still_capped(world):
         world.send("stranger@else.test", "回复：" + note.subject, "同意", reply_to=note)
     assert len(world.mails_to("stranger@else.test")) == intake.MAX_ANSWERS_A_DAY
     assert world.request().state == "approving"
+
+
+def test_a_query_left_unanswered_by_the_cap_is_listed_as_ignored(world):
+    for _ in range(intake.MAX_ANSWERS_A_DAY + 2):
+        world.send("unit1@t.test", "查询", "查询")
+    assert len(world.mails_to("unit1@t.test")) == intake.MAX_ANSWERS_A_DAY
+    rows = list(models.Mail.select().where(models.Mail.direction == "in").order_by(models.Mail.id))
+    assert [r.ignored for r in rows] == [False] * intake.MAX_ANSWERS_A_DAY + [True, True]
+    assert all("不再答复" in r.action for r in rows[-2:])
