@@ -5,6 +5,7 @@ Nothing here opens a connection or touches the database.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -165,11 +166,37 @@ _DURATION = re.compile(r"^\d+[mhd]$")
 _SECURITY = ("ssl", "starttls", "none")
 
 
+# The keys of each table. A key read by the code is known even when missing here, so a new key is never
+# refused; this list only lets a typo (`stafff`) be named before the required key it hides (`staff`).
+_KEYS = {
+    "": ("office", "imap", "smtp", "database", "archive", "hours", "reminders", "review", "replies", "checks",
+         "security", "people", "units", "routes"),
+    "office": ("name", "address", "staff", "head", "timezone", "number_format", "accept_from"),
+    "imap": ("host", "port", "security", "username", "password_env", "password_file", "ca_file", "folder",
+             "processed_folder", "failed_folder", "idle", "poll_seconds", "timeout"),
+    "smtp": ("host", "port", "security", "username", "password_env", "password_file", "ca_file", "from",
+             "timeout"),
+    "database": ("url",),
+    "archive": ("path",),
+    "hours": ("calendar", "office", "extra_days_off", "extra_workdays"),
+    "reminders": ("first_after", "repeat_every", "escalate_after", "urgent", "digest_at", "report_after",
+                  "weekly_at"),
+    "review": ("auto_return",),
+    "replies": ("extra_approve_words",),
+    "checks": ("disabled", "severity", "require_signer", "suggestions"),
+    "security": ("authserv_id",),
+    "people": ("id", "name", "email", "superior", "delegate"),
+    "units": ("id", "name", "emails"),
+    "routes": ("match", "steps", "execute", "copy"),
+}
+
+
 class _Reader:
     """Takes values out of one TOML table, remembering the key path for error messages."""
 
-    def __init__(self, path: Path, table: dict[str, Any], prefix: str):
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str, kind: str | None = None):
         self.path, self.table, self.prefix, self.used = path, table, prefix, set()
+        self.known = set(_KEYS.get(prefix if kind is None else kind, ()))
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -181,7 +208,8 @@ class _Reader:
         self.used.add(name)
         if name not in self.table:
             if required or default is ...:
-                raise self.fail(name, "is required")
+                # a misspelt key hides the one it was meant to be: name the typo, not the missing key
+                raise self.missing(name, "is required")
             return default
         value = self.table[name]
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
@@ -219,10 +247,34 @@ class _Reader:
             return default
         return _parse_clock(value, lambda: self.fail(name, f"must be a time like 08:30, not {value!r}"))
 
+    def unknown(self, near: str = "", *, strict: bool = False) -> ConfigError | None:
+        """The error for a key this table does not have (the one closest to `near` first), or None; `strict`:
+        only the keys read so far count as known (when the table is done)."""
+        keys = self.known | self.used
+        strange = sorted(set(self.table) - (self.used if strict else keys))
+        if not strange:
+            return None
+        if near:
+            strange.sort(key=lambda k: -difflib.SequenceMatcher(None, k, near).ratio())
+        return self.fail(strange[0], unknown_key(strange[0], keys))
+
+    def missing(self, name: str, problem: str) -> ConfigError:
+        """The error for a required value that is absent: a misspelt key is what usually hides it."""
+        return self.unknown(near=name) or self.fail(name, problem)
+
     def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "is not a known key (misspelt?)")
+        """Every key of the table must have been read: anything else is a typo or a key of another table."""
+        error = self.unknown(strict=True)
+        if error is not None:
+            raise error
+
+
+def unknown_key(key: str, known) -> str:
+    """The problem text for an unknown key, suggesting the closest known one."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return "unknown key (this table has: " + ", ".join(sorted(known)) + ")" if known else "unknown key"
 
 
 _KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
@@ -389,6 +441,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
                           require_signer=ck.get("require_signer", bool, False),
                           suggestions=dict(ck.get("suggestions", dict, {})))
     ck.finish()
+    _check_rule_ids(ck, checks)
 
     people = tuple(_person(path, n, t) for n, t in enumerate(top.get("people", list, [])))
     units = tuple(_unit(path, n, t) for n, t in enumerate(top.get("units", list, [])))
@@ -413,7 +466,7 @@ def sqlite_path(url: str, base: Path) -> Path:
 
 
 def _missing(r: _Reader, name: str):
-    raise r.fail(name, "must list at least one address")
+    raise r.missing(name, "must list at least one address")
 
 
 def _port(r: _Reader, default: int) -> int:
@@ -462,7 +515,7 @@ def _dates(r: _Reader, name: str) -> tuple[date, ...]:
 def _person(path: Path, n: int, table: Any) -> Person:
     if not isinstance(table, dict):
         raise ConfigError(path, f"people[{n}]", "must be a table")
-    r = _Reader(path, table, f"people[{n}]")
+    r = _Reader(path, table, f"people[{n}]", "people")
     p = Person(id=r.text("id"), name=r.text("name"), email=r.email("email"),
                superior=r.get("superior", str, None), delegate=r.get("delegate", str, None))
     r.finish()
@@ -472,7 +525,7 @@ def _person(path: Path, n: int, table: Any) -> Person:
 def _unit(path: Path, n: int, table: Any) -> Unit:
     if not isinstance(table, dict):
         raise ConfigError(path, f"units[{n}]", "must be a table")
-    r = _Reader(path, table, f"units[{n}]")
+    r = _Reader(path, table, f"units[{n}]", "units")
     emails = []
     for e in r.strings("emails"):
         e = e.strip().lower()
@@ -480,7 +533,7 @@ def _unit(path: Path, n: int, table: Any) -> Unit:
             raise r.fail("emails", f"each entry must be an address or @domain, not {e!r}")
         emails.append(e)
     if not emails:
-        raise r.fail("emails", "must list at least one address or @domain")
+        raise r.missing("emails", "must list at least one address or @domain")
     u = Unit(id=r.text("id"), name=r.text("name"), emails=tuple(emails))
     r.finish()
     return u
@@ -489,13 +542,25 @@ def _unit(path: Path, n: int, table: Any) -> Unit:
 def _route(path: Path, n: int, table: Any) -> Route:
     if not isinstance(table, dict):
         raise ConfigError(path, f"routes[{n}]", "must be a table")
-    r = _Reader(path, table, f"routes[{n}]")
+    r = _Reader(path, table, f"routes[{n}]", "routes")
     steps = r.get("steps", (list, str))
     steps = "，".join(steps) if isinstance(steps, list) else steps
     route = Route(match=r.strings("match"), steps=steps, execute=r.get("execute", str, None),
                   copy=r.strings("copy"))
     r.finish()
     return route
+
+
+def _check_rule_ids(r: _Reader, checks: ChecksConfig) -> None:
+    """[checks] names rules by id: a misspelt id would silently change nothing."""
+    from daemon.checks.rules import RULES
+    for key, ids in (("disabled", checks.disabled), ("severity", checks.severity),
+                     ("suggestions", checks.suggestions)):
+        for rule_id in ids:
+            if rule_id not in RULES:
+                close = difflib.get_close_matches(rule_id, sorted(RULES), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else " (see `officeflow check` for the rule ids)"
+                raise r.fail(key, f"{rule_id!r} is not the id of any check rule{hint}")
 
 
 def _check_references(path: Path, office: OfficeConfig, people, units) -> None:

@@ -50,7 +50,8 @@ def archive(app: App, raw: bytes) -> str:
 
 ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
            "query_denied", "status_list", "status", "unverified", "ambiguous")
-MAX_ANSWERS_A_DAY = 20
+MAX_ANSWERS_A_DAY = 20     # to one address about nothing it holds (strangers, forged senders): no backscatter
+MAX_QUESTIONS_A_STEP = 3   # to one person about a step (or review, 办结) they hold: a leader may handle forty a day
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
 MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
 
@@ -76,12 +77,17 @@ def handle(app: App, raw: bytes) -> str:
         return FAILED
     attempts.begin()
     try:
-        return _handle(app, mail, rel)
+        return _handle(app, mail, rel, digest_id)
     finally:
         attempts.clear()
 
 
-def _handle(app: App, mail, rel: str) -> str:
+def _same_bytes(row: Mail, rel: str) -> bool:
+    """The recorded mail was archived from the very bytes archived at `rel` (the file name is their digest)."""
+    return not row.archive or row.archive.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]
+
+
+def _handle(app: App, mail, rel: str, digest_id: str) -> str:
     check = None
     if not mail.auto:
         # the format check reads attachments (and may run LibreOffice): outside the transaction, so the
@@ -93,6 +99,13 @@ def _handle(app: App, mail, rel: str) -> str:
     try:
         with db.atomic():
             seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+            if seen is not None and not _same_bytes(seen, rel):
+                # another mail under a Message-ID already taken (a careless or hostile sender): only the same
+                # bytes are a duplicate, so this one is recorded under its digest and processed like any other
+                log.warning("- mail from %s reuses the Message-ID %s of another mail; recorded as %s",
+                            mail.from_addr, mail.message_id, digest_id)
+                mail = replace(mail, message_id=digest_id)
+                seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == digest_id))
             if seen is not None and seen.kind == "failed":
                 seen.delete_instance()       # moved back from the failed folder by an admin: try again
             elif seen is not None:
@@ -103,9 +116,12 @@ def _handle(app: App, mail, rel: str) -> str:
                                  archive=rel, kind="mail")
             Pipeline(app, mail, record, rel, check).run()
     except pw.IntegrityError as e:
-        if Mail.select().where((Mail.direction == "in") & (Mail.message_id == mail.message_id)).exists():
+        taken = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+        if taken is not None and _same_bytes(taken, rel):
             log.info("- mail %s taken by another daemon", mail.message_id)
             return PROCESSED
+        if taken is not None and mail.message_id != digest_id:
+            return _handle(app, replace(mail, message_id=digest_id), rel, digest_id)
         log.exception("- mail %s from %s failed: %s", mail.message_id, mail.from_addr, e)
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
         return FAILED
@@ -179,11 +195,21 @@ class Pipeline:
         would; `code` is a code of its own instead. Nobody else's answer carries a code that decides anything."""
         if not self.mail.from_addr:
             return
-        if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
+        held = self.held(request, step)
+        if held is not None:
+            # an entitled person writing about what they hold is always answered, a few times a step a day
+            limit, why = MAX_QUESTIONS_A_STEP, f"今日已就该事项答复{MAX_QUESTIONS_A_STEP}次"
+            count = self.answered_today(self.mail.from_addr, *held)
+        else:
             # a robot without automatic-mail headers, or a forged sender: no endless exchange, no backscatter
-            self.record.action += f"（今日已答复{MAX_ANSWERS_A_DAY}次，不再答复）"
+            limit, why = MAX_ANSWERS_A_DAY, f"今日已答复{MAX_ANSWERS_A_DAY}次"
+            count = self.answered_today(self.mail.from_addr)
+        if count >= limit:
+            self.record.action += f"（{why}，不再答复）"
+            self.record.ignored = True        # unanswered: listed in the digest, never lost silently
             self.record.save()
-            log.warning("- no more answers today to %s", self.mail.from_addr)
+            log.warning("%s no more answers today to %s", request.number if request is not None else "-",
+                        self.mail.from_addr)
             return
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
@@ -210,8 +236,11 @@ class Pipeline:
             return self.note("无发件人地址，未处理", "ignored", ignored=True)
         if sender == cfg.office.address:
             return self.note("本机发出的邮件，未处理（防止循环）", "ignored", ignored=True)
-        from daemon.checks import classification_of
-        level = classification_of(mail.subject, mail.text, [a.filename for a in mail.attachments])
+        if self.check is not None:
+            level = self.check.classification      # the subject, body, attachment names and attached documents
+        else:
+            from daemon.checks import classification_of
+            level = classification_of(mail.subject, mail.text, [a.filename for a in mail.attachments])
         if level:
             return self.classified(level)
         req, ref = self.find_request()
@@ -463,10 +492,32 @@ class Pipeline:
         unit = d.unit_of(sender)
         return unit is not None and any(d.unit_of(e) == unit for e in req.execute or [])
 
-    def answered_today(self, address: str) -> int:
+    def held(self, req: Request | None, step: Step | None) -> tuple[Request, Step | None] | None:
+        """What of `req` the sender holds now, for the answer cap: the active step they (or their principal)
+        must decide, the review (office staff), the 办结回告 (executing unit), the returned request (its unit)."""
+        if req is None:
+            return None
+        if step is not None:
+            return req, step
+        sender, d = self.mail.from_addr, self.app.directory
+        if req.state == APPROVING and (active := workflow.active_step(req)) is not None and any(
+                p in active.approvers for p in d.principals_for(sender)):
+            return req, active
+        unit = d.unit_of(sender)
+        if (req.state == REVIEWING and d.is_staff(sender)) or (req.state == APPROVED and self.executes(req, sender)) \
+                or (req.state == RETURNED and (sender == req.sender or (unit is not None and unit.id == req.unit_id))):
+            return req, None
+        return None
+
+    def answered_today(self, address: str, req: Request | None = None, step: Step | None = None) -> int:
+        """Answers sent to `address` in the last day; when given, only those about `req` since `step` began."""
         since = clock.now() - timedelta(days=1)
-        rows = Mail.select(Mail.rcpts).where((Mail.direction == "out") & Mail.kind.in_(ANSWERS) & (Mail.at >= since))
-        return sum(address in r.rcpts for r in rows)
+        if step is not None and step.activated_at is not None:
+            since = max(since, step.activated_at)
+        where = (Mail.direction == "out") & Mail.kind.in_(ANSWERS) & (Mail.at >= since)
+        if req is not None:
+            where &= Mail.request == req
+        return sum(address in r.rcpts for r in Mail.select(Mail.rcpts).where(where))
 
     def asks_query(self, reply) -> bool:
         """查询 in the subject (prefixes stripped) or as the first line of the new text (SPEC §2)."""

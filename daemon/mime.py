@@ -610,38 +610,51 @@ class _Bodies:
 
 # ---------------------------------------------------------------- automatic mail
 
-_OOO_SUBJECT = re.compile(
-    r"(自动回复|自動回覆|自动答复|自动应答|out of (the )?office|auto[- ]?reply|automatic reply|autoreply|"
-    r"休假|不在办公室|vacation|abwesenheit|absence)",
-    re.IGNORECASE,
-)
-_BOUNCE_SUBJECT = re.compile(
-    r"(退信|系统退信|undeliver|delivery status notification|mail delivery (failed|failure|subsystem)|"
-    r"returned mail|delivery failure|failure notice|投递失败|无法投递)",
-    re.IGNORECASE,
-)
+# Subject words count only as a prefix a responder put in front of the subject it answers ("自动回复：…",
+# "Undeliverable: …"), or as a bounce's whole subject: never inside a title (关于春节休假安排的请示) or after
+# our 【number】, so a 请示 about holidays and every reply to it are handled like any other mail.
+_LEAD = r"^\s*(?:\[(?:external|外部邮件|ext)\]\s*)?"
+_OOO_WORDS = (r"自动回复|自動回覆|自動回復|自动答复|自動答覆|自动应答|自動應答|自动回信|外出|休假|不在办公室|"
+              r"automatic reply|auto[- ]?reply|auto[- ]?response|autoresponse|out of (?:the )?office(?: auto ?reply)?|"
+              r"vacation(?: reply)?|abwesenheitsnotiz|abwesend|r[ée]ponse automatique|absence")
+_BOUNCE_WORDS = (r"系统退信|退信(?:通知)?|邮件投递失败|投递失败|无法投递|undeliverable|undelivered mail(?: returned to sender)?|"
+                 r"delivery status notification(?: \((?:failure|delay)\))?|mail delivery (?:failed|failure|subsystem)|"
+                 r"returned mail|delivery failure|failure notice|non ?delivery report|nicht zustellbar|non remis")
+# the word, then a colon, or the word in brackets: "自动回复：", "[外出]", "（休假）"
+_OOO_PREFIX = re.compile(_LEAD + rf"(?:(?:{_OOO_WORDS})\s*[:：]|[\[【(（〔]\s*(?:{_OOO_WORDS})\s*[\]】)）〕])",
+                         re.IGNORECASE)
+_BOUNCE_PREFIX = re.compile(_LEAD + rf"(?:(?:{_BOUNCE_WORDS})\s*(?:[:：]|$)|[\[【(（〔]\s*(?:{_BOUNCE_WORDS})\s*[\]】)）〕])",
+                            re.IGNORECASE)
+_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "mailing-list", "x-mailing-list")
 
 
 def _auto(msg: email.message.Message, subject: str, from_addr: str) -> str | None:
-    """Why a mail is automatic (SPEC §3), or None for a person's mail."""
+    """Why a mail is automatic (SPEC §3), or None for a person's mail. The headers decide first; a subject
+    prefix only names the kind, or marks a responder that writes no header (X-Auto-Response-Suppress asks
+    others not to answer: it says nothing about the mail that carries it)."""
+    def header(name: str) -> str:
+        return str(msg.get(name, "") or "").strip().lower()
+
     ctype = _content_type(msg)
     report = str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
-    local = from_addr.split("@", 1)[0]
-    if (ctype == "multipart/report" and report != "disposition-notification") or local in (
-        "mailer-daemon", "postmaster") or _BOUNCE_SUBJECT.search(subject):
-        return "bounce"
     if report == "disposition-notification":
         return "receipt"
-    submitted = str(msg.get("auto-submitted", "") or "").strip().lower()
-    precedence = str(msg.get("precedence", "") or "").strip().lower()
-    if (msg.get("x-autoreply") or msg.get("x-autorespond") or precedence == "auto_reply"
-            or submitted.startswith("auto-replied") or _OOO_SUBJECT.search(subject)):
+    local = from_addr.split("@", 1)[0]
+    submitted = header("auto-submitted").split(";", 1)[0].strip()
+    precedence = header("precedence")
+    null_sender = "return-path" in msg and re.sub(r"\s", "", header("return-path")) in ("<>", "")
+    if ctype == "multipart/report" or local in ("mailer-daemon", "postmaster") or _BOUNCE_PREFIX.match(subject):
+        return "bounce"
+    if (header("x-autoreply") or header("x-autorespond") or precedence == "auto_reply"
+            or submitted == "auto-replied" or _OOO_PREFIX.match(subject)):
         return "out-of-office"
     if submitted and submitted != "no":
         return "auto-submitted"
+    if null_sender:
+        return "bounce"
     if precedence in ("bulk", "junk", "list"):
         return "precedence"
-    if any(msg.get(h) for h in ("list-id", "list-unsubscribe", "list-post", "mailing-list", "x-mailing-list")):
+    if any(msg.get(h) for h in _LIST_HEADERS):
         return "list"
     return None
 

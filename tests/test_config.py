@@ -51,7 +51,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("change, key, problem", [
-    (("[office]\n", "[office]\ncolour = 1\n"), "office.colour", "not a known key"),
+    (("[office]\n", "[office]\ncolour = 1\n"), "office.colour", "unknown key (this table has: accept_from"),
     (('security = "ssl"', 'security = "tls"'), "imap.security", "must be one of"),
     (('port = 993', 'port = "993"'), "imap.port", "whole number"),
     (('port = 993', 'port = 99999'), "imap.port", "between 1 and 65535"),
@@ -138,3 +138,82 @@ def test_staff_listed_among_people_sign_with_their_names(tmp_path):
     d = Directory(C.load_config(_write(tmp_path, text)))
     assert d.name_of("clerk@example.test") == "张明" and d.is_staff("clerk@example.test")
     assert Directory(C.load_config(EXAMPLE)).name_of("clerk@example.test") == "办公室"
+
+
+# a misspelt key is named with the closest known one, before the required key it hides is reported missing
+@pytest.mark.parametrize("old, new, key, meant", [
+    ('staff = ["clerk@example.test"]', 'stafff = ["clerk@example.test"]', "office.stafff", "staff"),
+    ('head = "director@example.test"', 'haed = "director@example.test"', "office.haed", "head"),
+    ('[office]', '[offfice]', "offfice", "office"),
+    ('[imap]', '[imapp]', "imapp", "imap"),
+    ('host = "127.0.0.1"', 'hots = "127.0.0.1"', "imap.hots", "host"),
+    ('processed_folder = "Processed"', 'processed_foldr = "Processed"', "imap.processed_foldr",
+     "processed_folder"),
+    ('from = "集团公司办公室', 'form = "集团公司办公室', "smtp.form", "from"),
+    ('url = "sqlite', 'uri = "sqlite', "database.uri", "url"),
+    ('path = "/var/lib/officeflow/archive"', 'paht = "/var/lib/officeflow/archive"', "archive.paht", "path"),
+    ('calendar = "cn"', 'calender = "cn"', "hours.calender", "calendar"),
+    ('digest_at = "08:30"', 'digest_time = "08:30"', "reminders.digest_time", "digest_at"),
+    ('auto_return = false', 'autoreturn = false', "review.autoreturn", "auto_return"),
+    ('extra_approve_words = []', 'extra_approve_word = []', "replies.extra_approve_word", "extra_approve_words"),
+    ('require_signer = false', 'requires_signer = false', "checks.requires_signer", "require_signer"),
+    ('[[people]]\nid = "caiwu"', '[[peple]]\nid = "caiwu"', "peple", "people"),
+    ('id = "caiwu"\nname = "财务科"\nemail =', 'id = "caiwu"\nname = "财务科"\nemial =', "people[0].emial",
+     "email"),
+    ('superior = "wang"', 'superiour = "wang"', "people[4].superiour", "superior"),
+    ('emails = ["unit1@', 'email = ["unit1@', "units[0].email", "emails"),
+    ('steps = ["财务科", "李副总"]', 'step = ["财务科", "李副总"]', "routes[0].step", "steps"),
+    ('execute = "综合科"', 'exeucte = "综合科"', "routes[0].exeucte", "execute"),
+])
+def test_a_misspelt_key_is_named_with_the_key_it_was_meant_to_be(tmp_path, old, new, key, meant):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    path = _write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(C.ConfigError) as err:
+        C.load_config(path)
+    assert err.value.key == key, str(err.value)
+    assert str(err.value) == f"{path}: {key}: unknown key; did you mean {meant!r}?"
+
+
+def test_a_key_in_the_wrong_table_lists_the_keys_of_that_table(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace("[database]\n", "[database]\nnumber_format = \"x\"\n", 1)
+    with pytest.raises(C.ConfigError) as err:
+        C.load_config(_write(tmp_path, text))
+    assert err.value.key == "database.number_format" and err.value.problem == "unknown key (this table has: url)"
+
+
+@pytest.mark.parametrize("old, new, key, problem", [
+    ('disabled = []', 'disabled = ["signr"]', "checks.disabled", "'signr' is not the id of any check rule; "
+                                                                  "did you mean 'signer'?"),
+    ('disabled = []', 'disabled = ["no_such_rule_at_all"]', "checks.disabled", "is not the id of any check rule"),
+    ('require_signer = false', 'require_signer = false\nseverity = { closin = "提示" }', "checks.severity",
+     "did you mean 'closing'?"),
+])
+def test_check_rule_ids_are_checked(tmp_path, old, new, key, problem):
+    from daemon.checks import RULES
+    assert "signer" in RULES and "closing" in RULES
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(C.ConfigError) as err:
+        C.load_config(_write(tmp_path, text.replace(old, new, 1)))
+    assert err.value.key == key and problem in err.value.problem
+
+
+def test_keys_read_by_the_loader_are_known_even_when_not_listed(tmp_path, monkeypatch):
+    """The table of known keys only helps name typos: a key the loader reads is never refused."""
+    monkeypatch.setitem(C._KEYS, "office", ())
+    assert C.load_config(EXAMPLE).office.head == "director@example.test"
+
+
+def test_check_config_names_the_misspelt_key_and_exits_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+    text = EXAMPLE.read_text(encoding="utf-8").replace('staff = ["clerk', 'stafff = ["clerk', 1)
+    path = _write(tmp_path, text)
+    out = subprocess.run([sys.executable, "-m", "daemon", "check-config", "-c", str(path)], capture_output=True,
+                         text=True, timeout=60, cwd=EXAMPLE.parents[1],
+                         env={**os.environ, "OFFICEFLOW_IMAP_PASSWORD": "x", "OFFICEFLOW_SMTP_PASSWORD": "x"})
+    assert out.returncode == 2
+    assert f"{path}: office.stafff: unknown key; did you mean 'staff'?" in out.stderr
+    assert "is required" not in out.stderr

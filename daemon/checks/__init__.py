@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from daemon.checks.document import (CLOSING, classification_of, clean_text, deadline_of, flat, is_title_line,
-                                    parse, urgency_of)
+from daemon.checks.document import CLOSING, clean_text, deadline_of, flat, is_title_line, parse, urgency_of
+from daemon.checks.marking import classification_of
 from daemon.checks.rules import HINT, RETURN, RULES, Rule, rule
 from daemon.doctext import IMAGE_SUFFIXES, TEXT_SUFFIXES, extract_text
 
@@ -81,8 +81,8 @@ def check(subject: str, body: str, attachments: list[tuple[str, bytes]], today: 
     others = [name for name, _ in attachments if name != chosen]
     doc = parse(text, others)
     doc.today = today
-    doc.classification = classification_of(subject, text if chosen is None else body + "\n" + text,
-                                            [name for name, _ in attachments])
+    # the marking of the mail and of every attached document, not only of the one taken for the 请示
+    doc.classification = classification_of(subject, [t for _, t, _ in candidates], [name for name, _ in attachments])
     subject_title = re.sub(r"^((re|fw|fwd|回复|答复|转发)\s*[:：]\s*|【[^】]*】\s*)+", "", subject or "",
                            flags=re.I).strip()
     if doc.title is None and chosen is None and is_title_line(subject_title):

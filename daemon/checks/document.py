@@ -213,25 +213,6 @@ def match_attachments(listed: list[str], attached: list[str]) -> tuple[list[str]
 
 # ---------------------------------------------------------------- markings: 密级, 紧急程度, 时限
 
-_LEVELS = ("绝密", "机密", "秘密")
-
-
-def classification_of(subject: str, text: str, attachment_names: list[str]) -> str:
-    """The 密级 a mail is marked with, or "". A marking word inside a phrase (商业秘密, 不涉及秘密) is not one."""
-    found: list[str] = []
-    token = r"(?<![\u4e00-\u9fffA-Za-z])(绝密|机密|秘密)(?!性)"
-    for name in [subject or ""] + list(attachment_names or []):
-        found += re.findall(token, name.translate(_FULLWIDTH))
-    lines = [l.strip() for l in clean_text(text or "").split("\n") if l.strip()][:6]
-    marking_line = re.compile(r"^(\d{6}\s*)?(密\s*级\s*[:：]\s*)?(绝密|机密|秘密)\s*(★\s*\S{0,6})?\s*(特急|加急)?$")
-    for line in lines:
-        m = marking_line.match(line)
-        if m:
-            found.append(m.group(3))
-    found += re.findall(r"(?<![\u4e00-\u9fff])(绝密|机密|秘密)\s*★", clean_text(text or ""))
-    return next((level for level in _LEVELS if level in found), "")
-
-
 def urgency_of(subject: str, head: list[str]) -> str:
     """特急 / 加急 from the subject's marking or a marking line at the top; 紧急 and 急件 count as 加急."""
     marks = re.findall(r"(?:^|[\[【(（])\s*(特急|加急|紧急|急件)\s*(?:[\]】)）:：\s]|$)", subject or "")
