@@ -15,10 +15,10 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, mime, outbox, workflow
+from daemon import clock, mime, outbox, questions, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Mail, Request,
+                           STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
                            Step, db)
 from daemon.replies import Verb, read_reply
 
@@ -26,7 +26,7 @@ log = logging.getLogger("officeflow.intake")
 
 PROCESSED, FAILED = "processed", "failed"
 DECISION_VERBS = {Verb.ACCEPT, Verb.RETURN, Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT,
-                  Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE}
+                  Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE, Verb.CONFIRM}
 _CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 _QUERY_FIRST_LINE = re.compile(r"^\s*查询")
 
@@ -172,23 +172,23 @@ class Pipeline:
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
-               cc: list[str] = (), step: Step | None = None) -> None:
-        """One short mail back to the sender; with `step`, it carries the step's code so that answering it
-        decides as answering the notification would."""
+               cc: list[str] = (), step: Step | None = None, code: str = "") -> Mail | None:
+        """One short mail back to the sender; with `step`, it carries the step's code (or `code`, a question's
+        own) so that answering it decides as answering the notification would."""
         if not self.mail.from_addr:
-            return
+            return None
         if self.answered_today(self.mail.from_addr) >= MAX_ANSWERS_A_DAY:
             # a robot without automatic-mail headers, or a forged sender: no endless exchange, no backscatter
             self.record.action += f"（今日已答复{MAX_ANSWERS_A_DAY}次，不再答复）"
             self.record.save()
             log.warning("- no more answers today to %s", self.mail.from_addr)
-            return
+            return None
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
-        outbox.queue(self.app.cfg, template, [self.mail.from_addr],
+        return outbox.queue(self.app.cfg, template, [self.mail.from_addr],
                      {"req": request, "mail": self.mail, "sender_name": name, **ctx}, cc=cc, request=request,
-                     step=step, code=step.code if step is not None else "",
+                     step=step, code=code or (step.code if step is not None else ""),
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -208,7 +208,10 @@ class Pipeline:
         if level:
             return self.classified(level)
         req, ref = self.find_request()
-        reply = read_reply(mail, app.lexicon)
+        # 同意X意见 counts only when X's opinion on this form is itself an approval
+        opinions = {o.name: o.decision for o in Opinion.select(Opinion.name, Opinion.decision)
+                    .where(Opinion.request == req).order_by(Opinion.at, Opinion.id)} if req is not None else None
+        reply = read_reply(mail, app.lexicon, opinions)
         if req is None:
             return self.unrelated(reply)
         return self.about(req, ref, reply)
@@ -316,16 +319,18 @@ class Pipeline:
                 raise workflow.Refused(f"该请示{by}当前状态为“{STATE_LABELS[req.state]}”，本次“{verb.value}”未作处理。")
             step = workflow.active_step(req) if req.state == APPROVING else None
             if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
-                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN):
+                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN, Verb.CONFIRM):
                 principal = self.principal(step, sender)
                 if principal is not None and self.answers(req, ref, step):
                     if verb == Verb.UNKNOWN:
-                        self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
-                        return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复",
-                                           step=step)
+                        return self.ask(req, step, principal, reply)
+                    if verb == Verb.CONFIRM:
+                        did = questions.confirm(app, req, step, principal, sender, self.codes(ref))
+                        return self.note(f"{did}（确认办公室询问）", "decision", req, step=step)
                     word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
                             Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
-                    text = reply.opinion if verb != Verb.APPROVE_WITH_CONDITIONS else (reply.opinion or reply.new_text)
+                    # the opinion on the form is what the person wrote, word for word (转/加签: what follows the name)
+                    text = reply.opinion if verb in (Verb.TRANSFER, Verb.ADD_SIGNER) else reply.new_text
                     did = workflow.decide(app, req, step, principal, sender, word, text, reply.target)
                     return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
             if is_unit:
@@ -355,6 +360,26 @@ class Pipeline:
             self.note(f"未处理：{e}", "refused", req, ignored=True)
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因")
         return self.not_entitled(req, ref, reply)
+
+    def ask(self, req: Request, step: Step, principal: str, reply) -> None:
+        """A reply of the entitled person that is not clear: ask, offering the likely reading when there is one."""
+        found = questions.reading(self.app, req, step, reply)
+        proposal = None
+        if found is not None:
+            proposal = questions.propose(step, principal, self.mail.from_addr, found, reply.new_text)
+        why = f"（{reply.shape}）" if reply.shape else ""
+        self.note(f"审批意见未能确定{why}，未作处理" + (f"，询问是否意为“{found.label}”" if found else ""),
+                  "not_understood", req, ignored=True, step=step)
+        sent = self.answer("not_understood", {"reply": reply, "offered": found.label if found else ""}, req,
+                           action="询问审批人的意思" if found else "请审批人重新回复", step=step,
+                           code=proposal.code if proposal is not None else "")
+        if proposal is not None and sent is not None:
+            proposal.message_id = sent.message_id
+            proposal.save()
+
+    def codes(self, ref: Mail | None) -> list[str]:
+        """The codes this mail carries: the answered mail's, then the subject's."""
+        return [*([ref.code] if ref is not None else []), *_CODE_IN_SUBJECT.findall(self.mail.subject)[-1:]]
 
     def principal(self, step: Step, sender: str) -> str | None:
         """For whom the sender decides on this step: an approver of the step acts only for themselves (a
@@ -390,7 +415,10 @@ class Pipeline:
         if ref is not None and ref.code == code and (step is None or ref.step_id == step.id):
             return True
         found = _CODE_IN_SUBJECT.findall(self.mail.subject)
-        return bool(found and found[-1] == code)
+        if found and found[-1] == code:
+            return True
+        # a question we sent this person about this very step carries a code of its own
+        return step is not None and questions.live(step, self.mail.from_addr, self.codes(ref)) is not None
 
     def not_entitled(self, req: Request, ref: Mail | None, reply) -> None:
         app, mail = self.app, self.mail

@@ -575,12 +575,14 @@ def _grammar(norm: str, verb: Verb, start: int, end: int,
             if c.kind == "handover":
                 target = _target(c)
                 return Verb.UNKNOWN, "handover", Offer(Verb.TRANSFER, target) if target else None
-            if c.kind in ("defer", "resubmit"):
+            if c.kind == "resubmit":
+                return Verb.UNKNOWN, c.kind, Offer(Verb.RETURN)
+            if c.kind == "defer":
                 return Verb.UNKNOWN, c.kind, None
         m = _AGREE_OPINION.search(decision.text)
         if m:
             said = _opinion_of(m.group(1), opinions)
-            if said in ("同意", "原则同意"):
+            if said in ("同意", "原则同意", "拟办"):
                 return verb, "agree_opinion", None
             if said == "不同意":
                 return Verb.UNKNOWN, "agree_dissent", Offer(Verb.REJECT)
@@ -606,7 +608,7 @@ def _grammar(norm: str, verb: Verb, start: int, end: int,
         return Verb.UNKNOWN, "dissent", Offer(Verb.REJECT)
     for kind in ("question", "condition", "defer", "resubmit"):
         if first.kind == kind or (kind != "question" and kind in kinds):
-            return Verb.UNKNOWN, kind, None
+            return Verb.UNKNOWN, kind, Offer(Verb.RETURN) if kind == "resubmit" else None
     return verb, "", None
 
 
