@@ -479,15 +479,15 @@ CLAUSE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
                             r"合适不|妥不妥|呢$")),
     ("dissent", re.compile(_AGREE_WORD + r".{0,14}?(?<!无)(?<!没有)(?<!没)"
                            r"(?:不同意见|反对意见|否定意见|保留意见|不同看法|异议|反对)")),
+    ("defer", re.compile(r"缓议|暂缓|再议|缓办|另行研究|另行商定|研究后再|再研究|再商量|再考虑|再说|放一放|押后|推迟|延后|"
+                         r"(?:年后|节后|以后|过后|回头|下周|下月|明年|下次)再")),
+    ("resubmit", re.compile(r"重新(?:上)?报|重报|再报|另报|重新(?:提交|申请|打报告|请示|呈报)|再打(?:个)?报告|"
+                            r"另行(?:请示|上报|报批|报送)|先不|暂不(?:执行|办理|实施|办)")),
     ("condition", re.compile(r"^(?:若|如果|假如|假若|倘若|倘|要是|只要|一旦|万一|如能|如确|如可|如需|如果说|待|等到|等|视)"
                              r"|^如(?!拟|无不妥|无异议|无意见|无问题)|前提下|条件下|情况下|的话|为前提|为条件|方可|才能|才可")),
     ("handover", re.compile(r"^(?:请|报|呈|由|交|送|提请|报请|呈请|转)" + _X + r"(?:同志)?" + _DECIDE
                             + r"(?:吧|为宜|即可|为准)?$|^呈" + _X + r"(?:同志)?(?:阅|阅示|审阅)?$|"
                             r"^" + _X + r"(?:定夺|决定|拍板|定)(?:吧|为宜)$")),
-    ("defer", re.compile(r"缓议|暂缓|再议|缓办|另行研究|另行商定|研究后再|再研究|再商量|再考虑|再说|放一放|押后|推迟|延后|"
-                         r"(?:年后|节后|以后|过后|回头|下周|下月|明年|下次)再")),
-    ("resubmit", re.compile(r"重新(?:上)?报|重报|再报|另报|重新(?:提交|申请|打报告|请示|呈报)|再打(?:个)?报告|"
-                            r"先不|暂不(?:执行|办理|实施|办)")),
     ("soft_reject", re.compile(r"^(?:此事|该事|此项|该项|这事|这件事|此|本事项|该请示|此请示|本请示|我意|我看)?(?:暂)?"
                                r"(?:不宜|不妥|不可|不予考虑|不予支持|不办|不能批|不批|驳回|駁回)"
                                r"(?:办理|开展|实施|采纳|考虑|支持|同意|批准|安排|上马)?(?:吧)?$")),
@@ -606,8 +606,18 @@ def _grammar(norm: str, verb: Verb, start: int, end: int,
         return Verb.UNKNOWN, "handover", Offer(Verb.TRANSFER, target) if target else None
     if first.kind == "dissent":
         return Verb.UNKNOWN, "dissent", Offer(Verb.REJECT)
+    m = _AGREE_OPINION.search(first.text)
+    if m and first.text.startswith(("按", "照")):         # 按财务科意见办理: as good as X's own opinion
+        said = _opinion_of(m.group(1), opinions)
+        if said in ("同意", "原则同意", "拟办"):
+            return Verb.APPROVE, "agree_opinion", None
+        return Verb.UNKNOWN, "agree_opinion_unknown" if said != "不同意" else "agree_dissent", (
+            Offer(Verb.REJECT) if said == "不同意" else None)
     for kind in ("question", "condition", "defer", "resubmit"):
-        if first.kind == kind or (kind != "question" and kind in kinds):
+        if first.kind == kind:
+            return Verb.UNKNOWN, kind, Offer(Verb.RETURN) if kind == "resubmit" else None
+    for kind in ("question", "condition", "defer", "resubmit"):
+        if kind != "question" and kind in kinds:
             return Verb.UNKNOWN, kind, Offer(Verb.RETURN) if kind == "resubmit" else None
     return verb, "", None
 
