@@ -164,6 +164,22 @@ def _cut_reason(lines: list[str], i: int, rules: bool = True) -> str | None:
     return None
 
 
+# Foxmail's default signature: the date and the sender's own address on lines of their own under the text.
+_SIGNATURE_LINE = re.compile(r"^\s*(?:\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+                             r"|<?(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?)\s*$")
+
+
+def _drop_signature_block(top: str) -> str:
+    """`top` without a trailing run of bare date and address lines holding an address, when text stands above."""
+    lines = top.split("\n")
+    end = len(lines)
+    while end > 0 and (not lines[end - 1].strip() or _SIGNATURE_LINE.match(lines[end - 1])):
+        end -= 1
+    if not any("@" in line for line in lines[end:]) or not any(line.strip() for line in lines[:end]):
+        return top         # a date alone is how a leader signs a 批示 (李明 2026年3月2日): it stays
+    return "\n".join(lines[:end]).strip()
+
+
 def cut_text(text: str) -> str:
     """The new text of a plain-text reply: above the quote, or, when nothing is above, the answers between quotes."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -175,7 +191,7 @@ def cut_text(text: str) -> str:
             break
     while first_cut > 0 and re.fullmatch(r"[\s\-_=*]*", lines[first_cut - 1]):
         first_cut -= 1  # blank or rule lines that lead into the quote
-    top = "\n".join(lines[:first_cut]).strip()
+    top = _drop_signature_block("\n".join(lines[:first_cut]).strip())
     if top or reason not in ("quote", "attribution"):
         return top
     # Bottom-posting or answers between quoted lines: keep the unquoted lines that follow a

@@ -143,3 +143,12 @@ def test_no_corpus_mail_with_a_shape_that_never_approves_reads_as_approval():
         checked += 1
     assert checked > 500
     assert approvals == [], approvals
+
+
+@pytest.mark.parametrize("client", SEVEN)
+@pytest.mark.parametrize("signature", ["\n\n2026-03-02\nli@example.test", "\n\nli@example.test", "\n\n\n2026-03-02 09:31:05\n<li@example.test>\n"])
+def test_a_date_and_address_signature_never_joins_the_opinion(client, signature):
+    """Foxmail's default signature (the date, the sender's address) under the answer: the opinion stays exact."""
+    text = "原则同意，但请控制在5万元以内。"
+    reply = read_reply(mime.parse(build_mail(client, text + signature, html=False, charset="gbk")))
+    assert reply.verb is Verb.APPROVE_WITH_CONDITIONS and reply.new_text == text, reply.new_text
