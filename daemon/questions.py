@@ -62,8 +62,8 @@ def confirm(app: App, req: Request, step: Step, principal: str, sender: str, cod
     """Apply the offer a 是 answers; raises workflow.Refused when there is none to apply."""
     found = live(step, sender, codes)
     if found is None or found.person != principal:
-        raise workflow.Refused("“是”只用于答复办公室的确认询问，本件当前没有待您确认的事项。审批意见请写明“同意”“不同意”"
-                               "或“退回：意见”。")
+        raise workflow.Refused("“是”“对”“确认”只用于答复办公室的确认询问，本件当前没有待您确认的事项。审批意见请写明"
+                               "“同意”“不同意”或“退回：意见”。")
     found.used_at = clock.now()
     found.save()
     return workflow.decide(app, req, step, principal, sender, found.verb, found.text, found.target)
