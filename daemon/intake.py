@@ -20,7 +20,7 @@ from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
                            Step, db)
-from daemon.replies import Verb, read_reply
+from daemon.replies import SHAPE_LABELS, Verb, read_reply
 
 log = logging.getLogger("officeflow.intake")
 
@@ -367,7 +367,7 @@ class Pipeline:
         proposal = None
         if found is not None:
             proposal = questions.propose(step, principal, self.mail.from_addr, found, reply.new_text)
-        why = f"（{reply.shape}）" if reply.shape else ""
+        why = f"（{SHAPE_LABELS[reply.shape]}）" if reply.shape in SHAPE_LABELS else ""
         self.note(f"审批意见未能确定{why}，未作处理" + (f"，询问是否意为“{found.label}”" if found else ""),
                   "not_understood", req, ignored=True, step=step)
         sent = self.answer("not_understood", {"reply": reply, "offered": found.label if found else "", "ask": True}, req,

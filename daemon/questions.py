@@ -35,8 +35,9 @@ def reading(app: App, req: Request, step: Step, reply: Reply) -> Reading | None:
     if party is None or d.person(party.address) is None or party.address in step.approvers:
         return None
     later = Step.select().where((Step.request == req) & (Step.state == PENDING) & (Step.position > step.position))
-    if any(party.address in s.approvers for s in later):
-        # 同意，报王总定 where 王总 signs after this step anyway: the likely meaning is plain approval
+    if any(party.address in s.approvers for s in later) or party.address in (req.execute or []):
+        # 同意，报王总定 where 王总 signs after this step anyway, or 请综合科办理 naming the executing unit:
+        # the likely meaning is plain approval
         return Reading("同意", "", "同意")
     return Reading("转", party.name, f"转：{party.name}")
 

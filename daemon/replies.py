@@ -12,6 +12,7 @@ from daemon.mime import ParsedMail, html_to_text, strip_subject_prefixes
 __all__ = [
     "FINGERPRINT_RE",
     "PLACEHOLDERS",
+    "SHAPE_LABELS",
     "Lexicon",
     "Offer",
     "Reply",
@@ -515,6 +516,12 @@ CLAUSE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
 # Whose opinion 同意X意见 follows: X's own words on this form must be an approval for it to be one.
 _AGREE_OPINION = re.compile(r"(?:同意|赞成|赞同|认同|按|按照|照)" + _X + r"(?:同志)?(?:的)?意见(?:办理|办|执行|处理)?$")
 _PROPOSAL_NAMES = ("拟办", "办公室", "拟办人")
+# how the 收发记录 names each shape that kept a reply from being applied
+SHAPE_LABELS = {
+    "condition": "附有条件", "handover": "请他人决定", "dissent": "赞同的是不同意见", "defer": "暂缓决定",
+    "resubmit": "要求重新报送", "question": "含有疑问", "agree_opinion_unknown": "所同意的意见不明",
+    "agree_dissent": "所同意的是不同意见", "doubt": "有否定语气", "mixed": "意见不一致", "double_negation": "双重否定",
+}
 _CONFIRM = re.compile(r"^(?:是|是的|对|对的|确认|确定|是,确认|对,确认)$")
 PLACEHOLDERS = ("（请写理由）", "（请写意见）", "（请写指导意见）")
 

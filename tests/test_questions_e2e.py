@@ -126,6 +126,7 @@ def test_yes_after_the_step_was_decided_changes_nothing(office):
     ("同意，报王总定", "同意"),                # 王总 signs after this step anyway: plain approval is offered
     ("我赞成审计科的不同意见", "不同意"),
     ("同意倒是可以，不过要重新报一次", "退回"),
+    ("请综合科办理", "同意"),                  # the executing unit named: he means it is approved
 ])
 def test_the_reading_offered_is_applied_only_on_yes(office, text, offered):
     approval = _approval(office, ROUTE.replace("流程：李副总", "流程：李副总，王总"))
@@ -154,6 +155,8 @@ def test_no_approval_out_of_a_condition_a_deferral_or_a_question(office, text, s
     assert not db.Opinion.select().where(db.Opinion.person == office.addr["li"]).exists()
     answer = office.last("li", "未能识别")
     assert says in answer.text, answer.text
+    record = db.Mail.select().where(db.Mail.direction == "in", db.Mail.sender == office.addr["li"]).get()
+    assert record.ignored and "未作处理" in record.action and "（" in record.action, record.action
 
 
 # ------------------------------------------------------------------------------------------ one-tap answers

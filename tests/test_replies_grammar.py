@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from daemon import mime
-from daemon.replies import Offer, Verb, classify, read_reply
+from daemon.replies import SHAPE_LABELS, Offer, Verb, classify, read_reply
 from tests.replies_cases import CASES as OLD_CASES, CLIENTS, build_mail
 from tests.replies_grammar_cases import (APPROVALS, CANCELLING, CASES, CONDITIONS, HANDOVERS, NEVER_APPROVE,
                                          OPINIONS, PEOPLE, QUESTIONS)
@@ -152,3 +152,8 @@ def test_a_date_and_address_signature_never_joins_the_opinion(client, signature)
     text = "原则同意，但请控制在5万元以内。"
     reply = read_reply(mime.parse(build_mail(client, text + signature, html=False, charset="gbk")))
     assert reply.verb is Verb.APPROVE_WITH_CONDITIONS and reply.new_text == text, reply.new_text
+
+
+def test_every_shape_that_holds_a_reply_back_has_a_label_for_the_record():
+    held = {classify(text, opinions=OPINIONS).shape for text, verb, _ in CASES if verb is Verb.UNKNOWN}
+    assert held - {""} <= set(SHAPE_LABELS), held - set(SHAPE_LABELS)
