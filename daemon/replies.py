@@ -486,6 +486,7 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
 _CLAUSE_BREAK = ",、:。.;!?\n"
 _SENTENCE_BREAK = "。.;!?\n"
 _X = r"([\u4e00-\u9fffa-z0-9@._\-]{1,12}?)"
+_XP = r"((?:(?!后|完成|结束|到位)[\u4e00-\u9fffa-z0-9@._\-]){1,8}?)"    # a person: 等王总定, never 等审计完成后
 _DECIDE = r"(?:定夺|决定|审定|审批|批示|阅示|签批|拍板|裁定|定)"
 _HANDLE = r"(?:处理|办理|阅处|酌处|核批|阅)"
 _AGREE_WORD = r"(?:同意|批准|赞成|赞同|认同|支持|附议|核准|准予)"
@@ -496,15 +497,19 @@ CLAUSE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
                             r"合适不|妥不妥|呢$")),
     ("dissent", re.compile(_AGREE_WORD + r".{0,14}?(?<!无)(?<!没有)(?<!没)"
                            r"(?:不同意见|反对意见|否定意见|保留意见|不同看法|异议|反对)")),
+    ("handover", re.compile(
+        r"^(?:同意|可以|原则同意|原则上同意)?(?:具体|最终|最后|还是|可|建议|但|不过)?(?:请|报|呈|由|交|送|提请|报请|呈请|转)"
+        + _X + r"(?:同志)?" + _DECIDE + r"(?:吧|为宜|即可|为准)?$|"
+        r"^(?:同意|可以|原则同意)?(?:具体|最终|最后|还是|但|不过)?(?:等|待)" + _XP + r"(?:同志)?" + _DECIDE + r"(?:吧)?$|^(?:同意|可以)?呈" + _X + r"(?:同志)?(?:阅|阅示|审阅)?$|"
+        r"^" + _X + r"(?:定夺|决定|拍板|定)(?:吧|为宜)$|"
+        r"^(?:但|不过|还)?(?:要|需|须|得|需要|还要|还需|待|等)" + _XP + r"(?:同志)?(?:同意|点头|首肯|拍板|批准|定夺|决定|审定)$|"
+        r"(?:先|须|需|要)?(?:报|请示|呈报|报请)(?:集团|上级|总部|总公司|董事会|党委会|总经理办公会)(?:审批|批准|同意|决定|定|研究)")),
     ("defer", re.compile(r"缓议|暂缓|再议|缓办|另行研究|另行商定|研究后再|再研究|再商量|再考虑|再说|放一放|押后|推迟|延后|"
                          r"(?:年后|节后|以后|过后|回头|下周|下月|明年|下次)再")),
     ("resubmit", re.compile(r"重新(?:上)?报|重报|再报|另报|重新(?:提交|申请|打报告|请示|呈报)|再打(?:个)?报告|"
-                            r"另行(?:请示|上报|报批|报送)|先不|暂不(?:执行|办理|实施|办)")),
+                            r"另行(?:请示|上报|报批|报送)|先请示|先不|暂不(?:执行|办理|实施|办)")),
     ("condition", re.compile(r"^(?:若|如果|假如|假若|倘若|倘|要是|只要|一旦|万一|如能|如确|如可|如需|如果说|待|等到|等|视)"
                              r"|^如(?!拟|无不妥|无异议|无意见|无问题)|前提下|条件下|情况下|的话|为前提|为条件|方可|才能|才可")),
-    ("handover", re.compile(r"^(?:请|报|呈|由|交|送|提请|报请|呈请|转)" + _X + r"(?:同志)?" + _DECIDE
-                            + r"(?:吧|为宜|即可|为准)?$|^呈" + _X + r"(?:同志)?(?:阅|阅示|审阅)?$|"
-                            r"^" + _X + r"(?:定夺|决定|拍板|定)(?:吧|为宜)$")),
     ("soft_reject", re.compile(r"^(?:此事|该事|此项|该项|这事|这件事|此|本事项|该请示|此请示|本请示|我意|我看)?(?:暂)?"
                                r"(?:不宜|不妥|不可|不予考虑|不予支持|不办|不能批|不批|驳回|駁回)"
                                r"(?:办理|开展|实施|采纳|考虑|支持|同意|批准|安排|上马)?(?:吧)?$")),
@@ -554,6 +559,7 @@ def _target(clause: _Clause) -> str:
     if m is None:
         return ""
     x = next((g for g in m.groups() if g), "")
+    x = re.split(r"(?:后|再)?(?:报|呈|请|交|由)", x)[-1]     # 财务科审核后报李副总: the one who decides last
     for _ in range(2):
         x = _PERSON_TAIL.sub("", x)
     return re.sub(r"同志$", "", x)
@@ -592,9 +598,10 @@ def _grammar(norm: str, verb: Verb, start: int, end: int,
         if decision.kind == "dissent" or any(c.kind == "dissent" for c in clauses):
             return Verb.UNKNOWN, "dissent", Offer(Verb.REJECT)
         if any(c.kind == "condition" for c in before) or any(
-                re.search(r"^(?:若|如果|假如|倘若|要是|只要)|的话|与否", c.text) for c in clauses):
+                re.search(r"^(?:若|如果|假如|倘若|要是|只要)|的话|与否", c.text) for c in clauses) or any(
+                c.kind == "condition" and re.match(r"(?:待|等|视)", c.text) for c in after):
             return Verb.UNKNOWN, "condition", None
-        for c in after:
+        for c in [decision, *after]:
             if c.kind == "handover":
                 target = _target(c)
                 return Verb.UNKNOWN, "handover", Offer(Verb.TRANSFER, target) if target else None

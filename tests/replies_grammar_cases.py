@@ -106,7 +106,16 @@ VERBATIM = [
     ("原则同意，但请控制在5万元以内。", C, None), ("批准了", A, None), ("同意。请综合科抓紧办理。", A, None),
     ("同意，如有问题及时报告。", A, None), ("如无不妥，同意", A, None), ("同意，报集团备案。", A, None),
 ]
-CASES += DISSENT + TRANSFERS + DEFERRALS + PLAIN + SOFT + CONFIRMS + VERBATIM
+# shapes written without the usual punctuation or with the decider named another way
+MORE = [
+    ("同意报王总定", U, "handover"), ("原则同意，具体等王总定", U, "handover"), ("我个人同意，但要王总点头", U, "handover"),
+    ("同意，但需王总同意", U, "handover"), ("等王总定", U, "handover"), ("同意，请财务科审核后报李副总审批", U, "handover"),
+    ("同意。此事须报集团批准后实施", U, "handover"), ("可以，不过要先请示集团", U, "resubmit"),
+    ("同意，等资金到位后再办", U, "condition"), ("同意，待资金到位后实施", U, "condition"),
+    ("暂缓同意", U, "defer"), ("同意重新报", U, "resubmit"), ("同意，但要报董事会研究", U, "handover"),
+    ("同意，最终由王总决定", U, "handover"), ("同意，由综合科负责落实", A, None), ("同意，请综合科抓紧落实。", A, None),
+]
+CASES += MORE + DISSENT + TRANSFERS + DEFERRALS + PLAIN + SOFT + CONFIRMS + VERBATIM
 
 # the prior opinions on the form the table is read against (同意X意见)
 OPINIONS = {"张明": "拟办", "财务科": "同意", "审计科": "不同意"}
