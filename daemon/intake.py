@@ -370,8 +370,8 @@ class Pipeline:
         why = f"（{SHAPE_LABELS[reply.shape]}）" if reply.shape in SHAPE_LABELS else ""
         self.note(f"审批意见未能确定{why}，未作处理" + (f"，询问是否意为“{found.label}”" if found else ""),
                   "not_understood", req, ignored=True, step=step)
-        sent = self.answer("not_understood", {"reply": reply, "offered": found.label if found else "", "ask": True}, req,
-                           action="询问审批人的意思" if found else "请审批人重新回复", step=step,
+        sent = self.answer("not_understood", {"reply": reply, "offered": found.label if found else "", "ask": True},
+                           req, action="询问审批人的意思" if found else "请审批人重新回复", step=step,
                            code=proposal.code if proposal is not None else "")
         if proposal is not None and sent is not None:
             proposal.message_id = sent.message_id

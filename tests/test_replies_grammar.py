@@ -146,7 +146,8 @@ def test_no_corpus_mail_with_a_shape_that_never_approves_reads_as_approval():
 
 
 @pytest.mark.parametrize("client", SEVEN)
-@pytest.mark.parametrize("signature", ["\n\n2026-03-02\nli@example.test", "\n\nli@example.test", "\n\n\n2026-03-02 09:31:05\n<li@example.test>\n"])
+@pytest.mark.parametrize("signature", ["\n\n2026-03-02\nli@example.test", "\n\nli@example.test",
+                                       "\n\n\n2026-03-02 09:31:05\n<li@example.test>\n"])
 def test_a_date_and_address_signature_never_joins_the_opinion(client, signature):
     """Foxmail's default signature (the date, the sender's address) under the answer: the opinion stays exact."""
     text = "原则同意，但请控制在5万元以内。"
