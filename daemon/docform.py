@@ -39,6 +39,14 @@ def cndatetime(value: date | datetime | None) -> str:
 FILTERS = {"cndate": cndate, "cndatetime": cndatetime}
 
 
+def _written_decision(decision: str, text: str) -> bool:
+    """The text states a decision in the writer's words (同意/不同意 in it, or a 批示 word the reader takes)."""
+    if decision in _COLON_DECISIONS:
+        return False
+    from daemon.replies import Verb, classify
+    return decision in text or classify(text).verb is not Verb.UNKNOWN
+
+
 @dataclass(frozen=True)
 class OpinionView:
     name: str
@@ -54,8 +62,8 @@ class OpinionView:
             return text
         if not text:
             return decision
-        if text.startswith(decision):
-            return text
+        if text.startswith(decision) or _written_decision(decision, text):
+            return text        # the person's own words (如拟, 已阅，同意。) carry the decision already
         sep = "：" if decision in _COLON_DECISIONS else "。"
         return f"{decision}{sep}{text}"
 

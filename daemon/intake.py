@@ -15,18 +15,18 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, mime, outbox, trust, workflow
+from daemon import clock, mime, outbox, questions, trust, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Mail, Request,
+                           STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
                            Step, db)
-from daemon.replies import Verb, read_reply
+from daemon.replies import SHAPE_LABELS, Verb, read_reply
 
 log = logging.getLogger("officeflow.intake")
 
 PROCESSED, FAILED = "processed", "failed"
 DECISION_VERBS = {Verb.ACCEPT, Verb.RETURN, Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT,
-                  Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE}
+                  Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE, Verb.CONFIRM}
 _CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 _QUERY_FIRST_LINE = re.compile(r"^\s*查询")
 
@@ -189,12 +189,13 @@ class Pipeline:
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
-               cc: list[str] = (), step: Step | None = None, signer: str = "", code: str = "") -> None:
+               cc: list[str] = (), step: Step | None = None, signer: str = "", code: str = "") -> Mail | None:
         """One short mail back to the sender; with `step` and `signer` (for whom the sender may decide on it),
         it carries that signer's code and the form, so that answering it decides as answering the notification
-        would; `code` is a code of its own instead. Nobody else's answer carries a code that decides anything."""
+        would; `code` is a code of its own instead (a question's). Nobody else's answer carries a code that
+        decides anything. Returns the mail queued, or None when none was sent."""
         if not self.mail.from_addr:
-            return
+            return None
         held = self.held(request, step)
         if held is not None:
             # an entitled person writing about what they hold is always answered, a few times a step a day
@@ -210,7 +211,7 @@ class Pipeline:
             self.record.save()
             log.warning("%s no more answers today to %s", request.number if request is not None else "-",
                         self.mail.from_addr)
-            return
+            return None
         d = self.app.directory
         known = d.is_known(self.mail.from_addr)
         name = d.name_of(self.mail.from_addr) if known else (self.mail.from_name or self.mail.from_addr)
@@ -219,7 +220,7 @@ class Pipeline:
         if answerable:
             ctx = {"form": self.app.form_data(request), "step": step, "step_label": workflow.step_label(self.app, step),
                    **ctx}
-        outbox.queue(self.app.cfg, template, [self.mail.from_addr],
+        return outbox.queue(self.app.cfg, template, [self.mail.from_addr],
                      {"req": request, "mail": self.mail, "sender_name": name, "answerable": answerable, **ctx},
                      cc=cc, request=request, step=step if code else None, code=code,
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
@@ -244,7 +245,10 @@ class Pipeline:
         if level:
             return self.classified(level)
         req, ref = self.find_request()
-        reply = read_reply(mail, app.lexicon)
+        # 同意X意见 counts only when X's opinion on this form is itself an approval
+        opinions = {o.name: o.decision for o in Opinion.select(Opinion.name, Opinion.decision)
+                    .where(Opinion.request == req).order_by(Opinion.at, Opinion.id)} if req is not None else None
+        reply = read_reply(mail, app.lexicon, opinions)
         if mail.from_doubt:
             return self.unknown_sender(req, reply, mail.from_doubt)
         if req is None:
@@ -409,18 +413,20 @@ class Pipeline:
                 raise workflow.Refused(f"该请示{by}当前状态为“{STATE_LABELS[req.state]}”，本次“{verb.value}”未作处理。")
             step = workflow.active_step(req) if req.state == APPROVING else None
             if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
-                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN):
+                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN, Verb.CONFIRM):
                 # the decision counts only for the signer the answered mail was sent to (SPEC §3, 会签)
                 principal = self.signer(step, ref)
                 if principal is not None and principal not in step.signed and self.acts_for(sender, principal):
                     deciding = (step, principal)
                     if verb == Verb.UNKNOWN:
-                        self.note("审批意见未能识别，未作处理", "not_understood", req, ignored=True, step=step)
-                        return self.answer("not_understood", {"reply": reply}, req, action="请审批人重新回复",
-                                           step=step, signer=principal)
+                        return self.ask(req, step, principal, reply)
+                    if verb == Verb.CONFIRM:
+                        did = questions.confirm(app, req, step, principal, sender, self.codes(ref))
+                        return self.note(f"{did}（确认办公室询问）", "decision", req, step=step)
                     word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
                             Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
-                    text = reply.opinion if verb != Verb.APPROVE_WITH_CONDITIONS else (reply.opinion or reply.new_text)
+                    # the opinion on the form is what the person wrote, word for word (转/加签: what follows the name)
+                    text = reply.opinion if verb in (Verb.TRANSFER, Verb.ADD_SIGNER) else reply.new_text
                     did = workflow.decide(app, req, step, principal, sender, word, text, reply.target)
                     return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
             if is_unit:
@@ -453,6 +459,26 @@ class Pipeline:
                                step=deciding[0], signer=deciding[1])
         return self.not_entitled(req, ref, reply)
 
+    def ask(self, req: Request, step: Step, principal: str, reply) -> None:
+        """A reply of the entitled person that is not clear: ask, offering the likely reading when there is one."""
+        found = questions.reading(self.app, req, step, reply)
+        proposal = None
+        if found is not None:
+            proposal = questions.propose(step, principal, self.mail.from_addr, found, reply.new_text)
+        why = f"（{SHAPE_LABELS[reply.shape]}）" if reply.shape in SHAPE_LABELS else ""
+        self.note(f"审批意见未能确定{why}，未作处理" + (f"，询问是否意为“{found.label}”" if found else ""),
+                  "not_understood", req, ignored=True, step=step)
+        sent = self.answer("not_understood", {"reply": reply, "offered": found.label if found else "", "ask": True},
+                           req, action="询问审批人的意思" if found else "请审批人重新回复", step=step,
+                           signer=principal, code=proposal.code if proposal is not None else "")
+        if proposal is not None and sent is not None:
+            proposal.message_id = sent.message_id
+            proposal.save()
+
+    def codes(self, ref: Mail | None) -> list[str]:
+        """The codes this mail carries: the answered mail's, then the subject's."""
+        return [*([ref.code] if ref is not None else []), *_CODE_IN_SUBJECT.findall(self.mail.subject)[-1:]]
+
     def signer(self, step: Step, ref: Mail | None) -> str | None:
         """The signer of the active `step` whose own current code the mail carries: that of the mail answered,
         else the one in the subject; None when it carries none (another step's, a retired one, a request's).
@@ -463,6 +489,9 @@ class Pipeline:
             who = workflow.signer_of(step, code)
             if who is not None:
                 return who
+            offer = questions.live(step, self.mail.from_addr, [code])
+            if offer is not None:
+                return offer.person     # a question we asked this person about this very step
             if code == step.code:
                 # a notification of the first release, which gave the whole step one code: the signer is
                 # the approver it was sent to; from the subject alone, the sender (or whom they stand in for)

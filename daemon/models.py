@@ -163,6 +163,25 @@ class Opinion(Base):
     at = UTCDateTimeField()
 
 
+class Proposal(Base):
+    """A reading offered in a question (请王总定 → 转：王总), applied only when the person asked answers 是.
+
+    Its code belongs to one person on one step: the question mail carries it in its subject, and it counts
+    only from the address asked, only while the step is active with the code it had when asked."""
+
+    step = pw.ForeignKeyField(Step, backref="proposals", on_delete="CASCADE")
+    person = pw.CharField()                 # the principal whose decision it is
+    sender = pw.CharField()                 # the address asked (the principal or their delegate)
+    verb = pw.CharField()                   # 同意 不同意 退回 转: as workflow.decide takes it
+    target = pw.CharField(default="")       # 转: the person named
+    text = pw.TextField(default="")         # what the person wrote; the opinion when confirmed
+    code = pw.CharField(unique=True)        # carried by the question mail
+    step_code = pw.CharField()              # the step's code when asked: a changed step voids the offer
+    message_id = pw.TextField(default="")   # of the question mail
+    created = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+
 class Mail(Base):
     """收发记录: every mail in and out, what it did or why it was ignored."""
 
@@ -205,7 +224,7 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Mail, Outbox, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Job)
 
 
 def connect(url: str) -> pw.Database:

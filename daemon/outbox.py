@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import socket
+import urllib.parse
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -55,12 +56,26 @@ class Renderer:
         for env in (self.html, self.text):
             env.filters.update(FILTERS)
             env.filters["local"] = _local
+            env.globals["mailto"] = mailto
 
     def render(self, name: str, ctx: dict) -> tuple[str, str, str]:
         subject = self.text.get_template(f"{name}/subject.txt").render(ctx)
         body = self.text.get_template(f"{name}/body.txt").render(ctx)
         html = self.html.get_template(f"{name}/body.html").render(ctx)
         return " ".join(subject.split()), body, html
+
+
+MAX_MAILTO = 2000      # phone mail apps and some browsers refuse longer mailto: links
+
+
+def mailto(to: str, subject: str, body: str) -> str:
+    """An RFC 6068 mailto: link opening a new mail to `to` with the subject and body filled in (UTF-8,
+    percent-encoded); a link too long for a phone raises, so a template cannot ship one that fails."""
+    link = (f"mailto:{urllib.parse.quote(to, safe='@')}?subject={urllib.parse.quote(subject, safe='')}"
+            f"&body={urllib.parse.quote(body, safe='')}")
+    if len(link) > MAX_MAILTO:
+        raise ValueError(f"mailto: link of {len(link)} characters, more than {MAX_MAILTO}")
+    return link
 
 
 def _local(value, tz: str | None = None):

@@ -206,7 +206,7 @@ def show_text(app: App, req: Request) -> str:
                    + (f"，催办{s.reminders}次" if s.reminders else "") + (f"，外出：{s.away_note}" if s.away_note else ""))
     out.append("  意见：")
     for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id):
-        out.append(f"    {fmt(o.at)} {o.name} {o.decision}：{o.text}")
+        out.append(f"    {fmt(o.at)} {o.name}：{_said(o)}")
     if req.done_report:
         out.append(f"  办结回告：{req.done_report}")
     out.append("  收发记录：")
@@ -245,6 +245,12 @@ REGISTER_TAIL = ["办结时间", "办结情况", "用时（工作时间）", "�
 STEP_COLUMNS = ("审批人", "决定", "意见", "时间")
 
 
+def _said(o: Opinion) -> str:
+    """An opinion as the form writes it: the person's own words, or the decision and what they added."""
+    from daemon.docform import OpinionView
+    return OpinionView(o.name, o.decision, o.text, o.at).display
+
+
 def _cell(value: str) -> str:
     """A text cell Excel shows as text: a leading = + - @ would otherwise be run as a formula."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
@@ -267,7 +273,7 @@ def register_steps(app: App, req: Request, steps: list[Step], opinions: list[Opi
             who = d.name_of(s.decided_by)
         else:
             who = ("、" if s.kind == "all" else "/").join(d.name_of(a) for a in s.approvers)
-        texts = "；".join(f"{o.name}：{o.decision}" + (f"，{o.text}" if o.text else "") for o in said)
+        texts = "；".join(f"{o.name}：{_said(o)}" for o in said)
         at = s.decided_at or (said[-1].at if said else None)
         out.append({"approver": who, "decision": STEP_LABELS.get(s.state, s.state), "opinion": texts,
                     "at": fmt(at)})

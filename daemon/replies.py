@@ -11,7 +11,10 @@ from daemon.mime import ParsedMail, html_to_text, strip_subject_prefixes
 
 __all__ = [
     "FINGERPRINT_RE",
+    "PLACEHOLDERS",
+    "SHAPE_LABELS",
     "Lexicon",
+    "Offer",
     "Reply",
     "Verb",
     "classify",
@@ -162,6 +165,22 @@ def _cut_reason(lines: list[str], i: int, rules: bool = True) -> str | None:
     return None
 
 
+# Foxmail's default signature: the date and the sender's own address on lines of their own under the text.
+_SIGNATURE_LINE = re.compile(r"^\s*(?:\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+                             r"|<?(?:mailto:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?)\s*$")
+
+
+def _drop_signature_block(top: str) -> str:
+    """`top` without a trailing run of bare date and address lines holding an address, when text stands above."""
+    lines = top.split("\n")
+    end = len(lines)
+    while end > 0 and (not lines[end - 1].strip() or _SIGNATURE_LINE.match(lines[end - 1])):
+        end -= 1
+    if not any("@" in line for line in lines[end:]) or not any(line.strip() for line in lines[:end]):
+        return top         # a date alone is how a leader signs a 批示 (李明 2026年3月2日): it stays
+    return "\n".join(lines[:end]).strip()
+
+
 def cut_text(text: str) -> str:
     """The new text of a plain-text reply: above the quote, or, when nothing is above, the answers between quotes."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -173,7 +192,7 @@ def cut_text(text: str) -> str:
             break
     while first_cut > 0 and re.fullmatch(r"[\s\-_=*]*", lines[first_cut - 1]):
         first_cut -= 1  # blank or rule lines that lead into the quote
-    top = "\n".join(lines[:first_cut]).strip()
+    top = _drop_signature_block("\n".join(lines[:first_cut]).strip())
     if top or reason not in ("quote", "attribution"):
         return top
     # Bottom-posting or answers between quoted lines: keep the unquoted lines that follow a
@@ -237,6 +256,7 @@ class Verb(enum.Enum):
     QUERY = "查询"
     REMIND = "催办"
     DONE = "办结"
+    CONFIRM = "是"          # the answer to a question that offered a reading
     UNKNOWN = "未识别"
 
 
@@ -247,6 +267,13 @@ class Lexicon:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """The likely reading of a doubtful reply (请王总定 → 转：王总); offered in a question, applied only on 是."""
+    verb: Verb
+    target: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
     verb: Verb
     opinion: str
@@ -254,6 +281,8 @@ class Reply:
     fields: dict[str, str] = field(default_factory=dict)
     new_text: str = ""
     matched: str = ""
+    shape: str = ""                 # the clause of the grammar that decided (condition, handover, …), or ""
+    offer: Offer | None = None      # what a question back may offer, when the reply is not applied as it stands
 
 
 A, C, R, T, N = Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN, None
@@ -267,6 +296,7 @@ _STRONG: dict[str, Verb | None] = {
     "不同意": R, "不予同意": R, "不能同意": R, "无法同意": R, "难以同意": R, "暂不同意": R, "未同意": R,
     "不批准": R, "不予批准": R, "暂不批准": R, "不能批准": R, "未批准": R, "驳回": R, "否决": R, "不予通过": R,
     "不通过": R, "不予认可": R, "拒绝": R, "不赞成": R, "反对": R, "不可以": R, "不行": R, "不准": R, "不予准许": R,
+    "核准": A, "不予核准": R, "駁回": R, "不予支持": R, "不予考虑": R,
     "退回": T, "退回修改": T, "修改后再报": T, "修改后重报": T, "修改后重新上报": T, "修改后重新提交": T,
     "approve": A, "approved": A, "lgtm": A, "agree": A, "agreed": A, "i agree": A,
     "no objection": A, "no objections": A, "no problem": A,
@@ -445,9 +475,188 @@ def _verdict(norm: str, extra: tuple[str, ...]) -> tuple[Verb, int, int]:
     return Verb.UNKNOWN, verdicts[0][1], verdicts[-1][2]
 
 
+# ---------------------------------------------------------------- the clause grammar
+#
+# A verdict word decides only when its clause is an unconditional decision on this request. The head (the
+# first lines) is cut into clauses; each clause gets a kind from the tables below; `_grammar` then reads the
+# sequence: a condition before or in the decision clause, a cancelling or deferring continuation or a handover
+# after it, a dissent as its object, or a question anywhere turns an approval into a question to the sender.
+# Plain 批示 words (如拟, 可, 准) and soft rejections (不宜, 不妥) stand as decisions only as whole clauses.
+
+_CLAUSE_BREAK = ",、:。.;!?\n"
+_SENTENCE_BREAK = "。.;!?\n"
+_X = r"([\u4e00-\u9fffa-z0-9@._\-]{1,12}?)"
+_XP = r"((?:(?!后|完成|结束|到位)[\u4e00-\u9fffa-z0-9@._\-]){1,8}?)"    # a person: 等王总定, never 等审计完成后
+_DECIDE = r"(?:定夺|决定|审定|审批|批示|阅示|签批|拍板|裁定|定)"
+_HANDLE = r"(?:处理|办理|阅处|酌处|核批|阅)"
+_AGREE_WORD = r"(?:同意|批准|赞成|赞同|认同|支持|附议|核准|准予)"
+
+# (kind, pattern on one normalised clause); the first kind that matches is the clause's kind.
+CLAUSE_KINDS: tuple[tuple[str, re.Pattern], ...] = (
+    ("question", re.compile(r"\?|吗|是否|能否|可否|与否|要不要|是不是|行不行|可不可以|同不同意|批不批|好不好|"
+                            r"合适不|妥不妥|呢$")),
+    ("dissent", re.compile(_AGREE_WORD + r".{0,14}?(?<!无)(?<!没有)(?<!没)"
+                           r"(?:不同意见|反对意见|否定意见|保留意见|不同看法|异议|反对)")),
+    ("handover", re.compile(
+        r"^(?:同意|可以|原则同意|原则上同意)?(?:具体|最终|最后|还是|可|建议|但|不过)?(?:请|报|呈|由|交|送|提请|报请|呈请|转)"
+        + _X + r"(?:同志)?" + _DECIDE + r"(?:吧|为宜|即可|为准)?$|"
+        r"^(?:同意|可以|原则同意)?(?:具体|最终|最后|还是|但|不过)?(?:等|待)" + _XP + r"(?:同志)?" + _DECIDE + r"(?:吧)?$|"
+        r"^(?:同意|可以)?呈" + _X + r"(?:同志)?(?:阅|阅示|审阅)?$|"
+        r"^" + _X + r"(?:定夺|决定|拍板|定)(?:吧|为宜)$|"
+        r"^(?:但|不过|还)?(?:要|需|须|得|需要|还要|还需|待|等)" + _XP + r"(?:同志)?(?:同意|点头|首肯|拍板|批准|定夺|决定|审定)$|"
+        r"(?:先|须|需|要)?(?:报|请示|呈报|报请)(?:集团|上级|总部|总公司|董事会|党委会|总经理办公会)(?:审批|批准|同意|决定|定|研究)")),
+    ("defer", re.compile(r"缓议|暂缓|再议|缓办|另行研究|另行商定|研究后再|再研究|再商量|再考虑|再说|放一放|押后|推迟|延后|"
+                         r"(?:年后|节后|以后|过后|回头|下周|下月|明年|下次)再")),
+    ("resubmit", re.compile(r"重新(?:上)?报|重报|再报|另报|重新(?:提交|申请|打报告|请示|呈报)|再打(?:个)?报告|"
+                            r"另行(?:请示|上报|报批|报送)|先请示|先不|暂不(?:执行|办理|实施|办)")),
+    ("condition", re.compile(r"^(?:若|如果|假如|假若|倘若|倘|要是|只要|一旦|万一|如能|如确|如可|如需|如果说|待|等到|等|视)"
+                             r"|^如(?!拟|无不妥|无异议|无意见|无问题)|前提下|条件下|情况下|的话|为前提|为条件|方可|才能|才可")),
+    ("soft_reject", re.compile(r"^(?:此事|该事|此项|该项|这事|这件事|此|本事项|该请示|此请示|本请示|我意|我看)?(?:暂)?"
+                               r"(?:不宜|不妥|不可|不予考虑|不予支持|不办|不能批|不批|驳回|駁回)"
+                               r"(?:办理|开展|实施|采纳|考虑|支持|同意|批准|安排|上马)?(?:吧)?$")),
+    ("plain_approve", re.compile(r"^(?:如拟|如拟办理|如拟执行|照拟|可|准|可行|核准|照此办理|同意拟办意见|"
+                                 r"按拟办意见办理?|按拟办意见执行|按拟办意见处理)$")),
+    ("transfer", re.compile(r"^请" + _X + _HANDLE + r"(?:吧)?$")),
+    ("filler", re.compile(r"^(?:已?阅|已阅悉|收悉|悉|知悉|收到|经研究|经认真研究|研究|好|嗯|我意|我看)?$")),
+)
+# Whose opinion 同意X意见 follows: X's own words on this form must be an approval for it to be one.
+_AGREE_OPINION = re.compile(r"(?:同意|赞成|赞同|认同|按|按照|照)" + _X + r"(?:同志)?(?:的)?意见(?:办理|办|执行|处理)?$")
+_PROPOSAL_NAMES = ("拟办", "办公室", "拟办人")
+# how the 收发记录 names each shape that kept a reply from being applied
+SHAPE_LABELS = {
+    "condition": "附有条件", "handover": "请他人决定", "dissent": "赞同的是不同意见", "defer": "暂缓决定",
+    "resubmit": "要求重新报送", "question": "含有疑问", "agree_opinion_unknown": "所同意的意见不明",
+    "agree_dissent": "所同意的是不同意见", "doubt": "有否定语气", "mixed": "意见不一致", "double_negation": "双重否定",
+}
+_CONFIRM = re.compile(r"^(?:是|是的|对|对的|确认|确定|是,确认|对,确认)$")
+PLACEHOLDERS = ("（请写理由）", "（请写意见）", "（请写指导意见）")
+
+
+@dataclass(frozen=True)
+class _Clause:
+    start: int
+    end: int
+    text: str
+    kind: str
+    sentence: int
+
+
+def _clauses(norm: str) -> list[_Clause]:
+    out: list[_Clause] = []
+    start, sentence = 0, 0
+    for i, ch in enumerate(norm + "\n"):
+        if ch in _CLAUSE_BREAK:
+            text = norm[start:i].strip()
+            kind = next((k for k, rule in CLAUSE_KINDS if rule.search(text)), "") if text else "filler"
+            out.append(_Clause(start, i, text, kind, sentence))
+            if ch in _SENTENCE_BREAK:
+                sentence += 1
+            start = i + 1
+    return out
+
+
+def _target(clause: _Clause) -> str:
+    m = next((m for k, rule in CLAUSE_KINDS if k == clause.kind for m in [rule.search(clause.text)] if m), None)
+    if m is None:
+        return ""
+    x = next((g for g in m.groups() if g), "")
+    x = re.split(r"(?:后|再)?(?:报|呈|请|交|由)", x)[-1]     # 财务科审核后报李副总: the one who decides last
+    for _ in range(2):
+        x = _PERSON_TAIL.sub("", x)
+    return re.sub(r"同志$", "", x)
+
+
+def _opinion_of(name: str, opinions: dict[str, str] | None) -> str | None:
+    """The decision X (named in 同意X意见) wrote on this form: 同意/不同意/…, '' when X wrote none, None unknown."""
+    name = re.sub(r"^(?:按照|按|照)", "", name)
+    if any(name.startswith(p) for p in _PROPOSAL_NAMES):
+        return "同意"
+    if opinions is None:
+        return None
+    found = [d for who, d in opinions.items() if who and (who in name or name in who)]
+    return found[-1] if found else ""
+
+
+def _grammar(norm: str, verb: Verb, start: int, end: int,
+             opinions: dict[str, str] | None) -> tuple[Verb, str, Offer | None]:
+    """The verdict after reading the clauses around it: (verb, shape, offer)."""
+    clauses = _clauses(norm)
+    if not clauses:
+        return verb, "", None
+    kinds = {c.kind for c in clauses}
+    meaningful = [c for c in clauses if c.kind != "filler"]
+    first = meaningful[0] if meaningful else clauses[0]
+    doubted = verb is Verb.UNKNOWN and end > start and any(w in norm[start:end] for w in _APPROVAL_WORDS)
+    if verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS) or doubted:
+        if doubted:      # 在不超预算的前提下同意: already a question; say which shape made it one
+            return Verb.UNKNOWN, _grammar(norm, Verb.APPROVE, start, end, opinions)[1] or "doubt", None
+        at = next((n for n, c in enumerate(clauses) if c.start <= start < c.end + 1), 0)
+        decision = clauses[at]
+        before = [c for c in clauses[:at + 1] if c.sentence == decision.sentence]
+        after = clauses[at + 1:]
+        if "question" in kinds:
+            return Verb.UNKNOWN, "question", None
+        if decision.kind == "dissent" or any(c.kind == "dissent" for c in clauses):
+            return Verb.UNKNOWN, "dissent", Offer(Verb.REJECT)
+        if any(c.kind == "condition" for c in before) or any(
+                re.search(r"^(?:若|如果|假如|倘若|要是|只要)|的话|与否", c.text) for c in clauses) or any(
+                c.kind == "condition" and re.match(r"(?:待|等|视)", c.text) for c in after):
+            return Verb.UNKNOWN, "condition", None
+        for c in [decision, *after]:
+            if c.kind == "handover":
+                target = _target(c)
+                return Verb.UNKNOWN, "handover", Offer(Verb.TRANSFER, target) if target else None
+            if c.kind == "resubmit":
+                return Verb.UNKNOWN, c.kind, Offer(Verb.RETURN)
+            if c.kind == "defer":
+                return Verb.UNKNOWN, c.kind, None
+        m = _AGREE_OPINION.search(decision.text)
+        if m:
+            said = _opinion_of(m.group(1), opinions)
+            if said in ("同意", "原则同意", "拟办"):
+                return verb, "agree_opinion", None
+            if said == "不同意":
+                return Verb.UNKNOWN, "agree_dissent", Offer(Verb.REJECT)
+            return Verb.UNKNOWN, "agree_opinion_unknown", None
+        return verb, "", None
+    if verb is Verb.REJECT:
+        if any(c.kind == "dissent" for c in clauses) and re.search(r"不" + _AGREE_WORD, norm):
+            return Verb.UNKNOWN, "double_negation", None   # 不赞成审计科的不同意见: against a dissent
+        return verb, "", None
+    if verb is not Verb.UNKNOWN or end > start:
+        return verb, "", None
+    # no verdict word at all: the whole-clause 批示 words, a transfer, a deferral, a condition
+    if first.kind in ("plain_approve", "soft_reject"):
+        others = [c for c in meaningful[1:] if c.kind in ("question", "condition", "handover", "defer", "resubmit",
+                                                           "dissent", "soft_reject", "plain_approve")]
+        if not others and "question" not in kinds:
+            return (Verb.APPROVE if first.kind == "plain_approve" else Verb.REJECT), first.kind, None
+        return Verb.UNKNOWN, "mixed", None
+    if first.kind in ("handover", "transfer"):
+        target = _target(first)
+        return Verb.UNKNOWN, "handover", Offer(Verb.TRANSFER, target) if target else None
+    if first.kind == "dissent":
+        return Verb.UNKNOWN, "dissent", Offer(Verb.REJECT)
+    m = _AGREE_OPINION.search(first.text)
+    if m and first.text.startswith(("按", "照")):         # 按财务科意见办理: as good as X's own opinion
+        said = _opinion_of(m.group(1), opinions)
+        if said in ("同意", "原则同意", "拟办"):
+            return Verb.APPROVE, "agree_opinion", None
+        return Verb.UNKNOWN, "agree_opinion_unknown" if said != "不同意" else "agree_dissent", (
+            Offer(Verb.REJECT) if said == "不同意" else None)
+    for kind in ("question", "condition", "defer", "resubmit"):
+        if first.kind == kind:
+            return Verb.UNKNOWN, kind, Offer(Verb.RETURN) if kind == "resubmit" else None
+    for kind in ("question", "condition", "defer", "resubmit"):
+        if kind != "question" and kind in kinds:
+            return Verb.UNKNOWN, kind, Offer(Verb.RETURN) if kind == "resubmit" else None
+    return verb, "", None
+
+
 def _strip_lead(text: str, word_len: int) -> str:
-    """Text without its first `word_len` original characters and the punctuation after them."""
-    return text[word_len:].lstrip(_PUNCT).strip()
+    """Text without its first `word_len` original characters, the particles (批准了) and punctuation after them."""
+    rest = text[word_len:]
+    return re.sub(r"^(?:了|啦|的|吧)+(?=$|[\s，,。.！!；;])", "", rest).lstrip(_PUNCT).strip()
 
 
 def _person(rest: str) -> tuple[str, str]:
@@ -522,10 +731,16 @@ def _subject_words(subject: str, strict: bool = True) -> str:
     return text
 
 
-def classify(text: str, subject: str = "", lexicon: Lexicon | None = None) -> Reply:
-    """The decision stated by new text already cut from its quote (or, when it is empty, by the subject)."""
+def classify(text: str, subject: str = "", lexicon: Lexicon | None = None,
+             opinions: dict[str, str] | None = None) -> Reply:
+    """The decision stated by new text already cut from its quote (or, when it is empty, by the subject).
+
+    `opinions` (name → decision already on this form) lets 同意X意见 count as approval when X approved;
+    None means unknown, and such a reply is asked about."""
     lexicon = lexicon or Lexicon()
     text = (text or "").strip()
+    for placeholder in PLACEHOLDERS:       # a one-tap answer sent without filling in its blank
+        text = text.replace(placeholder, "").strip()
     source = text
     if not source:
         source = _subject_words(subject)
@@ -536,14 +751,19 @@ def classify(text: str, subject: str = "", lexicon: Lexicon | None = None) -> Re
         return Reply(command.verb, command.opinion, command.target, command.fields, text, command.matched)
     head = _head(source)
     norm, where = _normalise(head)
+    if _CONFIRM.match(norm.strip(_PUNCT + "\n")) and "\n" not in source.strip():
+        return Reply(Verb.CONFIRM, "", "", {}, text, source.strip())
     verb, start, end = _verdict(norm, lexicon.extra_approve)
+    verb, shape, offer = _grammar(norm, verb, start, end, opinions)
+    if verb is not Verb.UNKNOWN and start == end:
+        start, end = _whole_clause(norm)
     if verb is Verb.UNKNOWN:
         subject_query = _subject_words(subject, strict=False) if text else ""
         if subject_query and re.match(r"\s*查\s*询", subject_query):
             found = _command(subject_query)
             if found is not None:
                 return Reply(found.verb, "", found.target, {}, text, found.matched)
-        return Reply(Verb.UNKNOWN, "", "", {}, text, norm[start:end])
+        return Reply(Verb.UNKNOWN, "", "", {}, text, norm[start:end], shape, offer)
     o_start = where[start] if start < len(where) else 0
     o_end = where[end - 1] + 1 if end - 1 < len(where) else len(head)
     matched = head[o_start:o_end]
@@ -551,9 +771,17 @@ def classify(text: str, subject: str = "", lexicon: Lexicon | None = None) -> Re
         opinion = _strip_lead(source[o_start:], o_end - o_start)
     else:
         opinion = source
-    return Reply(verb, opinion, "", {}, text, matched)
+    return Reply(verb, opinion, "", {}, text, matched, shape, offer)
 
 
-def read_reply(mail: ParsedMail, lexicon: Lexicon | None = None) -> Reply:
+def _whole_clause(norm: str) -> tuple[int, int]:
+    """The span of the first clause that is not filler (the 批示 word standing as its own clause)."""
+    for c in _clauses(norm):
+        if c.kind != "filler":
+            return c.start + (len(norm[c.start:c.end]) - len(norm[c.start:c.end].lstrip())), c.end
+    return 0, 0
+
+
+def read_reply(mail: ParsedMail, lexicon: Lexicon | None = None, opinions: dict[str, str] | None = None) -> Reply:
     """The decision a person's reply states, read from its new text only."""
-    return classify(new_text(mail), mail.subject, lexicon)
+    return classify(new_text(mail), mail.subject, lexicon, opinions)

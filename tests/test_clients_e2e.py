@@ -482,14 +482,14 @@ def test_client_answers_the_approval_mail(office, client, sentence):
     for o in ops:
         _clean(o.text)
     if sentence in ("approve", "footer"):
-        _check_approved(office, "请综合科抓紧办理。")
+        _check_approved(office, APPROVE)           # the opinion is what he wrote, word for word
     elif sentence == "reject":
-        assert [(o.decision, o.text) for o in ops] == [("不同意", "今年预算已用完，明年再报。")]
+        assert [(o.decision, o.text) for o in ops] == [("不同意", REJECT)]
         assert req.state == "rejected"
         assert "预算已用完" in office.last("unit1", req.number).text
     elif sentence == "conditional":
         assert [o.decision for o in ops] == ["原则同意"]
-        assert "但须控制在5万元以内" in ops[0].text and len(ops[0].text) <= len(CONDITIONAL)
+        assert ops[0].text == CONDITIONAL, ops[0].text     # punctuation and all
         assert req.state == "approved"
         assert "控制在5万元以内" in office.last("zonghe", req.number).text
     else:   # 已阅 decides nothing; the approver is told once, briefly, what to write
@@ -512,9 +512,9 @@ def test_answer_written_below_the_quote(office, client, sentence):
     _send(office, build(CLIENTS[client], t, answer, bottom=True))
     db = office.db()
     if sentence == "approve_below":
-        _check_approved(office, "请综合科抓紧办理。")
+        _check_approved(office, APPROVE)
     else:
-        assert [(o.decision, o.text) for o in _opinions(office)] == [("不同意", "今年预算已用完，明年再报。")]
+        assert [(o.decision, o.text) for o in _opinions(office)] == [("不同意", REJECT)]
         assert db.Request.get().state == "rejected"
 
 
@@ -554,7 +554,7 @@ def test_gbk_characters_in_a_gb2312_labelled_foxmail_reply(office):
     """Foxmail labels GBK text gb2312: 堃 and 喆 are not in GB2312 but must come through in the opinion."""
     t = _approval_mail(office)
     _send(office, build(CLIENTS["foxmail"], t, "同意。请王堃、李喆同志负责采购。"))
-    _check_approved(office, "请王堃、李喆同志负责采购。")
+    _check_approved(office, "同意。请王堃、李喆同志负责采购。")
 
 
 def test_rejection_is_never_read_as_approval_even_with_the_quote_leaking(office):
@@ -568,5 +568,5 @@ def test_rejection_is_never_read_as_approval_even_with_the_quote_leaking(office)
                     [_part("plain", f"{REJECT}\n\n{t.text}", "utf-8", "base64")])
     _send(office, raw)
     db = office.db()
-    assert [(o.decision, o.text) for o in _opinions(office)] == [("不同意", "今年预算已用完，明年再报。")]
+    assert [(o.decision, o.text) for o in _opinions(office)] == [("不同意", REJECT)]
     assert db.Request.get().state == "rejected"

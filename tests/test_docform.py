@@ -136,6 +136,12 @@ def test_opinion_display_joins_decision_and_text():
     assert OpinionView("甲", "同意", "同意，请抓紧落实。", at(2026, 1, 1)).display == "同意，请抓紧落实。"
     assert OpinionView("甲", "不同意", "", at(2026, 1, 1)).display == "不同意"
     assert OpinionView("甲", "转交", "王副总", at(2026, 1, 1)).display == "转交：王副总"
+    # the person's own words stand alone when they carry the decision (批示 verbatim)
+    assert OpinionView("甲", "同意", "如拟", at(2026, 1, 1)).display == "如拟"
+    assert OpinionView("甲", "同意", "已阅，同意。", at(2026, 1, 1)).display == "已阅，同意。"
+    assert OpinionView("甲", "原则同意", "原则同意，但请控制在5万元以内。", at(2026, 1, 1)).display == \
+        "原则同意，但请控制在5万元以内。"
+    assert OpinionView("甲", "不同意", "此事不宜。", at(2026, 1, 1)).display == "此事不宜。"
 
 
 # ------------------------------------------------------------------ .docx

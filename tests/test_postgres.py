@@ -84,7 +84,7 @@ def test_a_request_from_receipt_to_result_on_postgresql(office, tmp_path):
     req = db.Request.get(db.Request.number == number)
     assert (req.state, req.result, req.route) == ("approved", "同意", "李副总")
     last = db.Opinion.select().order_by(db.Opinion.id.desc()).first()
-    assert (last.name, last.decision, last.text) == ("李副总", "同意", "请综合科抓紧办理。")
+    assert (last.name, last.decision, last.text) == ("李副总", "同意", "同意，请综合科抓紧办理。")
     assert db.Outbox.select().where(db.Outbox.state != "sent").count() == 0
     models.close()
 

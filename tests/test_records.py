@@ -342,7 +342,7 @@ def test_export_csv_is_the_register(office, monkeypatch, tmp_path):
     d = by[done]
     assert d["收文时间"] == "2026-11-26 09:00" and d["来文单位"] == "第一分公司"
     assert d["第1环节审批人"] == "财务科、审计科" and d["第1环节决定"] == "已同意"
-    assert "财务科：同意，经费可列支" in d["第1环节意见"] and "审计科：同意" in d["第1环节意见"]
+    assert "财务科：同意。经费可列支。" in d["第1环节意见"] and "审计科：同意" in d["第1环节意见"]
     assert d["第1环节时间"] == "2026-11-26 09:00"
     assert d["第2环节审批人"] == "王总" and d["第2环节时间"] == "2026-11-26 14:00"
     assert "抓紧办理" in d["第2环节意见"]

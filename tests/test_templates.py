@@ -129,6 +129,11 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "refused": ({**base(None), "mail": MAIL}, False),
     "refused_action": (message(reply=REPLY, reason="该请示已办结，不能撤回。"), False),
     "not_understood": (message(reply=REPLY), False),
+    "not_understood_offered": (message(reply=NS(verb=NS(value="未识别"), new_text="请王总定", opinion="", target="",
+                                                shape="handover"), offered="转：王总", ask=True), False),
+    "not_understood_condition": (message(reply=NS(verb=NS(value="未识别"), new_text="若资金能落实，可以同意",
+                                                  opinion="", target="", shape="condition"), offered="", ask=True),
+                                 False),
     "not_entitled": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target="")), False),
     "forgery_alert": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target="")), False),
     "forgery_alert_unverified": (message(reply=NS(verb=NS(value="同意"), new_text="同意", opinion="", target=""),
@@ -317,3 +322,41 @@ def test_html_tables_are_balanced(renderer, case):
     html = re.sub(r"<!--.*?-->", "", html, flags=re.S)
     for tag in ("table", "tr", "td", "p", "div"):
         assert len(re.findall(rf"<{tag}\b", html)) == len(re.findall(rf"</{tag}>", html)), tag
+
+
+def test_mailto_links_are_rfc6068_utf8_and_bounded():
+    import urllib.parse
+
+    from daemon.outbox import MAX_MAILTO, mailto
+    link = mailto("office@example.test", "【办请〔2026〕7号】答复 〔流转码：K7QX2A〕", "不同意：（请写理由）\n第二行 & =?")
+    assert link.isascii() and link.startswith("mailto:office@example.test?subject=")
+    query = urllib.parse.parse_qs(link.split("?", 1)[1])
+    assert query["subject"] == ["【办请〔2026〕7号】答复 〔流转码：K7QX2A〕"]
+    assert query["body"] == ["不同意：（请写理由）\n第二行 & =?"]
+    with pytest.raises(ValueError):
+        mailto("office@example.test", "长" * MAX_MAILTO, "同意")
+
+
+def test_every_mail_that_asks_for_a_decision_has_one_tap_buttons(renderer):
+    import html as html_lib
+    for name in ("approval", "reminder", "review"):
+        ctx = {**CASES[name][0], "code": CODE}
+        _, _, body = renderer.render(name, ctx)
+        links = [html_lib.unescape(h) for h in re.findall(r'href="(mailto:[^"]+)"', body)]
+        assert len(links) >= 2, name
+        assert all(len(x) <= 2000 and CODE in urllib_unquote(x) for x in links), name
+        assert "class=" not in body.split("mailto:")[1].split("</table>")[0], "inline styles only"
+
+
+def urllib_unquote(link: str) -> str:
+    import urllib.parse
+    return urllib.parse.unquote(link)
+
+
+def test_a_question_says_what_was_understood_and_offers_it(renderer):
+    subject, text, body = renderer.render("not_understood", {**CASES["not_understood_offered"][0], "code": CODE})
+    assert "请确认" in subject and FINGERPRINT in subject
+    assert "您的回复“请王总定”，是否意为“转：王总”？如是，请直接回复“是”；如不是，请写明“同意”“不同意”或“退回：意见”。" in text
+    assert ">是</a>" in body
+    _, text, _ = renderer.render("not_understood", {**CASES["not_understood_condition"][0], "code": CODE})
+    assert "附有条件" in text and "是否意为" not in text
