@@ -15,6 +15,8 @@ from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
 from imap_tools.imap_utf7 import utf7_encode
 
+from daemon import tls
+
 log = logging.getLogger("officeflow.imap")
 
 # RFC 2177: re-issue IDLE before 29 minutes; stay well below.
@@ -47,25 +49,26 @@ def _open(cfg):
     """Connect and log in as cfg says; returns a logged-in imap_tools mailbox (no folder selected)."""
     timeout = getattr(cfg, "timeout", 30)
     security = (cfg.security or "ssl").lower()
+    server = "IMAP server %s:%s" % (cfg.host, cfg.port)
     try:
         if security == "ssl":
-            mb = MailBox(cfg.host, cfg.port, timeout=timeout)
+            mb = MailBox(cfg.host, cfg.port, timeout=timeout, ssl_context=tls.context(cfg.ca_file))
         elif security == "starttls":
-            mb = MailBoxStartTls(cfg.host, cfg.port, timeout=timeout)
+            mb = MailBoxStartTls(cfg.host, cfg.port, timeout=timeout, ssl_context=tls.context(cfg.ca_file))
         elif security == "none":
             mb = MailBoxUnencrypted(cfg.host, cfg.port, timeout=timeout)
         else:
             raise MailboxError("imap.security must be ssl, starttls or none, not %r" % cfg.security)
     except ssl.SSLError as exc:
-        raise MailboxError("TLS with %s:%s failed: %s" % (cfg.host, cfg.port, exc)) from None
+        raise MailboxError(tls.explain(exc, server) or "%s: TLS failed: %s" % (server, exc)) from None
     except imaplib.IMAP4.abort as exc:
         if security == "starttls" and "TLS" in str(exc):  # the server turned STARTTLS down
-            raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+            raise MailboxError("%s: %s" % (server, exc)) from None
         raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
     except OSError as exc:
         raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
-    except imaplib.IMAP4.error as exc:  # e.g. STARTTLS asked for but not offered
-        raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+    except (imaplib.IMAP4.error, ImapToolsError, ValueError) as exc:  # e.g. STARTTLS not offered, or on 993
+        raise MailboxError("%s: %s" % (server, exc)) from None
     try:
         mb.client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
