@@ -10,6 +10,8 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
@@ -372,14 +374,71 @@ class Mailbox:
             sock.settimeout(old)
 
 
-def check_login(cfg) -> str:
-    """For `officeflow check-config`: log in, look at cfg.folder, log out."""
+@dataclass(frozen=True)
+class Survey:
+    """What `officeflow check-config` and `officeflow status` learn from one visit to the mailbox."""
+
+    messages: int                      # in cfg.folder, not yet handled
+    oldest: datetime | None            # INTERNALDATE of the oldest of them
+    failed: int                        # in cfg.failed_folder (0 when it does not exist yet)
+    capabilities: tuple[str, ...]
+    separator: str                     # the hierarchy separator ("/", "." …; "" for a flat server)
+
+    def mode(self, cfg) -> str:
+        """How officeflow will work with this server, in the words of Mailbox.wait and Mailbox.move."""
+        caps = set(self.capabilities)
+        if "IDLE" in caps and getattr(cfg, "idle", True):
+            wait = "waits with IDLE"
+        else:
+            wait = "polls every %ss%s" % (getattr(cfg, "poll_seconds", 60),
+                                          "" if "IDLE" in caps else " (no IDLE)")
+        if "MOVE" in caps:
+            move = "moves with MOVE"
+        elif "UIDPLUS" in caps:
+            move = "moves with COPY + UID EXPUNGE (no MOVE)"
+        else:
+            move = "copies and flags \\Deleted, never expunges (no MOVE, no UIDPLUS)"
+        return "%s, %s" % (wait, move)
+
+    def offers(self) -> str:
+        caps = set(self.capabilities)
+        return "IDLE %s, MOVE %s, UIDPLUS %s, folder separator %r" % (
+            *("yes" if c in caps else "no" for c in ("IDLE", "MOVE", "UIDPLUS")), self.separator)
+
+
+_LIST_SEP = re.compile(rb'^\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL)')
+
+
+def survey(cfg) -> Survey:
+    """Log in, look at cfg.folder (read-only) and cfg.failed_folder, log out; changes nothing."""
     mb = _open(cfg)
+    client = mb.client
     try:
         try:
-            dat = _ok(mb.client.select(_quote(cfg.folder), readonly=True), "SELECT %s" % cfg.folder)
+            dat = _ok(client.select(_quote(cfg.folder), readonly=True), "SELECT %s" % cfg.folder)
+            count = int(dat[0] or 0)
+            oldest = None
+            uids = b" ".join(d for d in _ok(client.uid("SEARCH", "UNDELETED"), "UID SEARCH") if d).split()
+            if uids:
+                dat = _ok(client.uid("FETCH", uids[0].decode(), "(INTERNALDATE)"), "UID FETCH")
+                stamp = imaplib.Internaldate2tuple(dat[0]) if dat and isinstance(dat[0], bytes) else None
+                if stamp:
+                    oldest = datetime.fromtimestamp(time.mktime(stamp), timezone.utc)
+            typ, dat = client.status(_quote(cfg.failed_folder), "(MESSAGES)")
+            m = re.search(rb"MESSAGES (\d+)", dat[0] or b"") if typ == "OK" and dat else None
+            typ, dat = client.list('""', '""')
+            m_sep = _LIST_SEP.match(dat[0]) if typ == "OK" and dat and isinstance(dat[0], bytes) else None
         except _GONE as exc:
-            raise MailboxGone("connection lost while opening %s: %s" % (cfg.folder, exc)) from None
-        return "ok: %d messages in %s" % (int(dat[0] or 0), cfg.folder)
+            raise MailboxGone("connection lost while looking at %s: %s" % (cfg.folder, exc)) from None
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError("looking at %s failed: %s" % (cfg.folder, exc)) from None
+        separator = (m_sep.group(1) or b"").decode("ascii", "replace").replace("\\\\", "\\") if m_sep else ""
+        return Survey(messages=count, oldest=oldest, failed=int(m.group(1)) if m else 0,
+                      capabilities=tuple(client.capabilities), separator=separator)
     finally:
         _logout_quietly(mb)
+
+
+def check_login(cfg) -> str:
+    """For `officeflow check-config`: log in, look at cfg.folder, log out."""
+    return "ok: %d messages in %s" % (survey(cfg).messages, cfg.folder)

@@ -190,6 +190,7 @@ class Job(Base):
 
 
 MODELS = (Counter, Request, Step, Opinion, Mail, Outbox, Job)
+SCHEMA_VERSION = 1      # the shape of these tables; raised with every change that needs an upgrade
 
 
 def connect(url: str) -> pw.Database:

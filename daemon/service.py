@@ -13,7 +13,7 @@ import time as _time
 import peewee as pw
 import schedule
 
-from daemon import chase, intake, models, outbox
+from daemon import chase, health, intake, models, outbox
 from daemon.app import App
 from daemon.config import Config
 from daemon.mailbox import Mailbox, MailboxError, MailboxGone
@@ -83,6 +83,7 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
         try:
             mailbox.connect()
             process_inbox(app, mailbox)
+            health.beat(health.IMAP_CONTACT)
             _periodic(app)
             flush(app)
         finally:
@@ -109,6 +110,7 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                 _guarded(_periodic, app)
                 while not stop.is_set():
                     process_inbox(app, mailbox, notifier, stop)
+                    _beat(health.IMAP_CONTACT, health.DAEMON_ALIVE)
                     scheduler.run_pending()
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))
@@ -124,6 +126,10 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                 else:
                     log.exception("- unexpected error, reconnecting in %ss: %s", delay, e)
                 notifier.status(f"reconnecting: {e}")
+                try:
+                    _beat(health.DAEMON_ALIVE)     # alive, though the mailbox is not
+                except pw.DatabaseError:
+                    pass
                 _sleep(delay, stop, notifier)
     finally:
         notifier.stopping()
@@ -131,6 +137,11 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
         models.close()
         log.info("- officeflow stopped")
     return 0
+
+
+def _beat(*names: str) -> None:
+    for name in names:
+        health.beat(name)
 
 
 def _sleep(seconds: float, stop: threading.Event, notifier: Notifier) -> None:

@@ -128,9 +128,9 @@ def test_check_config_shows_the_failed_check(pki, tls_servers, tmp_path, monkeyp
     office = Office(servers, servers.new_domain(), tmp_path, imap_security="ssl", smtp_security="starttls")
     out = office.run_cli("check-config", "-c", str(office.config_path))
     assert out.returncode == 1
-    assert re.search(r"IMAP 127\.0\.0\.1:%d: FAILED: IMAP server 127\.0\.0\.1:%d: certificate rejected: "
+    assert re.search(r"IMAP 127\.0\.0\.1:%d \(ssl\): FAILED: IMAP server 127\.0\.0\.1:%d: certificate rejected: "
                      r"the certificate has expired" % (servers.imaps_port, servers.imaps_port), out.stderr)
-    assert "SMTP 127.0.0.1:%d: FAILED: SMTP server" % servers.smtp_port in out.stderr
+    assert "SMTP 127.0.0.1:%d (starttls): FAILED: SMTP server" % servers.smtp_port in out.stderr
     assert out.stderr.count("certificate rejected: the certificate has expired") == 2
 
 
