@@ -17,7 +17,7 @@ from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
 from imap_tools.imap_utf7 import utf7_encode
 
-from daemon import tls
+from daemon import __version__, tls
 
 log = logging.getLogger("officeflow.imap")
 
@@ -91,7 +91,22 @@ def _open(cfg):
     typ, dat = mb.client.capability()
     if typ == "OK" and dat and dat[-1]:
         mb.client.capabilities = tuple(dat[-1].decode("ascii", "replace").upper().split())
+    if "ID" in mb.client.capabilities:
+        _identify(mb.client)
     return mb
+
+
+def _identify(client) -> None:
+    """RFC 2971 ID: Coremail (NetEase 163/126, many hosted offices) refuses SELECT with "Unsafe Login" to a
+    client that did not say who it is. Nothing depends on the answer."""
+    imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+    try:
+        typ, dat = client._simple_command("ID", '("name" "officeflow" "version" "%s")' % __version__)
+        client._untagged_response(typ, dat, "ID")
+    except _GONE as exc:
+        raise MailboxGone("connection lost after login: %s" % exc) from None
+    except imaplib.IMAP4.error as exc:
+        log.debug("the server did not take ID: %s", exc)
 
 
 def _logout_quietly(mb) -> None:

@@ -97,6 +97,7 @@ service anvil {{
 {rootless_services}
 protocol imap {{
   mail_max_userip_connections = 200
+  imap_id_log = name version
 }}
 imap_idle_notify_interval = 2 mins
 protocol lmtp {{

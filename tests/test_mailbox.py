@@ -199,3 +199,16 @@ def test_wrong_security_for_the_server_is_a_clear_error(mailservers, office, sec
     with pytest.raises(MailboxError) as exc:
         check_login(cfg)
     assert mailservers.password not in str(exc.value)
+
+
+def test_officeflow_says_who_it_is_after_login(mailservers, office):
+    """Coremail (NetEase 163/126) refuses SELECT to a client that sent no RFC 2971 ID."""
+    box = Mailbox(_cfg(mailservers, office))
+    box.connect()
+    box.close()
+    from flow import until
+
+    def sent():
+        log = (mailservers.root / "log" / "dovecot.log").read_text(errors="replace")
+        return [line for line in log.splitlines() if "imap(%s)" % office in line and "ID sent:" in line]
+    assert "ID sent: name=officeflow, version=" in until(sent, timeout=5, what="the ID in Dovecot's log")[-1]
