@@ -53,6 +53,9 @@ def cmd_run(args) -> int:
     cfg = _config(args)
     try:
         return service.run(cfg, once=args.once)
+    except service.AlreadyRunning as e:
+        logging.getLogger("officeflow").error("- not started: %s", e)
+        return 1
     except (MailboxError, MailboxGone, OSError, peewee.DatabaseError) as e:
         what = "database" if isinstance(e, peewee.DatabaseError) else "mailbox"
         logging.getLogger("officeflow").error("- cannot reach the %s: %s", what, e)
