@@ -109,6 +109,31 @@ def _identify(client) -> None:
         log.debug("the server did not take ID: %s", exc)
 
 
+_NAMESPACE = re.compile(rb'^\(\("((?:[^"\\]|\\.)*)"')
+
+
+def _personal_prefix(client) -> str:
+    """The prefix of the user's own folders (RFC 2342): "" on Dovecot, "INBOX." on a Cyrus that keeps folders
+    below INBOX. Folder names from the config are taken as written when they start with it."""
+    if "NAMESPACE" not in client.capabilities:
+        return ""
+    try:
+        typ, dat = client.namespace()
+    except imaplib.IMAP4.abort:
+        raise
+    except imaplib.IMAP4.error:
+        return ""
+    m = _NAMESPACE.match(dat[0]) if typ == "OK" and dat and isinstance(dat[0], bytes) else None
+    return m.group(1).decode("utf-8", "replace").replace("\\\\", "\\") if m else ""
+
+
+def _on_server(folder: str, prefix: str) -> str:
+    """A configured folder name as this server knows it: "Processed" is "INBOX.Processed" below INBOX."""
+    if not prefix or folder.upper() == "INBOX" or folder.upper().startswith(prefix.upper()):
+        return folder
+    return prefix + folder
+
+
 def _logout_quietly(mb) -> None:
     try:
         mb.client.logout()
@@ -139,6 +164,7 @@ class Mailbox:
         self.has_idle = False
         self.has_move = False
         self.has_uidplus = False
+        self._prefix = ""      # personal namespace prefix (see _on_server)
 
     # -- connection --------------------------------------------------------
 
@@ -150,12 +176,15 @@ class Mailbox:
         self.has_move = "MOVE" in caps
         self.has_uidplus = "UIDPLUS" in caps
         try:
+            self._prefix = _personal_prefix(mb.client)
             existing = self._folder_names()
             for folder in (self.cfg.processed_folder, self.cfg.failed_folder):
+                folder = folder and self._server_name(folder)
                 if folder and folder not in existing:
                     _ok(mb.client.create(_quote(folder)), "CREATE %s" % folder)
                     log.info("created folder %s", folder)
-            dat = _ok(mb.client.select(_quote(self.cfg.folder)), "SELECT %s" % self.cfg.folder)
+            watched = self._server_name(self.cfg.folder)
+            dat = _ok(mb.client.select(_quote(watched)), "SELECT %s" % watched)
             validity = mb.client.untagged_responses.get("UIDVALIDITY", [None])[-1]
         except _GONE as exc:
             self._drop()
@@ -170,6 +199,9 @@ class Mailbox:
             self._top_uid, self._uidvalidity = 0, validity
         log.info("connected to %s, %s has %s messages (idle=%s move=%s)", _where(self.cfg),
                  self.cfg.folder, int(dat[0] or 0), self.has_idle, self.has_move)
+
+    def _server_name(self, folder: str) -> str:
+        return _on_server(folder, self._prefix)
 
     def _folder_names(self) -> set[str]:
         return {f.name for f in self._mb.folder.list()}
@@ -272,6 +304,7 @@ class Mailbox:
                      self.cfg.folder)
 
     def _move(self, seq: str, folder: str) -> None:
+        folder = self._server_name(folder)
         target = _quote(folder)
         if self.has_move:
             self._command("UID MOVE %s" % folder, "MOVE", seq, target)
@@ -398,6 +431,7 @@ class Survey:
     failed: int                        # in cfg.failed_folder (0 when it does not exist yet)
     capabilities: tuple[str, ...]
     separator: str                     # the hierarchy separator ("/", "." …; "" for a flat server)
+    prefix: str = ""                   # where the user's own folders live ("INBOX." on many Cyrus servers)
 
     def mode(self, cfg) -> str:
         """How officeflow will work with this server, in the words of Mailbox.wait and Mailbox.move."""
@@ -417,8 +451,10 @@ class Survey:
 
     def offers(self) -> str:
         caps = set(self.capabilities)
-        return "IDLE %s, MOVE %s, UIDPLUS %s, folder separator %r" % (
-            *("yes" if c in caps else "no" for c in ("IDLE", "MOVE", "UIDPLUS")), self.separator)
+        return "IDLE %s, MOVE %s, UIDPLUS %s, folder separator %r%s" % (
+            *("yes" if c in caps else "no" for c in ("IDLE", "MOVE", "UIDPLUS")), self.separator,
+            ", folders below %r (Processed is %r there)" % (self.prefix, _on_server("Processed", self.prefix))
+            if self.prefix else "")
 
 
 _LIST_SEP = re.compile(rb'^\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL)')
@@ -430,7 +466,8 @@ def survey(cfg) -> Survey:
     client = mb.client
     try:
         try:
-            dat = _ok(client.select(_quote(cfg.folder), readonly=True), "SELECT %s" % cfg.folder)
+            prefix = _personal_prefix(client)
+            dat = _ok(client.select(_quote(_on_server(cfg.folder, prefix)), readonly=True), "SELECT %s" % cfg.folder)
             count = int(dat[0] or 0)
             oldest = None
             uids = b" ".join(d for d in _ok(client.uid("SEARCH", "UNDELETED"), "UID SEARCH") if d).split()
@@ -439,7 +476,7 @@ def survey(cfg) -> Survey:
                 stamp = imaplib.Internaldate2tuple(dat[0]) if dat and isinstance(dat[0], bytes) else None
                 if stamp:
                     oldest = datetime.fromtimestamp(time.mktime(stamp), timezone.utc)
-            typ, dat = client.status(_quote(cfg.failed_folder), "(MESSAGES)")
+            typ, dat = client.status(_quote(_on_server(cfg.failed_folder, prefix)), "(MESSAGES)")
             m = re.search(rb"MESSAGES (\d+)", dat[0] or b"") if typ == "OK" and dat else None
             typ, dat = client.list('""', '""')
             m_sep = _LIST_SEP.match(dat[0]) if typ == "OK" and dat and isinstance(dat[0], bytes) else None
@@ -449,7 +486,7 @@ def survey(cfg) -> Survey:
             raise MailboxError("looking at %s failed: %s" % (cfg.folder, exc)) from None
         separator = (m_sep.group(1) or b"").decode("ascii", "replace").replace("\\\\", "\\") if m_sep else ""
         return Survey(messages=count, oldest=oldest, failed=int(m.group(1)) if m else 0,
-                      capabilities=tuple(client.capabilities), separator=separator)
+                      capabilities=tuple(client.capabilities), separator=separator, prefix=prefix)
     finally:
         _logout_quietly(mb)
 

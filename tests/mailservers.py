@@ -219,6 +219,7 @@ class MailServers:
 
     host = HOST
     password = PASSWORD
+    folder_prefix = ""      # where the server keeps a user's folders ("INBOX." on a Cyrus without altnamespace)
 
     def __init__(self, tls=None, ca: Path | None = None) -> None:
         """tls: a certs.ServerCert for a TLS-only pair of servers (ca: the file that trusts it); None: clear text."""
@@ -425,6 +426,11 @@ class MailServers:
 
     # -- mail --------------------------------------------------------------
 
+    def on_server(self, folder: str) -> str:
+        if not self.folder_prefix or folder.upper() == "INBOX" or folder.startswith(self.folder_prefix):
+            return folder
+        return self.folder_prefix + folder
+
     def send(self, raw: bytes, rcpts: list[str], mail_from: str) -> dict:
         """Submit through the relay like a unit's mail client; returns smtplib's refused dict."""
         if self.tls:
@@ -445,7 +451,7 @@ class MailServers:
     def append(self, user: str, raw: bytes, folder: str = "INBOX", flags: str | None = None) -> None:
         conn = self.imap(user)
         try:
-            typ, dat = conn.append(_quote(folder), flags, None, raw)
+            typ, dat = conn.append(_quote(self.on_server(folder)), flags, None, raw)
             if typ != "OK":
                 raise RuntimeError("APPEND failed: %r" % dat)
         finally:
@@ -455,7 +461,7 @@ class MailServers:
         """Raw messages in UID order, read without setting \\Seen; [] if the folder is missing."""
         conn = self.imap(user)
         try:
-            typ, _ = conn.select(_quote(folder), readonly=True)
+            typ, _ = conn.select(_quote(self.on_server(folder)), readonly=True)
             if typ != "OK":
                 return []
             typ, dat = conn.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
@@ -472,7 +478,7 @@ class MailServers:
         """The flags of each message, in UID order."""
         conn = self.imap(user)
         try:
-            typ, _ = conn.select(_quote(folder), readonly=True)
+            typ, _ = conn.select(_quote(self.on_server(folder)), readonly=True)
             if typ != "OK":
                 return []
             typ, dat = conn.uid("FETCH", "1:*", "(UID FLAGS)")
