@@ -205,7 +205,9 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
                 mailbox.close()
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
-                if isinstance(e, (MailboxGone, MailboxError, OSError, pw.OperationalError, pw.InterfaceError)):
+                if isinstance(e, MailboxError):   # refused (certificate, login, a folder): an admin must act
+                    log.error("- mailbox unavailable (%s); trying again in %ss", e, delay)
+                elif isinstance(e, (MailboxGone, OSError, pw.OperationalError, pw.InterfaceError)):
                     log.warning("- %s unavailable (%s); reconnecting in %ss",
                                 "database" if isinstance(e, pw.DatabaseError) else "mailbox", e, delay)
                 else:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
-import time
 from pathlib import Path
 
-from mailservers import MailServers, _port_open
+from mailservers import MailServers
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path("/usr/lib/cyrus/bin")
@@ -86,28 +84,9 @@ class CyrusServers(MailServers):
             for sub in ("config", "spool", "sieve", "run", "log"):
                 os.chown(root / sub, cyrus.pw_uid, cyrus.pw_gid)
 
-    def _start_dovecot(self) -> None:
-        root = self.root
-        self._proc = subprocess.Popen(
-            [str(BIN / "master"), "-C", str(root / "etc" / "imapd.conf"), "-M", str(root / "etc" / "cyrus.conf"),
-             "-p", str(root / "run" / "master.pid"), "-L", str(root / "log" / "master.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(root / "log" / "stderr.log", "ab"), start_new_session=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
-            if _port_open(self.imap_port) and _port_open(self.lmtp_port):
-                return
-            time.sleep(0.05)
-        log = self.log_tail()
-        self.stop_imap()
-        raise RuntimeError("cyrus did not start:\n" + log)
+    _logs = ("stderr.log", "master.log")
 
-    def log_tail(self, lines: int = 30) -> str:
-        out = []
-        for name in ("stderr.log", "master.log"):
-            path = self.root / "log" / name if self.root else None
-            if path and path.exists():
-                out += path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(out)
+    def _server_command(self) -> list[str]:
+        root = self.root
+        return [str(BIN / "master"), "-C", str(root / "etc" / "imapd.conf"), "-M", str(root / "etc" / "cyrus.conf"),
+                "-p", str(root / "run" / "master.pid"), "-L", str(root / "log" / "master.log")]

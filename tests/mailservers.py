@@ -334,10 +334,14 @@ class MailServers:
         if self._proc is None:
             self._start_dovecot()
 
+    _logs = ("stderr.log", "dovecot.log")
+
+    def _server_command(self) -> list[str]:
+        return [dovecot_binary() or "dovecot", "-F", "-c", str(self.root / "etc" / "dovecot.conf")]
+
     def _start_dovecot(self) -> None:
-        conf = self.root / "etc" / "dovecot.conf"
         self._proc = subprocess.Popen(
-            [dovecot_binary() or "dovecot", "-F", "-c", str(conf)],
+            self._server_command(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.root / "log" / "stderr.log", "ab"),
             start_new_session=True,
@@ -346,17 +350,16 @@ class MailServers:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 break
-            if _port_open(self.imap_port) and _port_open(self.lmtp_port) and \
-                    (not self.imaps_port or _port_open(self.imaps_port)):
+            if all(_port_open(p) for p in (self.imap_port, self.lmtp_port, self.imaps_port) if p):
                 return
             time.sleep(0.02)
         log = self.log_tail()
         self.stop_imap()
-        raise RuntimeError("dovecot did not start:\n" + log)
+        raise RuntimeError("%s did not start:\n%s" % (self._server_command()[0], log))
 
     def log_tail(self, lines: int = 30) -> str:
         out = []
-        for name in ("stderr.log", "dovecot.log"):
+        for name in self._logs:
             path = self.root / "log" / name if self.root else None
             if path and path.exists():
                 out += path.read_text(errors="replace").splitlines()[-lines:]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import pytest
 
 from daemon import config as C
-from daemon.tls import is_loopback
+from daemon.tls import explain, is_loopback
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "officeflow.example.toml"
 
@@ -87,3 +88,37 @@ def test_a_bad_ca_file_is_refused_naming_the_key(tmp_path, section, content, pro
         C.load_config(path)
     assert err.value.key == f"{section}.ca_file" and problem in err.value.problem
     assert str(tmp_path / "ca.pem") in err.value.problem
+
+
+def _verify_error(code: int, message: str) -> ssl.SSLCertVerificationError:
+    exc = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: " + message)
+    exc.verify_code, exc.verify_message = code, message
+    return exc
+
+
+@pytest.mark.parametrize("code, message, words", [
+    (10, "certificate has expired", "the certificate has expired (the server's certificate must be renewed)"),
+    (9, "certificate is not yet valid", "not valid yet (check the clock"),
+    (20, "unable to get local issuer certificate", "issued by a CA that is not trusted (give that CA in ca_file)"),
+    (19, "self-signed certificate in certificate chain", "ends in a CA that is not trusted"),
+    (18, "self-signed certificate", "self-signed and not trusted"),
+    (62, "Hostname mismatch, certificate is not valid for 'x'.", "not issued for this host name"),
+    (64, "IP address mismatch, certificate is not valid for '127.0.0.1'.", "not issued for this IP address"),
+    (23, "certificate revoked", "the certificate could not be verified"),
+])
+def test_a_failed_certificate_check_is_said_plainly(code, message, words):
+    text = explain(_verify_error(code, message), "IMAP server mail.example.test:993")
+    assert text.startswith("IMAP server mail.example.test:993: certificate rejected: ")
+    assert words in text and message in text
+
+
+def test_a_certificate_failure_is_found_behind_a_wrapping_error():
+    try:
+        try:
+            raise _verify_error(10, "certificate has expired")
+        except ssl.SSLError as inner:
+            raise ConnectionError("SMTP connect failed") from inner
+    except ConnectionError as outer:
+        assert "has expired" in explain(outer, "SMTP server x:465")
+    assert explain(ConnectionRefusedError(111, "refused"), "SMTP server x:465") is None
+    assert explain(ssl.SSLError(1, "wrong version number"), "SMTP server x:465") is None
