@@ -265,6 +265,8 @@ def _secret(r: _Reader, base: Path, required: bool) -> str | None:
         try:
             return p.read_text(encoding="utf-8").strip("\r\n")
         except OSError as e:
+            if not required:    # list, show, status … outside the service, where its credentials are absent
+                return None
             raise r.fail("password_file", f"cannot read {p}: {e.strerror}") from None
     return None
 

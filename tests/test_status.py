@@ -169,3 +169,13 @@ def test_the_survey_names_the_fallbacks_for_a_poorer_server():
     assert poor.mode(cfg) == "polls every 60s (no IDLE), moves with COPY + UID EXPUNGE (no MOVE)"
     poorest = Survey(messages=0, oldest=None, failed=0, capabilities=("IMAP4REV1",), separator="")
     assert poorest.mode(cfg).endswith("copies and flags \\Deleted, never expunges (no MOVE, no UIDPLUS)")
+
+
+def test_status_runs_where_the_services_password_file_is_absent(office):
+    """As root outside the service: /run/credentials/… is not there; status relies on the heartbeats."""
+    office.run_once()
+    office.config_path.write_text(office.config_path.read_text().replace(
+        'password_env = "OFFICEFLOW_TEST_PASSWORD"', f'password_file = "{office.tmp / "absent" / "imap"}"', 1))
+    rc, got = _status(office)
+    assert rc == 2 and got["inbox_waiting"] is None and got["last_imap_contact"]
+    assert office.run_cli("check-config", "-c", str(office.config_path)).returncode == 2   # the daemon needs it
