@@ -49,7 +49,8 @@ class Report:
     outbox_failed_last_day: int = 0
     requests_overdue: int = 0                 # open, past their 时限 or with an escalated step
     next_reminder: datetime | None = None
-    schema_version: int | None = None
+    schema_version: int | None = None         # as stored in the database
+    schema_expected: int | None = None        # what this release writes
 
     def worse(self, status: str, problem: str) -> None:
         self.problems.append(problem)
@@ -83,7 +84,9 @@ def check(cfg, unit: str = "officeflow.service") -> Report:
         report.worse(DOWN, "database %s does not exist (has the daemon ever run?)" % url[len("sqlite:///"):])
         return report
     try:
-        models.connect(url)
+        database = models.connect(url, upgrade=False)
+        if not _schema(database, report):
+            return report
         _database(cfg, report)
     except pw.DatabaseError as e:
         report.worse(DOWN, "database: %s" % e)
@@ -99,10 +102,26 @@ def _since(when: datetime | None, now: datetime) -> timedelta | None:
     return None if when is None else max(timedelta(0), now - when)
 
 
+def _schema(database, report: Report) -> bool:
+    """The schema version stored and the one this release writes; False when the rest cannot be read."""
+    from daemon import migrations
+    report.schema_version, report.schema_expected = migrations.stored_version(database), migrations.VERSION
+    if report.schema_version is None:
+        report.worse(DOWN, "the database is empty (has the daemon ever run?)")
+        return False
+    if report.schema_version > migrations.VERSION:
+        report.worse(DOWN, "the database was written by a newer release (schema version %d, this one knows up "
+                           "to %d)" % (report.schema_version, migrations.VERSION))
+        return False
+    if report.schema_version < migrations.VERSION:
+        report.worse(DEGRADED, "database schema version %d, this release writes %d: the daemon of this release "
+                               "upgrades it when it starts" % (report.schema_version, migrations.VERSION))
+    return True
+
+
 def _database(cfg, report: Report) -> None:
     from zoneinfo import ZoneInfo
     now = clock.now()
-    report.schema_version = models.SCHEMA_VERSION
     beats = {j.name: j.done_at for j in Job.select().where(Job.name.in_([IMAP_CONTACT, DAEMON_ALIVE]))}
     report.last_imap_contact = beats.get(IMAP_CONTACT)
     report.daemon_heartbeat = beats.get(DAEMON_ALIVE)
@@ -208,6 +227,7 @@ def lines(report: Report, tz: str) -> list[str]:
             report.outbox_queued, at(report.outbox_oldest_unsent), report.outbox_failed_last_day),
         "requests overdue: %d" % report.requests_overdue,
         "next reminder due: %s" % at(report.next_reminder),
-        "schema version: %s" % (report.schema_version if report.schema_version is not None else "-"),
+        "schema version: %s (this release: %s)" % (
+            report.schema_version if report.schema_version is not None else "-", report.schema_expected or "-"),
     ]
     return out

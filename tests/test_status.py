@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from flow import REPO, Office, until
 
-from daemon import health, models
+from daemon import health, migrations, models
 
 pytestmark = pytest.mark.mailserver
 
@@ -53,10 +53,10 @@ def test_after_a_run_once_without_a_daemon_it_is_down_and_shows_everything(offic
     assert got["last_imap_contact"] == "2026-11-26T01:00:00+00:00"      # OFFICEFLOW_NOW of the office
     assert got["inbox_waiting"] == 0 and got["failed_folder"] == 0
     assert got["outbox_queued"] == 0 and got["outbox_oldest_unsent"] is None
-    assert got["schema_version"] == models.SCHEMA_VERSION
+    assert got["schema_version"] == got["schema_expected"] == migrations.VERSION
     text = office.run_cli("status", "-c", str(office.config_path))
     assert "last IMAP contact: 2026-11-26 09:00:00 +0800" in text.stdout
-    assert "schema version: %d" % models.SCHEMA_VERSION in text.stdout
+    assert "schema version: %d (this release: %d)" % (migrations.VERSION, migrations.VERSION) in text.stdout
 
 
 def test_with_the_daemon_running_it_is_healthy(office):
@@ -179,3 +179,17 @@ def test_status_runs_where_the_services_password_file_is_absent(office):
     rc, got = _status(office)
     assert rc == 2 and got["inbox_waiting"] is None and got["last_imap_contact"]
     assert office.run_cli("check-config", "-c", str(office.config_path)).returncode == 2   # the daemon needs it
+
+
+def test_an_older_schema_is_reported_and_left_as_it_is(office, monkeypatch):
+    office.run_once()
+    _beats(office, "2026-11-26T09:00:00+08:00", monkeypatch)
+    db = office.db()
+    db.db.execute_sql('UPDATE "%s" SET "version" = %d' % (migrations._TABLE, migrations.VERSION - 1))
+    models.close()
+    rc, got = _status(office)
+    assert rc == 1 and got["schema_version"] == migrations.VERSION - 1
+    assert [p for p in got["problems"] if p.startswith("database schema version %d" % (migrations.VERSION - 1))]
+    database = models.connect(office.cfg.database.url, upgrade=False)
+    assert migrations.stored_version(database) == migrations.VERSION - 1      # status upgraded nothing
+    models.close()
