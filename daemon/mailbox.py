@@ -181,8 +181,11 @@ class Mailbox:
             for folder in (self.cfg.processed_folder, self.cfg.failed_folder):
                 folder = folder and self._server_name(folder)
                 if folder and folder not in existing:
-                    _ok(mb.client.create(_quote(folder)), "CREATE %s" % folder)
-                    log.info("created folder %s", folder)
+                    answer = mb.client.create(_quote(folder))
+                    if answer[0] == "OK":
+                        log.info("created folder %s", folder)
+                    elif folder not in self._folder_names():    # else another daemon made it just now
+                        _ok(answer, "CREATE %s" % folder)
             watched = self._server_name(self.cfg.folder)
             dat = _ok(mb.client.select(_quote(watched)), "SELECT %s" % watched)
             validity = mb.client.untagged_responses.get("UIDVALIDITY", [None])[-1]

@@ -212,3 +212,20 @@ def test_officeflow_says_who_it_is_after_login(mailservers, office):
         log = (mailservers.root / "log" / "dovecot.log").read_text(errors="replace")
         return [line for line in log.splitlines() if "imap(%s)" % office in line and "ID sent:" in line]
     assert "ID sent: name=officeflow, version=" in until(sent, timeout=5, what="the ID in Dovecot's log")[-1]
+
+
+def test_a_folder_made_by_another_daemon_meanwhile_is_no_error(mailservers, office):
+    """Two daemons starting together both see no Processed folder and both CREATE it; one gets NO."""
+    box = Mailbox(_cfg(mailservers, office))
+    real, calls = box._folder_names, []
+
+    def stale_first():               # the first listing was made before the other daemon's CREATE
+        calls.append(1)
+        return real() - {"Processed"} if len(calls) == 1 else real()
+    box._folder_names = stale_first
+    conn = mailservers.imap(office)
+    assert conn.create("Processed")[0] == "OK"
+    conn.logout()
+    box.connect()
+    box.close()
+    assert "Processed" in mailservers.folders(office)
