@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import itertools
 import os
@@ -459,6 +460,16 @@ class MailServers:
                 raise RuntimeError("APPEND failed: %r" % dat)
         finally:
             conn.logout()
+
+    @contextlib.contextmanager
+    def append_soon(self, user: str, raw: bytes, after: float = 0.5):
+        """Append `raw` from another connection `after` seconds into the with-block (to wake an IDLE)."""
+        timer = threading.Timer(after, self.append, (user, raw))
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.join()
 
     def messages(self, user: str, folder: str = "INBOX") -> list[bytes]:
         """Raw messages in UID order, read without setting \\Seen; [] if the folder is missing."""

@@ -99,12 +99,8 @@ def test_idle_wakes_up_on_new_mail(cyrus):
     try:
         assert box.has_idle and box.has_move and box.has_uidplus
         box.fetch_new()
-        timer = threading.Timer(0.5, cyrus.append, (user, _mail(1)))
-        timer.start()
-        try:
+        with cyrus.append_soon(user, _mail(1)):
             assert box.wait(timeout=30) is True
-        finally:
-            timer.join()
         assert [raw for _, raw in box.fetch_new()][-1] == _mail(1)
     finally:
         box.close()

@@ -98,12 +98,8 @@ def test_move_without_the_move_extension_still_moves_only_those(mailservers, off
 def test_wait_wakes_up_after_an_append_from_another_connection(mailservers, office, box):
     box.fetch_new()
     assert box.has_idle
-    timer = threading.Timer(0.5, mailservers.append, (office, _mail(1)))
-    timer.start()
-    try:
+    with mailservers.append_soon(office, _mail(1)):
         assert box.wait(timeout=30) is True
-    finally:
-        timer.join()
     assert len(box.fetch_new()) == 1
 
 
