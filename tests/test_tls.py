@@ -197,3 +197,28 @@ def test_the_daemon_carries_a_request_to_its_result_over_tls_only(tls_servers, t
     assert not worker.is_alive()
     logins = [line for line in _dovecot_log(office.servers) if "Login: user=<%s>" % office.addr["office"] in line]
     assert logins and all(", TLS," in line for line in logins), logins
+
+
+def test_mail_waits_while_the_smtp_certificate_is_not_trusted_and_goes_out_once_it_is(tls_servers, tmp_path,
+                                                                                      monkeypatch):
+    from daemon import models
+    office = _tls_office(tls_servers("good"), tmp_path, "ssl", "ssl", monkeypatch)
+    good = office.config_path.read_text()
+    # the SMTP side without the private CA: the server's certificate cannot be trusted
+    smtp_part = good[good.index("[smtp]"):]
+    office.config_path.write_text(good.replace(smtp_part, re.sub(r'ca_file = ".*"\n', "", smtp_part, count=1)))
+    try:
+        office.send_request()
+        office.run_once()
+        db = office.db()
+        waiting = list(db.Outbox.select())
+        assert len(waiting) == 2 and {(r.state, r.attempts) for r in waiting} == {("queued", 0)}
+        assert all("certificate rejected" in r.last_error for r in waiting)
+        assert office.servers.messages(office.addr["unit1"]) == []
+        office.config_path.write_text(good)
+        monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:02:00+08:00")
+        office.run_once()
+        assert {r.state for r in db.Outbox.select()} == {"sent"}
+        assert "办请〔2026〕1号" in office.last("unit1").subject
+    finally:
+        models.close()
