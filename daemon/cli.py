@@ -53,6 +53,9 @@ def cmd_run(args) -> int:
     cfg = _config(args)
     try:
         return service.run(cfg, once=args.once)
+    except service.AlreadyRunning as e:
+        logging.getLogger("officeflow").error("- not started: %s", e)
+        return 1
     except (MailboxError, MailboxGone, OSError, peewee.DatabaseError) as e:
         what = "database" if isinstance(e, peewee.DatabaseError) else "mailbox"
         logging.getLogger("officeflow").error("- cannot reach the %s: %s", what, e)
@@ -64,13 +67,31 @@ def cmd_check_config(args) -> int:
     cfg = _config(args)
     print(f"{cfg.path}: config ok ({len(cfg.people)} people, {len(cfg.units)} units, {len(cfg.routes)} routes)")
     rc = 0
-    for name, fn, part in (("IMAP", mailbox.check_login, cfg.imap), ("SMTP", smtp.check_login, cfg.smtp)):
+
+    def imap(part) -> str:
+        seen = mailbox.survey(part)
+        return (f"ok: {seen.messages} messages in {part.folder}\n"
+                f"IMAP server offers {seen.offers()}; officeflow {seen.mode(part)}")
+
+    for name, fn, part in (("IMAP", imap, cfg.imap), ("SMTP", smtp.check_login, cfg.smtp)):
         try:
-            print(f"{name} {part.host}:{part.port}: {fn(part)}")
+            print(f"{name} {part.host}:{part.port} ({part.security}): {fn(part)}")
         except Exception as e:  # noqa: BLE001 - report every failure plainly
-            print(f"{name} {part.host}:{part.port}: FAILED: {e}", file=sys.stderr)
+            print(f"{name} {part.host}:{part.port} ({part.security}): FAILED: {e}", file=sys.stderr)
             rc = 1
     return rc
+
+
+def cmd_status(args) -> int:
+    import json
+    from daemon import health
+    cfg = _config(args, need_secrets=False)
+    report = health.check(cfg, unit=args.unit)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(health.lines(report, cfg.office.timezone)))
+    return health.EXIT[report.status]
 
 
 def cmd_list(args) -> int:
@@ -186,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_run)
     with_config("check-config", "validate the config and try the IMAP and SMTP logins").set_defaults(
         fn=cmd_check_config)
+    sp = with_config("status", "health for admins and monitoring: exit 0 healthy, 1 degraded, 2 down")
+    sp.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    sp.add_argument("--unit", default="officeflow.service",
+                    help="the systemd unit asked whether the daemon runs (default officeflow.service; "
+                         "without systemd the daemon's heartbeat tells)")
+    sp.set_defaults(fn=cmd_status)
     sp = with_config("list", "requests, one a line")
     sp.add_argument("--pending", action="store_true", help="only those not finished")
     sp.set_defaults(fn=cmd_list)

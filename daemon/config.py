@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -48,6 +49,8 @@ class ImapConfig:
     idle: bool = True
     poll_seconds: int = 60
     timeout: int = 30
+    ca_file: str = ""                # PEM of CAs trusted besides the system's ("" = the system's only)
+    allow_plaintext: bool = False    # security = "none" to a host that is not loopback
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class SmtpConfig:
     password: str | None
     from_addr: str
     timeout: int = 30
+    ca_file: str = ""
+    allow_plaintext: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,8 @@ def _secret(r: _Reader, base: Path, required: bool) -> str | None:
         try:
             return p.read_text(encoding="utf-8").strip("\r\n")
         except OSError as e:
+            if not required:    # list, show, status … outside the service, where its credentials are absent
+                return None
             raise r.fail("password_file", f"cannot read {p}: {e.strerror}") from None
     return None
 
@@ -369,7 +376,8 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
         password=_secret(i, base, need_secrets),
         folder=i.text("folder", "INBOX"), processed_folder=i.text("processed_folder", "Processed"),
         failed_folder=i.text("failed_folder", "Failed"), idle=i.get("idle", bool, True),
-        poll_seconds=_positive(i, "poll_seconds", 60), timeout=_positive(i, "timeout", 30))
+        poll_seconds=_positive(i, "poll_seconds", 60), timeout=_positive(i, "timeout", 30),
+        **_transport(i, base))
     i.finish()
     if need_secrets and imap.password is None:
         raise i.fail("password_env", "no password: set password_env or password_file")
@@ -379,7 +387,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
         host=s.text("host"), port=_port(s, 465), security=_security(s, "ssl"),
         username=s.get("username", str, None), password=_secret(s, base, need_secrets),
         from_addr=s.get("from", str, None) or f"{office.name} <{office.address}>",
-        timeout=_positive(s, "timeout", 30))
+        timeout=_positive(s, "timeout", 30), **_transport(s, base))
     s.finish()
     if need_secrets and smtp.username and smtp.password is None:
         raise s.fail("password_env", "a username is set but no password: set password_env or password_file")
@@ -488,6 +496,27 @@ def _security(r: _Reader, default: str) -> str:
     if value not in _SECURITY:
         raise r.fail("security", f"must be one of ssl, starttls, none; not {value!r}")
     return value
+
+
+def _transport(r: _Reader, base: Path) -> dict:
+    """ca_file and allow_plaintext of [imap] or [smtp]: a readable CA file; no clear text beyond loopback."""
+    from daemon.tls import context, is_loopback
+    allow = r.get("allow_plaintext", bool, False)
+    if r.table.get("security") == "none" and not allow and not is_loopback(str(r.table.get("host", ""))):
+        raise r.fail("security", '"none" sends the password and every mail in clear text; it is allowed only '
+                                 'for a loopback host (127.0.0.1, ::1, localhost) unless allow_plaintext = true')
+    ca = r.get("ca_file", str, "").strip()
+    if ca:
+        p = Path(os.path.expandvars(ca))
+        p = p if p.is_absolute() else base / p
+        try:
+            context(p)
+        except ssl.SSLError:     # an OSError too: look at it first
+            raise r.fail("ca_file", f"{p} holds no PEM certificate") from None
+        except OSError as e:
+            raise r.fail("ca_file", f"cannot read {p}: {e.strerror}") from None
+        ca = str(p)
+    return {"ca_file": ca, "allow_plaintext": allow}
 
 
 def _office_hours(r: _Reader) -> tuple[tuple[time, time], ...]:

@@ -10,10 +10,14 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
 from imap_tools.imap_utf7 import utf7_encode
+
+from daemon import __version__, tls
 
 log = logging.getLogger("officeflow.imap")
 
@@ -47,25 +51,26 @@ def _open(cfg):
     """Connect and log in as cfg says; returns a logged-in imap_tools mailbox (no folder selected)."""
     timeout = getattr(cfg, "timeout", 30)
     security = (cfg.security or "ssl").lower()
+    server = "IMAP server %s:%s" % (cfg.host, cfg.port)
     try:
         if security == "ssl":
-            mb = MailBox(cfg.host, cfg.port, timeout=timeout)
+            mb = MailBox(cfg.host, cfg.port, timeout=timeout, ssl_context=tls.context(cfg.ca_file))
         elif security == "starttls":
-            mb = MailBoxStartTls(cfg.host, cfg.port, timeout=timeout)
+            mb = MailBoxStartTls(cfg.host, cfg.port, timeout=timeout, ssl_context=tls.context(cfg.ca_file))
         elif security == "none":
             mb = MailBoxUnencrypted(cfg.host, cfg.port, timeout=timeout)
         else:
             raise MailboxError("imap.security must be ssl, starttls or none, not %r" % cfg.security)
     except ssl.SSLError as exc:
-        raise MailboxError("TLS with %s:%s failed: %s" % (cfg.host, cfg.port, exc)) from None
+        raise MailboxError(tls.explain(exc, server) or "%s: TLS failed: %s" % (server, exc)) from None
     except imaplib.IMAP4.abort as exc:
         if security == "starttls" and "TLS" in str(exc):  # the server turned STARTTLS down
-            raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+            raise MailboxError("%s: %s" % (server, exc)) from None
         raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
     except OSError as exc:
         raise MailboxGone("cannot connect to %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
-    except imaplib.IMAP4.error as exc:  # e.g. STARTTLS asked for but not offered
-        raise MailboxError("IMAP server %s:%s: %s" % (cfg.host, cfg.port, exc)) from None
+    except (imaplib.IMAP4.error, ImapToolsError, ValueError) as exc:  # e.g. STARTTLS not offered, or on 993
+        raise MailboxError("%s: %s" % (server, exc)) from None
     try:
         mb.client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
@@ -86,7 +91,47 @@ def _open(cfg):
     typ, dat = mb.client.capability()
     if typ == "OK" and dat and dat[-1]:
         mb.client.capabilities = tuple(dat[-1].decode("ascii", "replace").upper().split())
+    if "ID" in mb.client.capabilities:
+        _identify(mb.client)
     return mb
+
+
+def _identify(client) -> None:
+    """RFC 2971 ID: Coremail (NetEase 163/126, many hosted offices) refuses SELECT with "Unsafe Login" to a
+    client that did not say who it is. Nothing depends on the answer."""
+    imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+    try:
+        typ, dat = client._simple_command("ID", '("name" "officeflow" "version" "%s")' % __version__)
+        client._untagged_response(typ, dat, "ID")
+    except _GONE as exc:
+        raise MailboxGone("connection lost after login: %s" % exc) from None
+    except imaplib.IMAP4.error as exc:
+        log.debug("the server did not take ID: %s", exc)
+
+
+_NAMESPACE = re.compile(rb'^\(\("((?:[^"\\]|\\.)*)"')
+
+
+def _personal_prefix(client) -> str:
+    """The prefix of the user's own folders (RFC 2342): "" on Dovecot, "INBOX." on a Cyrus that keeps folders
+    below INBOX. Folder names from the config are taken as written when they start with it."""
+    if "NAMESPACE" not in client.capabilities:
+        return ""
+    try:
+        typ, dat = client.namespace()
+    except imaplib.IMAP4.abort:
+        raise
+    except imaplib.IMAP4.error:
+        return ""
+    m = _NAMESPACE.match(dat[0]) if typ == "OK" and dat and isinstance(dat[0], bytes) else None
+    return m.group(1).decode("utf-8", "replace").replace("\\\\", "\\") if m else ""
+
+
+def _on_server(folder: str, prefix: str) -> str:
+    """A configured folder name as this server knows it: "Processed" is "INBOX.Processed" below INBOX."""
+    if not prefix or folder.upper() == "INBOX" or folder.upper().startswith(prefix.upper()):
+        return folder
+    return prefix + folder
 
 
 def _logout_quietly(mb) -> None:
@@ -119,6 +164,7 @@ class Mailbox:
         self.has_idle = False
         self.has_move = False
         self.has_uidplus = False
+        self._prefix = ""      # personal namespace prefix (see _on_server)
 
     # -- connection --------------------------------------------------------
 
@@ -130,12 +176,18 @@ class Mailbox:
         self.has_move = "MOVE" in caps
         self.has_uidplus = "UIDPLUS" in caps
         try:
+            self._prefix = _personal_prefix(mb.client)
             existing = self._folder_names()
             for folder in (self.cfg.processed_folder, self.cfg.failed_folder):
+                folder = folder and self._server_name(folder)
                 if folder and folder not in existing:
-                    _ok(mb.client.create(_quote(folder)), "CREATE %s" % folder)
-                    log.info("created folder %s", folder)
-            dat = _ok(mb.client.select(_quote(self.cfg.folder)), "SELECT %s" % self.cfg.folder)
+                    answer = mb.client.create(_quote(folder))
+                    if answer[0] == "OK":
+                        log.info("created folder %s", folder)
+                    elif folder not in self._folder_names():    # else another daemon made it just now
+                        _ok(answer, "CREATE %s" % folder)
+            watched = self._server_name(self.cfg.folder)
+            dat = _ok(mb.client.select(_quote(watched)), "SELECT %s" % watched)
             validity = mb.client.untagged_responses.get("UIDVALIDITY", [None])[-1]
         except _GONE as exc:
             self._drop()
@@ -150,6 +202,9 @@ class Mailbox:
             self._top_uid, self._uidvalidity = 0, validity
         log.info("connected to %s, %s has %s messages (idle=%s move=%s)", _where(self.cfg),
                  self.cfg.folder, int(dat[0] or 0), self.has_idle, self.has_move)
+
+    def _server_name(self, folder: str) -> str:
+        return _on_server(folder, self._prefix)
 
     def _folder_names(self) -> set[str]:
         return {f.name for f in self._mb.folder.list()}
@@ -252,6 +307,7 @@ class Mailbox:
                      self.cfg.folder)
 
     def _move(self, seq: str, folder: str) -> None:
+        folder = self._server_name(folder)
         target = _quote(folder)
         if self.has_move:
             self._command("UID MOVE %s" % folder, "MOVE", seq, target)
@@ -369,14 +425,75 @@ class Mailbox:
             sock.settimeout(old)
 
 
-def check_login(cfg) -> str:
-    """For `officeflow check-config`: log in, look at cfg.folder, log out."""
+@dataclass(frozen=True)
+class Survey:
+    """What `officeflow check-config` and `officeflow status` learn from one visit to the mailbox."""
+
+    messages: int                      # in cfg.folder, not yet handled
+    oldest: datetime | None            # INTERNALDATE of the oldest of them
+    failed: int                        # in cfg.failed_folder (0 when it does not exist yet)
+    capabilities: tuple[str, ...]
+    separator: str                     # the hierarchy separator ("/", "." …; "" for a flat server)
+    prefix: str = ""                   # where the user's own folders live ("INBOX." on many Cyrus servers)
+
+    def mode(self, cfg) -> str:
+        """How officeflow will work with this server, in the words of Mailbox.wait and Mailbox.move."""
+        caps = set(self.capabilities)
+        if "IDLE" in caps and getattr(cfg, "idle", True):
+            wait = "waits with IDLE"
+        else:
+            wait = "polls every %ss%s" % (getattr(cfg, "poll_seconds", 60),
+                                          "" if "IDLE" in caps else " (no IDLE)")
+        if "MOVE" in caps:
+            move = "moves with MOVE"
+        elif "UIDPLUS" in caps:
+            move = "moves with COPY + UID EXPUNGE (no MOVE)"
+        else:
+            move = "copies and flags \\Deleted, never expunges (no MOVE, no UIDPLUS)"
+        return "%s, %s" % (wait, move)
+
+    def offers(self) -> str:
+        caps = set(self.capabilities)
+        return "IDLE %s, MOVE %s, UIDPLUS %s, folder separator %r%s" % (
+            *("yes" if c in caps else "no" for c in ("IDLE", "MOVE", "UIDPLUS")), self.separator,
+            ", folders below %r (Processed is %r there)" % (self.prefix, _on_server("Processed", self.prefix))
+            if self.prefix else "")
+
+
+_LIST_SEP = re.compile(rb'^\([^)]*\) (?:"((?:[^"\\]|\\.)*)"|NIL)')
+
+
+def survey(cfg) -> Survey:
+    """Log in, look at cfg.folder (read-only) and cfg.failed_folder, log out; changes nothing."""
     mb = _open(cfg)
+    client = mb.client
     try:
         try:
-            dat = _ok(mb.client.select(_quote(cfg.folder), readonly=True), "SELECT %s" % cfg.folder)
+            prefix = _personal_prefix(client)
+            dat = _ok(client.select(_quote(_on_server(cfg.folder, prefix)), readonly=True), "SELECT %s" % cfg.folder)
+            count = int(dat[0] or 0)
+            oldest = None
+            uids = b" ".join(d for d in _ok(client.uid("SEARCH", "UNDELETED"), "UID SEARCH") if d).split()
+            if uids:
+                dat = _ok(client.uid("FETCH", uids[0].decode(), "(INTERNALDATE)"), "UID FETCH")
+                stamp = imaplib.Internaldate2tuple(dat[0]) if dat and isinstance(dat[0], bytes) else None
+                if stamp:
+                    oldest = datetime.fromtimestamp(time.mktime(stamp), timezone.utc)
+            typ, dat = client.status(_quote(_on_server(cfg.failed_folder, prefix)), "(MESSAGES)")
+            m = re.search(rb"MESSAGES (\d+)", dat[0] or b"") if typ == "OK" and dat else None
+            typ, dat = client.list('""', '""')
+            m_sep = _LIST_SEP.match(dat[0]) if typ == "OK" and dat and isinstance(dat[0], bytes) else None
         except _GONE as exc:
-            raise MailboxGone("connection lost while opening %s: %s" % (cfg.folder, exc)) from None
-        return "ok: %d messages in %s" % (int(dat[0] or 0), cfg.folder)
+            raise MailboxGone("connection lost while looking at %s: %s" % (cfg.folder, exc)) from None
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError("looking at %s failed: %s" % (cfg.folder, exc)) from None
+        separator = (m_sep.group(1) or b"").decode("ascii", "replace").replace("\\\\", "\\") if m_sep else ""
+        return Survey(messages=count, oldest=oldest, failed=int(m.group(1)) if m else 0,
+                      capabilities=tuple(client.capabilities), separator=separator, prefix=prefix)
     finally:
         _logout_quietly(mb)
+
+
+def check_login(cfg) -> str:
+    """For `officeflow check-config`: log in, look at cfg.folder, log out."""
+    return "ok: %d messages in %s" % (survey(cfg).messages, cfg.folder)

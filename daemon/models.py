@@ -227,8 +227,9 @@ class Job(Base):
 MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Job)
 
 
-def connect(url: str) -> pw.Database:
-    """Bind the proxy to the database of `url` and bring its schema to this release (see migrations)."""
+def connect(url: str, upgrade: bool = True) -> pw.Database:
+    """Bind the proxy to the database of `url` and bring its schema to this release (see migrations);
+    upgrade=False only looks (`officeflow status`): the schema stays as it is."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path != ":memory:":
@@ -237,7 +238,8 @@ def connect(url: str) -> pw.Database:
                                                     "busy_timeout": 10000, "synchronous": "normal"})
         db.initialize(database)
         database.connect(reuse_if_open=True)
-        migrations.ensure(database, MODELS)
+        if upgrade:
+            migrations.ensure(database, MODELS)
         return database
     from playhouse.db_url import parse
     url = url.replace("postgres://", "postgresql://", 1)
@@ -249,7 +251,8 @@ def connect(url: str) -> pw.Database:
     database = PostgresDatabase(**params)
     db.initialize(database)
     database.connect(reuse_if_open=True)
-    migrations.ensure(database, MODELS)
+    if upgrade:
+        migrations.ensure(database, MODELS)
     return database
 
 

@@ -213,6 +213,12 @@ def _alive(pid: int) -> bool:
 
 def _record_result(row: Outbox, res) -> int:
     number = row.mail.request.number if row.mail.request_id else "-"
+    if res.held:
+        # the server could not be used at all (down, TLS, login): not this mail's fault, no attempt spent;
+        # daemon.smtp logged why, once for the batch
+        Outbox.update(state="queued", last_error=res.error, next_attempt_at=clock.now() + timedelta(
+            seconds=BACKOFF[0])).where(Outbox.id == row.id).execute()
+        return 0
     if res.ok:
         Outbox.update(state="sent", sent_at=clock.now(), attempts=row.attempts + 1,
                       last_error=res.error).where(Outbox.id == row.id).execute()

@@ -1,19 +1,24 @@
-"""The main loop: fetch and process mail, send the outbox, run the periodic duties, wait with IDLE; stop on SIGTERM.
+"""The main loop: fetch and process mail, send the outbox, run the periodic duties, wait with IDLE; stop on SIGTERM,
+read the config again on SIGHUP. One process at a time on a SQLite database.
 
-Signal handlers only set the stop Event; every duty is wrapped so that an exception is logged and the loop lives.
+Signal handlers only set an Event; every duty is wrapped so that an exception is logged and the loop lives.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time as _time
+from pathlib import Path
 
 import peewee as pw
 import schedule
 
-from daemon import chase, intake, models, outbox
+from daemon import chase, health, intake, models, outbox
 from daemon.app import App
 from daemon.config import Config
 from daemon.mailbox import Mailbox, MailboxError, MailboxGone
@@ -71,9 +76,77 @@ def _periodic(app: App) -> None:
     flush(app)
 
 
+class AlreadyRunning(Exception):
+    """Another officeflow holds the SQLite database; str() says which process and what to do."""
+
+
+@contextlib.contextmanager
+def _sole_user(url: str):
+    """One officeflow at a time on a SQLite file: an exclusive lock on FILE.lock beside it, for as long as
+    the process runs. The kernel drops it when the process ends, even by kill -9. PostgreSQL needs none."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        yield
+        return
+    path = Path(url[len("sqlite:///"):] + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            raise AlreadyRunning(f"another officeflow (pid {holder}) is using {path.with_suffix('')}; "
+                                 "run one at a time on SQLite (stop the other first), or move the database "
+                                 "to PostgreSQL for several daemons") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)        # closing drops the lock
+
+
 def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None) -> int:
-    """Run the daemon; with once=True do all work due now and return 0."""
-    stop = stop or threading.Event()
+    """Run the daemon; with once=True do all work due now and return 0. Raises AlreadyRunning when another
+    officeflow uses the same SQLite database."""
+    with _sole_user(cfg.database.url):
+        return _run(cfg, once, stop or threading.Event())
+
+
+class _Either:
+    """Looks like an Event to Mailbox.wait and _sleep: set when any of `events` is (stop, or reload)."""
+
+    def __init__(self, *events: threading.Event):
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+    def wait(self, timeout: float) -> bool:
+        end = _time.monotonic() + timeout
+        while not self.is_set() and _time.monotonic() < end:
+            self.events[0].wait(min(0.2, max(0.0, end - _time.monotonic())))
+        return self.is_set()
+
+
+def _reloaded(cfg: Config) -> Config | None:
+    """The config file read again (SIGHUP), or None when it cannot be used: the daemon goes on as it was."""
+    from daemon.config import ConfigError, load_config
+    try:
+        new = load_config(cfg.path)
+    except ConfigError as e:
+        log.error("- reload refused, going on with the config as it was: %s", e)
+        return None
+    for key, old, now in (("database.url", cfg.database.url, new.database.url),
+                          ("archive.path", cfg.archive.path, new.archive.path)):
+        if old != now:
+            log.error("- reload refused: %s changed; restart officeflow (systemctl restart officeflow) to use "
+                      "it, going on with the config as it was", key)
+            return None
+    log.info("- config reloaded from %s", cfg.path)
+    return new
+
+
+def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
     notifier = Notifier()
     models.connect(cfg.database.url)
     outbox.configure(cfg)
@@ -83,6 +156,7 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
         try:
             mailbox.connect()
             process_inbox(app, mailbox)
+            health.beat(health.IMAP_CONTACT)
             _periodic(app)
             flush(app)
         finally:
@@ -90,16 +164,28 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
             models.close()
         return 0
 
+    reload = threading.Event()
+    wake = _Either(stop, reload)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: reload.set())
     scheduler = schedule.Scheduler()
-    scheduler.every(30).seconds.do(_guarded, _periodic, app)   # reminders, digests and the outbox (retries too)
+    scheduler.every(30).seconds.do(lambda: _guarded(_periodic, app))   # reminders, digests, the outbox (retries)
     failures = 0
     ready = False
     log.info("- officeflow starting for %s (%s)", cfg.office.address, cfg.imap.host)
     try:
         while not stop.is_set():
+            if reload.is_set():
+                reload.clear()
+                notifier.status("reloading the config")
+                new = _reloaded(cfg)
+                if new is not None:
+                    mailbox.close()
+                    cfg, app, mailbox = new, App(new), Mailbox(new.imap)
+                    outbox.configure(cfg)
+                notifier.ready(f"watching {cfg.imap.folder} of {cfg.imap.username}")
             try:
                 mailbox.connect()
                 if not ready:
@@ -107,30 +193,42 @@ def run(cfg: Config, *, once: bool = False, stop: threading.Event | None = None)
                     ready = True
                     log.info("- connected, watching %s", cfg.imap.folder)
                 _guarded(_periodic, app)
-                while not stop.is_set():
+                while not wake.is_set():
                     process_inbox(app, mailbox, notifier, stop)
+                    _beat(health.IMAP_CONTACT, health.DAEMON_ALIVE)
                     scheduler.run_pending()
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))
-                    mailbox.wait(wait, stop)
+                    mailbox.wait(wait, wake)
                     failures = 0        # a whole pass went well: the next trouble starts the backoff afresh
             except Exception as e:  # noqa: BLE001 - whatever broke (server, database, a bug): log, back off, retry
                 mailbox.close()
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
-                if isinstance(e, (MailboxGone, MailboxError, OSError, pw.OperationalError, pw.InterfaceError)):
+                if isinstance(e, MailboxError):   # refused (certificate, login, a folder): an admin must act
+                    log.error("- mailbox unavailable (%s); trying again in %ss", e, delay)
+                elif isinstance(e, (MailboxGone, OSError, pw.OperationalError, pw.InterfaceError)):
                     log.warning("- %s unavailable (%s); reconnecting in %ss",
                                 "database" if isinstance(e, pw.DatabaseError) else "mailbox", e, delay)
                 else:
                     log.exception("- unexpected error, reconnecting in %ss: %s", delay, e)
                 notifier.status(f"reconnecting: {e}")
-                _sleep(delay, stop, notifier)
+                try:
+                    _beat(health.DAEMON_ALIVE)     # alive, though the mailbox is not
+                except pw.DatabaseError:
+                    pass
+                _sleep(delay, wake, notifier)
     finally:
         notifier.stopping()
         mailbox.close()
         models.close()
         log.info("- officeflow stopped")
     return 0
+
+
+def _beat(*names: str) -> None:
+    for name in names:
+        health.beat(name)
 
 
 def _sleep(seconds: float, stop: threading.Event, notifier: Notifier) -> None:

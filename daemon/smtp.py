@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import aiosmtplib
 from aiosmtplib import errors as E
 
+from daemon import tls
+
 log = logging.getLogger("officeflow.smtp")
 
 
@@ -27,6 +29,7 @@ class SendResult:
     ok: bool
     temporary: bool          # only meaningful when not ok: try again later
     error: str               # "" when everything went through
+    held: bool = False       # not tried at all: the server could not be used (connection, TLS, login)
 
 
 class SmtpError(Exception):
@@ -41,15 +44,18 @@ def _client(cfg) -> aiosmtplib.SMTP:
     security = (cfg.security or "ssl").lower()
     if security not in ("ssl", "starttls", "none"):
         raise SmtpError("smtp.security must be ssl, starttls or none, not %r" % cfg.security, False)
+    encrypted = security in ("ssl", "starttls")
     return aiosmtplib.SMTP(
         hostname=cfg.host, port=cfg.port, timeout=getattr(cfg, "timeout", 30),
         use_tls=security == "ssl", start_tls=security == "starttls",
+        tls_context=tls.context(getattr(cfg, "ca_file", "")) if encrypted else None,
     )
 
 
 async def _connect(cfg) -> aiosmtplib.SMTP:
     client = _client(cfg)
     where = "%s:%s" % (cfg.host, cfg.port)
+    server = "SMTP server " + where
     try:
         await client.connect()
         if cfg.username:
@@ -70,9 +76,12 @@ async def _connect(cfg) -> aiosmtplib.SMTP:
                         exc.code < 500) from None
     except (ssl.SSLError, E.SMTPNotSupported) as exc:
         await _close(client)
-        raise SmtpError("TLS with %s failed: %s" % (where, exc), False) from None
+        raise SmtpError(tls.explain(exc, server) or "TLS with %s failed: %s" % (where, exc), False) from None
     except (E.SMTPException, OSError, asyncio.TimeoutError) as exc:
         await _close(client)
+        rejected = tls.explain(exc, server)
+        if rejected:
+            raise SmtpError(rejected, False) from None
         if isinstance(exc.__cause__, ssl.SSLError) or type(exc) is E.SMTPException:
             # TLS that cannot work (wrong port or security), or STARTTLS not offered:
             # the config is wrong, retrying will not help.
@@ -156,8 +165,10 @@ async def _send_batch(cfg, batch: list[Outgoing], on_result=None) -> list[SendRe
                 try:
                     client = await _connect(cfg)
                 except SmtpError as exc:
-                    log.warning("%s", exc)
-                    results += [SendResult(m.key, False, exc.temporary, str(exc)) for m in batch[i:]]
+                    # nothing was tried: every message stays queued, whatever is wrong with the server
+                    (log.warning if exc.temporary else log.error)("%s; %d messages stay queued", exc,
+                                                                  len(batch) - i)
+                    results += [SendResult(m.key, False, exc.temporary, str(exc), held=True) for m in batch[i:]]
                     break
             try:
                 result = await _send_one(client, msg)

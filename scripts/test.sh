@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # System packages the suite needs (add more here, e.g. a CJK font for the printable forms).
-APT_PACKAGES="dovecot-imapd dovecot-lmtpd postgresql fonts-wqy-microhei"
+# cyrus-common: Cyrus IMAP's master and LMTP, for the tests against a second IMAP server.
+APT_PACKAGES="dovecot-imapd dovecot-lmtpd postgresql fonts-wqy-microhei cyrus-common"
 
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -29,6 +30,18 @@ if [ -n "$missing" ] || ! command -v dovecot >/dev/null; then
     echo "test.sh: installing$missing" >&2
     # shellcheck disable=SC2086
     apt_install $APT_PACKAGES
+fi
+
+# Cyrus' imapd is in cyrus-imapd, which conflicts with dovecot-imapd (both are "imap-server"): unpack it
+# into .cache instead of installing it; tests/cyrus.py finds it there.
+if [ ! -x /usr/lib/cyrus/bin/imapd ] && [ ! -x .cache/cyrus-imapd/usr/lib/cyrus/bin/imapd ]; then
+    rm -rf .cache/cyrus-deb && mkdir -p .cache/cyrus-deb
+    if (cd .cache/cyrus-deb && apt-get download cyrus-imapd >/dev/null 2>&1); then
+        dpkg-deb -x .cache/cyrus-deb/cyrus-imapd_*.deb .cache/cyrus-imapd
+    else
+        echo "test.sh: could not download cyrus-imapd; the Cyrus tests will be skipped" >&2
+    fi
+    rm -rf .cache/cyrus-deb
 fi
 
 if [ ! -x .venv/bin/python ]; then

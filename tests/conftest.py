@@ -12,14 +12,19 @@ from mailservers import MailServers, dovecot_binary  # noqa: E402
 from pgserver import PgServer, pg_bindir  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def mailservers():
-    """One private Dovecot + SMTP relay for the whole session (skipped only off CI without Dovecot)."""
+def _require_dovecot() -> None:
+    """Skip only off CI when Dovecot is missing; on CI that is a failure."""
     if dovecot_binary() is None:
         if os.environ.get("CI"):
             pytest.fail("dovecot is not installed, but CI is set: install dovecot-imapd dovecot-lmtpd")
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd); "
                     "scripts/test.sh installs it")
+
+
+@pytest.fixture(scope="session")
+def mailservers():
+    """One private Dovecot + SMTP relay for the whole session (skipped only off CI without Dovecot)."""
+    _require_dovecot()
     servers = MailServers().start()
     try:
         yield servers
@@ -49,6 +54,41 @@ def pgserver():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA made for this run (its PEM file for ca_file), a stranger CA, and server certificates:
+    good (127.0.0.1), for another name (mail.example.test only), expired (127.0.0.1), from the stranger."""
+    from types import SimpleNamespace
+
+    from certs import CA
+    d = tmp_path_factory.mktemp("pki")
+    ca, stranger = CA(d), CA(d, "stranger")
+    return SimpleNamespace(ca=ca.pem, stranger_ca=stranger.pem,
+                           good=ca.issue("good", ["127.0.0.1"]),
+                           other_name=ca.issue("other-name", ["mail.example.test"]),
+                           expired=ca.issue("expired", ["127.0.0.1"], expired=True),
+                           stranger=stranger.issue("stranger", ["127.0.0.1"]))
+
+
+@pytest.fixture(scope="session")
+def tls_servers(pki):
+    """Started on first use, one per certificate: tls_servers("good") is a TLS-only Dovecot + relay
+    (IMAP STARTTLS and implicit TLS, SMTP STARTTLS and implicit TLS) with the good certificate."""
+    started: dict[str, MailServers] = {}
+
+    def get(label: str = "good") -> MailServers:
+        _require_dovecot()
+        if label not in started:
+            started[label] = MailServers(tls=getattr(pki, label.replace("-", "_")), ca=pki.ca).start()
+        return started[label]
+
+    try:
+        yield get
+    finally:
+        for servers in started.values():
+            servers.stop()
+
+
 @pytest.fixture
 def maildomain(mailservers):
     """A fresh domain such as t7.example.test, so each test starts with empty mailboxes."""
@@ -66,7 +106,7 @@ def office(mailservers, maildomain, tmp_path, monkeypatch):
     models.close()
 
 
-SERVER_FIXTURES = {"mailservers", "pgserver"}
+SERVER_FIXTURES = {"mailservers", "pgserver", "tls_servers"}
 
 
 def pytest_collection_modifyitems(config, items):

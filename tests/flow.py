@@ -60,6 +60,8 @@ class Office:
     tmp: Path
     extra: str = ""
     addr: dict = field(default_factory=dict)
+    imap_security: str = "none"     # ssl / starttls need servers started with a certificate
+    smtp_security: str = "none"
 
     def __post_init__(self):
         self.addr = self.servers.users_for(self.domain, PEOPLE)
@@ -70,6 +72,9 @@ class Office:
     def write_config(self, extra: str = "") -> None:
         a = self.addr
         s = self.servers
+        imap_port = s.imaps_port if self.imap_security == "ssl" else s.imap_port
+        smtp_port = s.smtps_port if self.smtp_security == "ssl" else s.smtp_port
+        ca_file = f'ca_file = "{s.ca}"' if getattr(s, "ca", None) else ""
         self.config_path.write_text(f"""
 [office]
 name = "集团公司办公室"
@@ -79,15 +84,17 @@ head = "{a['director']}"
 
 [imap]
 host = "127.0.0.1"
-port = {s.imap_port}
-security = "none"
+port = {imap_port}
+security = "{self.imap_security}"
 username = "{a['office']}"
 password_env = "OFFICEFLOW_TEST_PASSWORD"
+{ca_file}
 
 [smtp]
 host = "127.0.0.1"
-port = {s.smtp_port}
-security = "none"
+port = {smtp_port}
+security = "{self.smtp_security}"
+{ca_file}
 from = "集团公司办公室 <{a['office']}>"
 
 [database]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import itertools
 import os
@@ -13,6 +14,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -34,7 +36,7 @@ log_path = {root}/log/dovecot.log
 info_log_path = {root}/log/dovecot.log
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -77,7 +79,8 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 {login_chroot}}}
 service lmtp {{
@@ -95,6 +98,7 @@ service anvil {{
 {rootless_services}
 protocol imap {{
   mail_max_userip_connections = 200
+  imap_id_log = name version
 }}
 imap_idle_notify_interval = 2 mins
 protocol lmtp {{
@@ -111,6 +115,14 @@ service auth {
 service auth-worker {
   user = $default_internal_user
 }
+"""
+
+# TLS: the server certificate for both IMAP listeners (STARTTLS on imap, implicit on imaps). Dovecot
+# still lets loopback log in without TLS (it counts as secured): tests look at its log to see TLS was used.
+_SSL = """\
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
 """
 
 _counter = itertools.count(1)
@@ -208,15 +220,20 @@ class MailServers:
 
     host = HOST
     password = PASSWORD
+    folder_prefix = ""      # where the server keeps a user's folders ("INBOX." on a Cyrus without altnamespace)
 
-    def __init__(self) -> None:
+    def __init__(self, tls=None, ca: Path | None = None) -> None:
+        """tls: a certs.ServerCert for a TLS-only pair of servers (ca: the file that trusts it); None: clear text."""
+        self.tls, self.ca = tls, ca
         self.root: Path | None = None
-        self.imap_port = 0
+        self.imap_port = 0      # clear text, or STARTTLS when tls
+        self.imaps_port = 0     # implicit TLS (only when tls)
         self.lmtp_port = 0
-        self.smtp_port = 0
+        self.smtp_port = 0      # clear text, or STARTTLS (required) when tls
+        self.smtps_port = 0     # implicit TLS (only when tls)
+        self._controllers: list[Controller] = []
         self.users: set[str] = set()
         self._proc: subprocess.Popen | None = None
-        self._controller: Controller | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
@@ -230,6 +247,7 @@ class MailServers:
             (self.root / sub).mkdir()
         for attempt in range(3):
             self.imap_port, self.lmtp_port = free_port(), free_port()
+            self.imaps_port = free_port() if self.tls else 0
             self._write_conf()
             try:
                 self._start_dovecot()
@@ -246,23 +264,48 @@ class MailServers:
         return self
 
     def _start_relay(self) -> None:
+        if self.tls is None:
+            self.smtp_port = self._controller_on(lambda port: Controller(
+                _Relay(self), hostname=HOST, port=port, decode_data=False))
+            return
+        self.smtp_port = self._controller_on(lambda port: Controller(
+            _Relay(self), hostname=HOST, port=port, decode_data=False,
+            tls_context=self.server_context(), require_starttls=True))
+        self.smtps_port = self._controller_on(lambda port: Controller(
+            _Relay(self), hostname=HOST, port=port, decode_data=False, ssl_context=self.server_context()))
+
+    def _controller_on(self, make) -> int:
         # Controller probes its own port after start, so it needs a concrete one.
         for attempt in range(3):
             port = free_port()
-            controller = Controller(_Relay(self), hostname=HOST, port=port, decode_data=False)
+            controller = make(port)
             try:
                 controller.start()
             except (OSError, RuntimeError):
                 if attempt == 2:
                     raise
                 continue
-            self._controller, self.smtp_port = controller, port
-            return
+            self._controllers.append(controller)
+            return port
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(self.tls.cert), str(self.tls.key))
+        return ctx
+
+    def client_context(self) -> ssl.SSLContext | None:
+        """The TLS of the tests' own mail clients: they only look at the mail, whatever the certificate
+        (some servers here carry expired or foreign certificates on purpose)."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
     def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+        while self._controllers:
+            self._controllers.pop().stop()
         self.stop_imap()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -292,10 +335,14 @@ class MailServers:
         if self._proc is None:
             self._start_dovecot()
 
+    _logs = ("stderr.log", "dovecot.log")
+
+    def _server_command(self) -> list[str]:
+        return [dovecot_binary() or "dovecot", "-F", "-c", str(self.root / "etc" / "dovecot.conf")]
+
     def _start_dovecot(self) -> None:
-        conf = self.root / "etc" / "dovecot.conf"
         self._proc = subprocess.Popen(
-            [dovecot_binary() or "dovecot", "-F", "-c", str(conf)],
+            self._server_command(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.root / "log" / "stderr.log", "ab"),
             start_new_session=True,
@@ -304,16 +351,16 @@ class MailServers:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 break
-            if _port_open(self.imap_port) and _port_open(self.lmtp_port):
+            if all(_port_open(p) for p in (self.imap_port, self.lmtp_port, self.imaps_port) if p):
                 return
             time.sleep(0.02)
         log = self.log_tail()
         self.stop_imap()
-        raise RuntimeError("dovecot did not start:\n" + log)
+        raise RuntimeError("%s did not start:\n%s" % (self._server_command()[0], log))
 
     def log_tail(self, lines: int = 30) -> str:
         out = []
-        for name in ("stderr.log", "dovecot.log"):
+        for name in self._logs:
             path = self.root / "log" / name if self.root else None
             if path and path.exists():
                 out += path.read_text(errors="replace").splitlines()[-lines:]
@@ -337,9 +384,10 @@ class MailServers:
                          first_valid_gid=min(1, os.getegid()) or 0,
                          login_chroot="  chroot =\n", anvil_chroot="  chroot =\n",
                          rootless_services=_ROOTLESS_SERVICES.replace("{group}", group))
+        ssl_lines = _SSL.format(cert=self.tls.cert, key=self.tls.key) if self.tls else "ssl = no\n"
         text = _CONF.format(instance="ofdc-%d-%s" % (os.getpid(), self.root.name),
                             root=root, imap_port=self.imap_port, lmtp_port=self.lmtp_port,
-                            **names)
+                            imaps_port=self.imaps_port, ssl=ssl_lines, **names)
         (self.root / "etc" / "dovecot.conf").write_text(text)
 
     # -- users -------------------------------------------------------------
@@ -382,31 +430,52 @@ class MailServers:
 
     # -- mail --------------------------------------------------------------
 
+    def on_server(self, folder: str) -> str:
+        if not self.folder_prefix or folder.upper() == "INBOX" or folder.startswith(self.folder_prefix):
+            return folder
+        return self.folder_prefix + folder
+
     def send(self, raw: bytes, rcpts: list[str], mail_from: str) -> dict:
         """Submit through the relay like a unit's mail client; returns smtplib's refused dict."""
+        if self.tls:
+            with smtplib.SMTP_SSL(HOST, self.smtps_port, timeout=30, context=self.client_context()) as s:
+                return s.sendmail(mail_from, list(rcpts), raw)
         with smtplib.SMTP(HOST, self.smtp_port, timeout=30) as s:
             return s.sendmail(mail_from, list(rcpts), raw)
 
     def imap(self, user: str) -> imaplib.IMAP4:
         """A logged-in imaplib connection for `user`; the caller logs out."""
-        conn = imaplib.IMAP4(HOST, self.imap_port, timeout=30)
+        if self.tls:
+            conn = imaplib.IMAP4_SSL(HOST, self.imaps_port, ssl_context=self.client_context(), timeout=30)
+        else:
+            conn = imaplib.IMAP4(HOST, self.imap_port, timeout=30)
         conn.login(user, PASSWORD)
         return conn
 
     def append(self, user: str, raw: bytes, folder: str = "INBOX", flags: str | None = None) -> None:
         conn = self.imap(user)
         try:
-            typ, dat = conn.append(_quote(folder), flags, None, raw)
+            typ, dat = conn.append(_quote(self.on_server(folder)), flags, None, raw)
             if typ != "OK":
                 raise RuntimeError("APPEND failed: %r" % dat)
         finally:
             conn.logout()
 
+    @contextlib.contextmanager
+    def append_soon(self, user: str, raw: bytes, after: float = 0.5):
+        """Append `raw` from another connection `after` seconds into the with-block (to wake an IDLE)."""
+        timer = threading.Timer(after, self.append, (user, raw))
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.join()
+
     def messages(self, user: str, folder: str = "INBOX") -> list[bytes]:
         """Raw messages in UID order, read without setting \\Seen; [] if the folder is missing."""
         conn = self.imap(user)
         try:
-            typ, _ = conn.select(_quote(folder), readonly=True)
+            typ, _ = conn.select(_quote(self.on_server(folder)), readonly=True)
             if typ != "OK":
                 return []
             typ, dat = conn.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
@@ -423,7 +492,7 @@ class MailServers:
         """The flags of each message, in UID order."""
         conn = self.imap(user)
         try:
-            typ, _ = conn.select(_quote(folder), readonly=True)
+            typ, _ = conn.select(_quote(self.on_server(folder)), readonly=True)
             if typ != "OK":
                 return []
             typ, dat = conn.uid("FETCH", "1:*", "(UID FLAGS)")

@@ -98,12 +98,8 @@ def test_move_without_the_move_extension_still_moves_only_those(mailservers, off
 def test_wait_wakes_up_after_an_append_from_another_connection(mailservers, office, box):
     box.fetch_new()
     assert box.has_idle
-    timer = threading.Timer(0.5, mailservers.append, (office, _mail(1)))
-    timer.start()
-    try:
+    with mailservers.append_soon(office, _mail(1)):
         assert box.wait(timeout=30) is True
-    finally:
-        timer.join()
     assert len(box.fetch_new()) == 1
 
 
@@ -199,3 +195,33 @@ def test_wrong_security_for_the_server_is_a_clear_error(mailservers, office, sec
     with pytest.raises(MailboxError) as exc:
         check_login(cfg)
     assert mailservers.password not in str(exc.value)
+
+
+def test_officeflow_says_who_it_is_after_login(mailservers, office):
+    """Coremail (NetEase 163/126) refuses SELECT to a client that sent no RFC 2971 ID."""
+    box = Mailbox(_cfg(mailservers, office))
+    box.connect()
+    box.close()
+    from flow import until
+
+    def sent():
+        log = (mailservers.root / "log" / "dovecot.log").read_text(errors="replace")
+        return [line for line in log.splitlines() if "imap(%s)" % office in line and "ID sent:" in line]
+    assert "ID sent: name=officeflow, version=" in until(sent, timeout=5, what="the ID in Dovecot's log")[-1]
+
+
+def test_a_folder_made_by_another_daemon_meanwhile_is_no_error(mailservers, office):
+    """Two daemons starting together both see no Processed folder and both CREATE it; one gets NO."""
+    box = Mailbox(_cfg(mailservers, office))
+    real, calls = box._folder_names, []
+
+    def stale_first():               # the first listing was made before the other daemon's CREATE
+        calls.append(1)
+        return real() - {"Processed"} if len(calls) == 1 else real()
+    box._folder_names = stale_first
+    conn = mailservers.imap(office)
+    assert conn.create("Processed")[0] == "OK"
+    conn.logout()
+    box.connect()
+    box.close()
+    assert "Processed" in mailservers.folders(office)

@@ -166,6 +166,7 @@ def test_login_when_a_username_is_configured(auth_server):
     assert "wrong-pw" not in str(exc.value)
     [result] = send_batch(bad, [_msg(1)])
     assert not result.ok and not result.temporary and "wrong-pw" not in result.error
+    assert result.held       # never tried: the mail stays queued until the login works
 
 
 def test_delivered_through_the_relay_into_dovecot(mailservers, maildomain):
@@ -191,6 +192,7 @@ def test_wrong_security_for_the_server_fails(server, security):
         check_login(cfg)
     [result] = send_batch(cfg, [_msg(0)])
     assert not result.ok and not result.temporary  # a config error: retrying will not help
+    assert result.held                              # ... but the mail is not given up
     assert server.handler_obj.messages == []
 
 

@@ -139,3 +139,7 @@ def test_systemd_analyze_verify_accepts_it(tmp_path):
     complaints = [line for line in (result.stderr + result.stdout).splitlines() if "officeflow.service" in line]
     assert result.returncode == 0, result.stderr
     assert complaints == []
+
+
+def test_reload_sends_sighup_to_the_daemon(unit):
+    assert unit["Service"]["ExecReload"] == "/bin/kill -HUP $MAINPID"
