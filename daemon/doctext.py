@@ -1,12 +1,22 @@
-"""Plain text out of the documents units attach (.docx, .pdf, .txt, .doc/.wps); never judges the text."""
+"""Plain text out of the documents units attach (.docx, .xlsx, .pdf, .txt; .doc/.wps/.et through LibreOffice);
+never judges the text.
+
+An attachment is read in a child process with CPU, memory and wall-clock limits, after cheap checks of its
+size and (for zip-based formats) of what it would unpack to: a zip bomb or a pathological PDF costs a finding,
+never a stall or the machine's memory.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -16,31 +26,62 @@ NOTE_SCAN = "扫描件无法读取文字，建议以 .docx 报送或附带文字
 NOTE_IMAGE = "图片（扫描件）无法读取文字，建议以 .docx 报送"
 NOTE_BROKEN = "附件无法打开，可能已损坏，请重新报送"
 NOTE_ENCRYPTED = "附件已加密，无法自动审查，请报送未加密的文件"
+NOTE_LIMIT = "附件过大或结构异常，未做格式检查"
+NOTE_NO_OFFICE = ("本机未安装 LibreOffice，无法读取 .doc、.wps、.et 等格式，未做格式检查；请系统管理员安装"
+                  "（Debian/Ubuntu：apt-get install libreoffice-writer-nogui libreoffice-calc-nogui）")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".webp"}
-CONVERTIBLE_SUFFIXES = {".doc", ".wps", ".rtf", ".odt", ".wpt", ".dot"}
-TEXT_SUFFIXES = {".docx", ".pdf", ".txt"} | CONVERTIBLE_SUFFIXES
-CONVERT_TIMEOUT = 60  # seconds for one LibreOffice conversion
+CONVERTIBLE_SUFFIXES = {".doc", ".wps", ".rtf", ".odt", ".wpt", ".dot"}     # to .docx
+SHEET_SUFFIXES = {".et", ".ett", ".xls", ".ods"}                            # to .xlsx
+ZIP_SUFFIXES = {".docx", ".xlsx"}
+TEXT_SUFFIXES = {".docx", ".pdf", ".txt"} | CONVERTIBLE_SUFFIXES    # where a 请示 may be written
+READABLE_SUFFIXES = TEXT_SUFFIXES | SHEET_SUFFIXES | {".xlsx"}
+
+# Limits of one attachment; over any of them the attachment gets NOTE_LIMIT and the request goes on.
+MAX_BYTES = 20 * 1024 * 1024          # the attachment itself
+MAX_UNPACKED = 60 * 1024 * 1024       # what a .docx/.xlsx declares it unpacks to, all entries together
+MAX_RATIO = 100                       # unpacked : packed, once more than MAX_RATIO_FROM is unpacked
+MAX_RATIO_FROM = 2 * 1024 * 1024
+MAX_ENTRIES = 5000                    # files inside a .docx/.xlsx
+MAX_PDF_PAGES = 60                    # pages of a PDF read (a 请示 is a few pages; annexes may be long)
+MAX_TEXT = 200_000                    # characters of text kept from one attachment
+READ_SECONDS = 20                     # wall clock and CPU for reading one attachment
+READ_MEMORY = 768 * 1024 * 1024       # address space of the reading process
+CONVERT_TIMEOUT = 60                  # seconds for one LibreOffice conversion
+CONVERT_MEMORY = 2 * 1024 * 1024 * 1024   # address space of LibreOffice
+
+
+class TooBig(Exception):
+    """The attachment is over one of the limits above."""
 
 
 def extract_text(filename: str, data: bytes) -> tuple[str | None, str]:
     """Return (text, "") when the document was read, else (None, a note in Chinese saying why)."""
     suffix = Path(filename or "").suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return None, NOTE_IMAGE
+    if suffix not in READABLE_SUFFIXES:
+        return None, NOTE_FORMAT
+    if len(data) > MAX_BYTES:
+        log.info("attachment %r not read: %d bytes", filename, len(data))
+        return None, NOTE_LIMIT
+    if suffix == ".txt":
+        return _nonempty(decode_text(data)[:MAX_TEXT], NOTE_BROKEN)
+    soffice = ""
+    if suffix in CONVERTIBLE_SUFFIXES | SHEET_SUFFIXES:
+        soffice = soffice_path() or ""
+        if not soffice:
+            return None, NOTE_NO_OFFICE
     try:
-        if suffix == ".docx":
-            return _nonempty(docx_text(data), NOTE_SCAN)
-        if suffix == ".pdf":
-            return pdf_text(data)
-        if suffix == ".txt":
-            return _nonempty(decode_text(data), NOTE_BROKEN)
-        if suffix in CONVERTIBLE_SUFFIXES:
-            return convert_and_read(filename, data)
-        if suffix in IMAGE_SUFFIXES:
-            return None, NOTE_IMAGE
-    except Exception as exc:  # a broken file must never stop the check
+        if suffix in ZIP_SUFFIXES:
+            check_zip(data)
+    except TooBig as exc:
+        log.info("attachment %r not read: %s", filename, exc)
+        return None, NOTE_LIMIT
+    except Exception as exc:  # not a zip at all
         log.info("cannot read attachment %r: %s", filename, exc)
         return None, NOTE_BROKEN
-    return None, NOTE_FORMAT
+    return _in_child(filename, suffix, data, soffice)
 
 
 def _nonempty(text: str, note: str) -> tuple[str | None, str]:
@@ -55,6 +96,104 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return data.decode("utf-8", errors="replace")
+
+
+def check_zip(data: bytes) -> None:
+    """Raise TooBig when a zip (a .docx, an .xlsx) would unpack to too much; zipfile never unpacks more than
+    an entry declares, so the declared sizes bound the work."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos = z.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise TooBig(f"{len(infos)} entries")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_UNPACKED:
+            raise TooBig(f"unpacks to {total} bytes")
+        if total > MAX_RATIO_FROM and total > MAX_RATIO * max(1, len(data)):
+            raise TooBig(f"unpacks to {total} bytes from {len(data)}")
+
+
+# ---------------------------------------------------------------- the child process
+
+def _in_child(filename: str, suffix: str, data: bytes, soffice: str) -> tuple[str | None, str]:
+    """Read the attachment in `python -m daemon.doctext` under rlimits; a timeout or a crash is NOTE_LIMIT."""
+    budget = READ_SECONDS + (CONVERT_TIMEOUT if soffice else 0)
+    command = [sys.executable, "-m", "daemon.doctext", suffix, soffice]
+    try:
+        code, out, err = run_bounded(command, data, budget, cwd=tempfile.gettempdir(),
+                                     env={**os.environ, "PYTHONPATH": _package_root()})
+    except subprocess.TimeoutExpired:
+        log.warning("reading attachment %r took more than %ss, stopped", filename, budget)
+        return None, NOTE_LIMIT
+    except OSError as exc:
+        log.warning("cannot start the reader for %r: %s", filename, exc)
+        return None, NOTE_BROKEN
+    try:
+        answer = json.loads(out.decode("utf-8"))
+        return answer["text"], answer["note"]
+    except (ValueError, KeyError, TypeError):
+        # killed by its CPU or memory limit (or a bug): say so, never guess
+        log.warning("reading attachment %r failed (exit %s): %s", filename, code,
+                    err.decode("utf-8", "replace")[-300:].strip())
+        return None, NOTE_LIMIT
+
+
+def run_bounded(command: list[str], data: bytes | None, timeout: float, preexec_fn=None, **kwargs):
+    """(exit code, stdout, stderr) of a command in its own process group; on timeout the whole group (LibreOffice
+    starts a second process) is killed and TimeoutExpired raised."""
+    import signal
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=preexec_fn, **kwargs)
+    try:
+        out, err = proc.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise
+    return proc.returncode, out, err
+
+
+def _package_root() -> str:
+    root = str(Path(__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return f"{root}{os.pathsep}{rest}" if rest else root
+
+
+def _limit(memory: int, seconds: int) -> None:
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def read(suffix: str, data: bytes, soffice: str = "") -> tuple[str | None, str]:
+    """The reading itself (in the child); `soffice` converts the formats only LibreOffice reads."""
+    try:
+        if suffix in CONVERTIBLE_SUFFIXES | SHEET_SUFFIXES:
+            target = "docx" if suffix in CONVERTIBLE_SUFFIXES else "xlsx"
+            data = convert(soffice, suffix, data, target)
+            if data is None:
+                return None, NOTE_BROKEN
+            check_zip(data)
+            suffix = "." + target
+        _limit(READ_MEMORY, READ_SECONDS)
+        if suffix == ".docx":
+            return _nonempty(docx_text(data)[:MAX_TEXT], NOTE_SCAN)
+        if suffix == ".xlsx":
+            return _nonempty(xlsx_text(data)[:MAX_TEXT], NOTE_BROKEN)
+        if suffix == ".pdf":
+            return pdf_text(data)
+    except TooBig:
+        return None, NOTE_LIMIT
+    except MemoryError:
+        return None, NOTE_LIMIT
+    except Exception as exc:  # a broken file must never stop the check
+        log.info("cannot read attachment (%s): %s", suffix, exc)
+        return None, NOTE_BROKEN
+    return None, NOTE_FORMAT
 
 
 def docx_text(data: bytes) -> str:
@@ -80,6 +219,40 @@ def docx_text(data: bytes) -> str:
     return "\n".join(lines)
 
 
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def xlsx_text(data: bytes) -> str:
+    """Cells of every sheet, a row a line, cells separated by tabs (shared and inline strings, numbers)."""
+    from xml.etree import ElementTree as ET
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            root = ET.fromstring(z.read("xl/sharedStrings.xml"))
+            shared = ["".join(t.text or "" for t in si.iter(f"{_SHEET_NS}t")) for si in root.iter(f"{_SHEET_NS}si")]
+        sheets = sorted((n for n in names if n.startswith("xl/worksheets/sheet") and n.endswith(".xml")),
+                        key=lambda n: (len(n), n))
+        lines: list[str] = []
+        for name in sheets:
+            root = ET.fromstring(z.read(name))
+            for row in root.iter(f"{_SHEET_NS}row"):
+                cells = []
+                for c in row.iter(f"{_SHEET_NS}c"):
+                    kind, value = c.get("t"), c.find(f"{_SHEET_NS}v")
+                    if kind == "s" and value is not None and (value.text or "").isdigit():
+                        index = int(value.text)
+                        cells.append(shared[index] if index < len(shared) else "")
+                    elif kind == "inlineStr":
+                        cells.append("".join(t.text or "" for t in c.iter(f"{_SHEET_NS}t")))
+                    elif value is not None and value.text:
+                        cells.append(value.text)
+                if any(cells):
+                    lines.append("\t".join(cells))
+    return "\n".join(lines)
+
+
 def pdf_text(data: bytes) -> tuple[str | None, str]:
     import pypdf
 
@@ -89,31 +262,45 @@ def pdf_text(data: bytes) -> tuple[str | None, str]:
             reader.decrypt("")
         except Exception:
             return None, NOTE_ENCRYPTED
-    pages = [page.extract_text() or "" for page in reader.pages]
-    return _nonempty("\n".join(pages), NOTE_SCAN)
+    pages = []
+    for n, page in enumerate(reader.pages):
+        if n >= MAX_PDF_PAGES:
+            break
+        pages.append(page.extract_text() or "")
+    return _nonempty("\n".join(pages)[:MAX_TEXT], NOTE_SCAN)
 
 
 def soffice_path() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def convert_and_read(filename: str, data: bytes) -> tuple[str | None, str]:
-    """.doc/.wps and kin: convert to .docx with a headless LibreOffice in a private temp dir."""
-    binary = soffice_path()
-    if binary is None:
-        return None, NOTE_FORMAT
+def convert(binary: str, suffix: str, data: bytes, target: str) -> bytes | None:
+    """A document converted by a headless LibreOffice in a private temp dir, under a memory limit and a
+    timeout; None when it could not be converted."""
     with tempfile.TemporaryDirectory(prefix="officeflow-doc-") as tmp:
-        source = Path(tmp) / ("input" + Path(filename).suffix.lower())
+        source = Path(tmp) / ("input" + suffix)
         source.write_bytes(data)
         profile = Path(tmp) / "profile"
-        command = [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless",
-                   "--convert-to", "docx", "--outdir", tmp, str(source)]
+        command = [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                   "--convert-to", target, "--outdir", tmp, str(source)]
         try:
-            subprocess.run(command, capture_output=True, timeout=CONVERT_TIMEOUT, check=False)
+            run_bounded(command, None, CONVERT_TIMEOUT, preexec_fn=lambda: _limit(CONVERT_MEMORY, CONVERT_TIMEOUT))
         except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("LibreOffice conversion of %r failed: %s", filename, exc)
-            return None, NOTE_FORMAT
-        converted = source.with_suffix(".docx")
-        if not converted.exists():
-            return None, NOTE_FORMAT
-        return _nonempty(docx_text(converted.read_bytes()), NOTE_SCAN)
+            log.warning("LibreOffice conversion of a %s failed: %s", suffix, exc)
+            return None
+        converted = source.with_suffix("." + target)
+        return converted.read_bytes() if converted.exists() else None
+
+
+def _main() -> int:
+    """`python -m daemon.doctext SUFFIX [SOFFICE]`: the attachment on stdin, {"text", "note"} as JSON."""
+    suffix = sys.argv[1]
+    soffice = sys.argv[2] if len(sys.argv) > 2 else ""
+    data = sys.stdin.buffer.read(MAX_BYTES + 1)
+    text, note = read(suffix, data, soffice)
+    sys.stdout.write(json.dumps({"text": text, "note": note}, ensure_ascii=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -5,7 +5,8 @@ set -euo pipefail
 
 # System packages the suite needs (add more here, e.g. a CJK font for the printable forms).
 # cyrus-common: Cyrus IMAP's master and LMTP, for the tests against a second IMAP server.
-APT_PACKAGES="dovecot-imapd dovecot-lmtpd postgresql fonts-wqy-microhei cyrus-common"
+# libreoffice-*-nogui: reading .doc/.wps/.et attachments, as on a production install.
+APT_PACKAGES="dovecot-imapd dovecot-lmtpd postgresql fonts-wqy-microhei cyrus-common libreoffice-writer-nogui libreoffice-calc-nogui"
 
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

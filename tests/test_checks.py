@@ -237,7 +237,7 @@ def test_cover_note_with_an_unreadable_document_only_says_so(monkeypatch):
     result = check("报送请示", "请审阅附件。", [("关于购置办公设备的请示.doc", b"\xd0\xcf\x11\xe0 old word"),
                                            ("购置清单.xlsx", b"PK")], TODAY)
     assert [f.rule for f in result.findings] == ["unreadable"]
-    assert "附件格式无法自动审查，建议以 .docx 报送" in result.findings[0].message
+    assert "未安装 LibreOffice" in result.findings[0].message
     assert not result.must_return
 
 

@@ -65,7 +65,8 @@ def test_scanned_pdf_says_it_cannot_be_read():
 
 @pytest.mark.parametrize("name, data, words", [
     ("请示.jpg", b"\xff\xd8\xff\xe0", "扫描件"),
-    ("请示.xlsx", b"PK\x03\x04", "附件格式无法自动审查，建议以 .docx 报送"),
+    ("请示.xlsx", b"PK\x03\x04", "无法打开"),
+    ("请示.zip", b"PK\x03\x04", "附件格式无法自动审查，建议以 .docx 报送"),
     ("请示", b"whatever", "附件格式无法自动审查"),
     ("请示.docx", b"not a zip at all", "无法打开"),
     ("请示.pdf", b"%PDF-1.4 truncated", "无法"),
@@ -75,10 +76,11 @@ def test_unreadable_attachments_get_a_chinese_note(name, data, words):
     assert text is None and words in note
 
 
-@pytest.mark.parametrize("name", ["请示.doc", "请示.wps"])
-def test_doc_and_wps_without_libreoffice(monkeypatch, name):
+@pytest.mark.parametrize("name", ["请示.doc", "请示.wps", "清单.et"])
+def test_doc_wps_et_without_libreoffice_say_what_to_install(monkeypatch, name):
     monkeypatch.setattr(doctext, "soffice_path", lambda: None)
-    assert extract_text(name, b"\xd0\xcf\x11\xe0") == (None, doctext.NOTE_FORMAT)
+    assert extract_text(name, b"\xd0\xcf\x11\xe0") == (None, doctext.NOTE_NO_OFFICE)
+    assert "apt-get install libreoffice-writer-nogui libreoffice-calc-nogui" in doctext.NOTE_NO_OFFICE
 
 
 def test_doc_converted_with_libreoffice(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 from daemon.checks.document import CLOSING, clean_text, deadline_of, flat, is_title_line, parse, urgency_of
 from daemon.checks.marking import classification_of
 from daemon.checks.rules import HINT, RETURN, RULES, Rule, rule
-from daemon.doctext import IMAGE_SUFFIXES, TEXT_SUFFIXES, extract_text
+from daemon.doctext import IMAGE_SUFFIXES, MAX_TEXT, TEXT_SUFFIXES, extract_text
 
 __all__ = ["Finding", "CheckResult", "check", "check_file", "main_check", "format_findings", "classification_of",
            "RULES", "Rule", "rule", "RETURN", "HINT"]
@@ -75,6 +75,7 @@ def _candidates(body: str, attachments: list[tuple[str, bytes]]):
 def check(subject: str, body: str, attachments: list[tuple[str, bytes]], today: date,
           settings=None) -> CheckResult:
     disabled, severity, require_signer, suggestions = _settings(settings)
+    body = (body or "")[:MAX_TEXT]          # a 请示 is a few pages: the rest of a huge body is not read
     attachments = list(attachments or [])
     candidates, notes = _candidates(body, attachments)
     source, text, chosen = max(candidates, key=lambda c: (_score(c[1], c[2] or ""), c[2] is not None))

@@ -1,0 +1,127 @@
+"""Reading attachments stays bounded (zip bombs, huge files, slow readers) and reads what WPS Office and Excel
+send (.doc, .wps, .et, .xlsx made by LibreOffice during the test run)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import zipfile
+
+import pytest
+
+from daemon import doctext
+from daemon.checks import check
+from daemon.doctext import extract_text
+from tests.samples_qingshi import TODAY, _docx, drafts, finish
+
+REQUEST_LINES = ["关于购置办公设备的请示", "集团公司办公室：", "因业务需要，拟购置计算机10台。", "妥否，请批示。"]
+
+
+def bomb_docx(unpacked: int = 100 * 1024 * 1024) -> bytes:
+    """A .docx whose document.xml unpacks to `unpacked` bytes of paragraphs from well under 1 MB."""
+    good = zipfile.ZipFile(io.BytesIO(_docx(REQUEST_LINES)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in good.infolist():
+            if info.filename != "word/document.xml":
+                z.writestr(info, good.read(info))
+        para = b"<w:p><w:r><w:t>" + "重复的段落".encode() * 20 + b"</w:t></w:r></w:p>"
+        head = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.'
+                b'openxmlformats.org/wordprocessingml/2006/main"><w:body>')
+        with z.open("word/document.xml", "w", force_zip64=True) as f:
+            f.write(head)
+            for _ in range(unpacked // len(para)):
+                f.write(para)
+            f.write(b"</w:body></w:document>")
+    return out.getvalue()
+
+
+def test_a_zip_bomb_is_not_unpacked_and_says_why():
+    data = bomb_docx()
+    assert len(data) < 1024 * 1024
+    assert extract_text("关于购置办公设备的请示.docx", data) == (None, doctext.NOTE_LIMIT)
+
+
+def test_a_bomb_in_the_request_gives_the_finding_and_the_check_goes_on():
+    result = check("报送请示", "请审阅附件。", [("关于购置办公设备的请示.docx", bomb_docx())], TODAY)
+    assert [f.rule for f in result.findings] == ["unreadable"]
+    assert "附件过大或结构异常，未做格式检查" in result.findings[0].message
+
+
+def test_too_many_bytes_are_not_read(monkeypatch):
+    monkeypatch.setattr(doctext, "MAX_BYTES", 1000)
+    assert extract_text("请示.pdf", b"%PDF-1.4" + b" " * 2000) == (None, doctext.NOTE_LIMIT)
+    assert extract_text("请示.txt", "关于".encode() * 1000) == (None, doctext.NOTE_LIMIT)
+
+
+def test_a_reader_over_its_time_budget_is_stopped(monkeypatch):
+    monkeypatch.setattr(doctext, "READ_SECONDS", 0.001)
+    assert extract_text("请示.docx", _docx(REQUEST_LINES)) == (None, doctext.NOTE_LIMIT)
+
+
+def test_a_reader_killed_by_its_memory_limit_gives_the_finding():
+    # the child itself: a memory limit far below what python-docx needs makes it fail, not the daemon
+    code, out, err = doctext.run_bounded(
+        ["python3", "-c", "from daemon import doctext; doctext._limit(64*1024*1024, 5); b = bytearray(10**9)"],
+        None, 30, env={"PYTHONPATH": doctext._package_root()})
+    assert code != 0 and b"MemoryError" in err
+
+
+def test_the_check_reads_a_bounded_part_of_a_huge_body():
+    body = "\n".join(REQUEST_LINES) + "\n" + "附注。" * 2_000_000
+    result = check("关于购置办公设备的请示", body, [], TODAY)
+    assert result.title == "关于购置办公设备的请示"
+
+
+def test_xlsx_shared_and_inline_strings_and_numbers_are_read():
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("xl/sharedStrings.xml", f'<sst {ns}><si><t>品名</t></si><si><r><t>台式</t></r><r><t>计算机</t></r>'
+                                           f'</si></sst>')
+        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet {ns}><sheetData><row><c t="s"><v>0</v></c>'
+                   f'<c t="inlineStr"><is><t>数量</t></is></c></row><row><c t="s"><v>1</v></c><c><v>10</v></c>'
+                   f'</row></sheetData></worksheet>')
+    text, note = extract_text("清单.xlsx", out.getvalue())
+    assert (text, note) == ("品名\t数量\n台式计算机\t10", "")
+
+
+# ---------------------------------------------------------------- made by LibreOffice in the test run
+
+@pytest.fixture(scope="module")
+def soffice():
+    binary = doctext.soffice_path()
+    if binary is None:
+        pytest.fail("LibreOffice is not installed: scripts/test.sh installs libreoffice-writer-nogui and "
+                    "libreoffice-calc-nogui")
+    return binary
+
+
+def convert(soffice, tmp_path, source, target: str) -> bytes:
+    csv = ["--infilter=CSV:44,34,76"] if source.suffix == ".csv" else []        # comma, quote, UTF-8
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", *csv,
+                    "--convert-to", target, "--outdir", str(tmp_path), str(source)], check=True, timeout=180,
+                   capture_output=True)
+    return source.with_suffix("." + target.split(":")[0]).read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".doc", ".wps"])
+def test_doc_and_wps_from_wps_office_are_read(soffice, tmp_path, suffix):
+    """WPS Office saves .wps in the Word 97 format; LibreOffice reads it by its content."""
+    d = finish(drafts()["equipment"])
+    source = tmp_path / "q.docx"
+    source.write_bytes(_docx(d.lines()))
+    data = convert(soffice, tmp_path, source, "doc")
+    text, note = extract_text("关于购置办公设备的请示" + suffix, data)
+    assert note == "" and "关于购置办公设备的请示" in text
+    result = check("报送", "请审阅附件。", [("关于购置办公设备的请示" + suffix, data)] + d.annexes, TODAY)
+    assert result.findings == () and result.title == "关于购置办公设备的请示"
+
+
+@pytest.mark.parametrize("target, suffix", [("xlsx", ".xlsx"), ("xls", ".et")])
+def test_spreadsheets_from_excel_and_wps_are_read(soffice, tmp_path, target, suffix):
+    source = tmp_path / "list.csv"
+    source.write_text("品名,数量,金额\n台式计算机,10,60000\n", encoding="utf-8")
+    data = convert(soffice, tmp_path, source, target)
+    text, note = extract_text("购置清单" + suffix, data)
+    assert note == "" and "台式计算机" in text and "60000" in text
