@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 
+from daemon.limits import MAX_NAME, MAX_REFERENCES, clip, printable
+
 __all__ = [
     "Attachment",
     "MailParseError",
@@ -27,6 +29,9 @@ __all__ = [
     "parse",
     "strip_subject_prefixes",
 ]
+
+
+MAX_DEPTH = 40     # MIME nesting read; deeper parts are counted in ParsedMail.skipped_parts, not read
 
 
 class MailParseError(Exception):
@@ -56,6 +61,7 @@ class ParsedMail:
     html: str
     attachments: tuple[Attachment, ...]
     auto: str | None
+    skipped_parts: int = 0      # MIME parts nested deeper than MAX_DEPTH, left unread
     _headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     # why From names no single trustworthy mailbox (SPEC §3: an unknown sender); "" when it does
     from_doubt: str = ""
@@ -314,16 +320,14 @@ def _registry_mailboxes(text: str) -> tuple[list[tuple[str, str]], bool, bool]:
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 
-def _ids(value: str) -> tuple[str, ...]:
+def _ids(value: str, keep: int | None = None) -> tuple[str, ...]:
+    """Message-IDs in order, each once (linear time); with `keep`, only the last `keep` of them."""
     value = _unescape_raw(value or "")
     found = _MSGID.findall(value)
     if not found:
         found = [tok.strip("<>") for tok in value.split() if "@" in tok]
-    seen: list[str] = []
-    for item in found:
-        if item and item not in seen:
-            seen.append(item)
-    return tuple(seen)
+    unique = tuple(dict.fromkeys(item for item in found if item))
+    return unique[-keep:] if keep else unique
 
 
 def _date(value: str) -> datetime | None:
@@ -558,15 +562,17 @@ class _Bodies:
         self.texts: list[str] = []
         self.htmls: list[str] = []
         self.attachments: list[Attachment] = []
+        self.skipped = 0
 
     def add_attachment(self, name: str, ctype: str, data: bytes, ext: str = ".bin") -> None:
         if not name:
             name = f"附件{len(self.attachments) + 1}{ext}"
-        self.attachments.append(Attachment(name, ctype, data))
+        self.attachments.append(Attachment(clip(printable(name), MAX_NAME), ctype, data))
 
     def walk(self, part: email.message.Message, depth: int = 0) -> None:
         ctype = _content_type(part)
-        if depth > 40:
+        if depth > MAX_DEPTH:
+            self.skipped += 1       # kept out of the mail's text; the caller tells office staff
             return
         if part.is_multipart() and not ctype.startswith("message/"):
             payload = part.get_payload()
@@ -712,8 +718,9 @@ def _parse(raw: bytes) -> ParsedMail:
     message_id = ids[0] if ids else ""
     if not message_id:
         message_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
-    subject = _normalise_space(decode_header(first("subject")))
+    subject = printable(_normalise_space(decode_header(first("subject"))))
     from_name, from_addr, from_doubt = sender(all_of("from") or all_of("sender"))
+    from_name = clip(printable(from_name), MAX_NAME)
 
     bodies = _Bodies()
     bodies.walk(msg)
@@ -721,7 +728,7 @@ def _parse(raw: bytes) -> ParsedMail:
     html = "\n".join(bodies.htmls)
     if not text.strip() and html:
         text = html_to_text(html)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = printable(text.replace("\r\n", "\n").replace("\r", "\n"))
 
     return ParsedMail(
         message_id=message_id,
@@ -732,12 +739,13 @@ def _parse(raw: bytes) -> ParsedMail:
         cc=tuple(a for _, a in _addresses(all_of("cc")) if a),
         reply_to=tuple(a for _, a in _addresses(all_of("reply-to")) if a),
         date=_date(first("date")),
-        in_reply_to=_ids(" ".join(all_of("in-reply-to"))),
-        references=_ids(" ".join(all_of("references"))),
+        in_reply_to=_ids(" ".join(all_of("in-reply-to")), keep=MAX_REFERENCES),
+        references=_ids(" ".join(all_of("references")), keep=MAX_REFERENCES),
         text=text,
-        html=html,
+        html=printable(html),
         attachments=tuple(bodies.attachments),
         auto=_auto(msg, subject, from_addr),
+        skipped_parts=bodies.skipped,
         _headers=headers,
         from_doubt=from_doubt,
     )

@@ -21,6 +21,7 @@ import peewee as pw
 
 from daemon import clock
 from daemon.config import Config
+from daemon.limits import MAX_HEADER, MAX_ID_LENGTH, clip_middle
 from daemon.models import Mail, Outbox, Request, Step, db
 from daemon.resources import resource_dir
 
@@ -30,6 +31,7 @@ TEMPLATES = resource_dir("templates")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 BACKOFF = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)      # seconds between attempts after temporary errors
 MAX_ATTEMPTS = 12
+MAX_ADDRESS = 254       # RFC 5321: a longer address is not one; it gets no mail
 
 
 def new_code() -> str:
@@ -111,8 +113,8 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
           attachments: list[Attach] = (), reply_to_mail: tuple[str, list[str]] | None = None,
           action: str = "") -> Mail:
     """Render and queue one mail inside the current transaction; it leaves after commit (flush)."""
-    to = [a for a in dict.fromkeys(a.lower() for a in to if a)]
-    cc = [a for a in dict.fromkeys(a.lower() for a in cc if a) if a not in to]
+    to = [a for a in dict.fromkeys(a.lower() for a in to if a and len(a) <= MAX_ADDRESS)]
+    cc = [a for a in dict.fromkeys(a.lower() for a in cc if a and len(a) <= MAX_ADDRESS) if a not in to]
     if not to and not cc:
         raise ValueError(f"mail {template} has no recipient")
     at = clock.now()
@@ -126,14 +128,18 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Reply-To"] = cfg.office.address
+    subject = clip_middle(subject, MAX_HEADER)        # the code and number at its end survive a cut
     msg["Subject"] = subject
     msg["Date"] = format_datetime(at.astimezone())
     message_id = f"of.{at.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}@{_domain(cfg)}"
     msg["Message-ID"] = f"<{message_id}>"
     if reply_to_mail:
         parent, refs = reply_to_mail
-        msg["In-Reply-To"] = f"<{parent}>"
-        msg["References"] = " ".join(f"<{r}>" for r in [*refs[-10:], parent])
+        refs = [r for r in [*refs, parent] if len(r) <= MAX_ID_LENGTH][-10:]
+        if parent in refs:
+            msg["In-Reply-To"] = f"<{parent}>"
+        if refs:
+            msg["References"] = " ".join(f"<{r}>" for r in refs)
     msg["Auto-Submitted"] = "auto-generated"          # SPEC §3: our mail is automatic, robots must not answer
     # Exchange/Outlook: no delivery/read receipts to us; out-of-office answers (OOF) are wanted, they are
     # recorded on the step and bring in the delegate

@@ -13,7 +13,7 @@ from datetime import date
 
 import peewee as pw
 
-from daemon import clock, outbox
+from daemon import clock, limits, outbox
 from daemon.app import App
 from daemon.directory import RouteError
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
@@ -122,7 +122,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     local = now.astimezone(app.tz)
     seq, number = next_number(app, local.year)
     check = inc.check or _no_check()
-    title = check.title or _title_from_subject(mail.subject) or "（无标题）"
+    title = limits.clip(check.title or _title_from_subject(mail.subject) or "（无标题）", limits.MAX_TITLE)
     req = Request.create(
         number=number, year=local.year, seq=seq, state=REVIEWING, unit_id=unit.id if unit else None,
         unit_name=unit.name if unit else (mail.from_name or mail.from_addr), sender=mail.from_addr, title=title,
@@ -171,7 +171,7 @@ def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
 def resubmit(app: App, req: Request, inc: Incoming) -> None:
     mail = inc.mail
     check = inc.check or _no_check()
-    req.title = check.title or req.title
+    req.title = limits.clip(check.title, limits.MAX_TITLE) if check.title else req.title
     req.body = mail.text
     req.message_id = mail.message_id
     if mail.attachments:
@@ -335,7 +335,7 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         log.info("%s rejected by %s", req.number, principal)
         outbox.queue(app.cfg, "rejected", [req.sender], _mail_ctx(app, req, by=name, reason=text),
                      cc=_staff(app), request=req, action="告知单位未获批准",
-                     attachments=[app.form_attachment(req)])
+                     attachments=app.form_attachments(req))
         return f"{name}不同意"
     if verb == "退回":
         opinion(req, principal, name, "退回", text, step)
@@ -387,8 +387,8 @@ def finish(app: App, req: Request) -> None:
     req.done_code = outbox.new_code()       # only the executing unit's result mail carries it (办结)
     _touch(req, APPROVED)
     log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
-    form = app.form_attachment(req)
-    files = app.original_attachments(req) + [form]
+    form = app.form_attachments(req)
+    files = app.original_attachments(req) + form
     if req.execute:
         outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.done_code,
                      attachments=files, action="审批结果送执行部门（原件）")
@@ -396,7 +396,7 @@ def finish(app: App, req: Request) -> None:
         outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req,
                      attachments=files, action="审批结果抄送有关单位")
     outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req,
-                 attachments=[form], action="告知单位审批结果")
+                 attachments=form, action="告知单位审批结果")
 
 
 def withdraw(app: App, req: Request, sender: str) -> None:
