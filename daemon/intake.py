@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, mime, outbox, questions, trust, workflow
+from daemon import clock, limits, mime, outbox, questions, trust, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
@@ -24,7 +24,7 @@ from daemon.replies import SHAPE_LABELS, Verb, read_reply
 
 log = logging.getLogger("officeflow.intake")
 
-PROCESSED, FAILED = "processed", "failed"
+PROCESSED, FAILED, RETRY = "processed", "failed", "retry"
 DECISION_VERBS = {Verb.ACCEPT, Verb.RETURN, Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT,
                   Verb.TRANSFER, Verb.ADD_SIGNER, Verb.WITHDRAW, Verb.REMIND, Verb.DONE, Verb.CONFIRM}
 _CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
@@ -53,11 +53,12 @@ ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late"
 MAX_ANSWERS_A_DAY = 20     # to one address about nothing it holds (strangers, forged senders): no backscatter
 MAX_QUESTIONS_A_STEP = 3   # to one person about a step (or review, 办结) they hold: a leader may handle forty a day
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
-MAX_ID = 500          # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
+MAX_ID = limits.MAX_ID_LENGTH   # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
 
 
 def handle(app: App, raw: bytes) -> str:
-    """Process one raw mail; returns PROCESSED or FAILED (the folder it belongs in)."""
+    """Process one raw mail; returns PROCESSED or FAILED (the folder it belongs in), or RETRY (leave it in the
+    inbox: the database refused it this time; after MAX_ATTEMPTS tries it goes to FAILED)."""
     rel = archive(app, raw)
     digest_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
     try:
@@ -70,16 +71,45 @@ def handle(app: App, raw: bytes) -> str:
         mail = replace(mail, message_id=digest_id)
     attempts = _Attempts(app, digest_id)
     if attempts.count() >= MAX_ATTEMPTS:
-        _record_failure(mail.message_id, rel, f"处理时进程{MAX_ATTEMPTS}次中断，已停止重试", mail)
+        why = attempts.reason() or f"处理时进程{MAX_ATTEMPTS}次中断"
+        _record_failure(mail.message_id, rel, f"{why}，已尝试{MAX_ATTEMPTS}次，停止重试", mail)
         attempts.clear()
-        log.error("- mail %s from %s interrupted processing %d times, moved to failed", mail.message_id,
-                  mail.from_addr, MAX_ATTEMPTS)
+        log.error("- mail %s from %s failed %d times (%s), moved to failed", mail.message_id,
+                  mail.from_addr, MAX_ATTEMPTS, why)
         return FAILED
     attempts.begin()
     try:
-        return _handle(app, mail, rel, digest_id)
-    finally:
-        attempts.clear()
+        outcome = _handle(app, mail, rel, digest_id)
+    except (pw.OperationalError, pw.InterfaceError) as e:
+        if is_outage(e):
+            attempts.undo()     # the database is away, not the mail at fault: it does not count
+            raise
+        attempts.note(f"处理出错：{type(e).__name__}: {str(e)[:300]}")
+        log.warning("- mail %s from %s refused by the database (%s), try %d of %d", mail.message_id,
+                    mail.from_addr, e, attempts.count(), MAX_ATTEMPTS)
+        return RETRY
+    attempts.clear()
+    return outcome
+
+
+def is_outage(e: Exception) -> bool:
+    """Whether a database error means the database is away (a lost connection, a busy lock) rather than
+    something the mail's data caused (too many SQL variables, a value out of range): only the first is an
+    outage; the second is the mail's fault and counts towards MAX_ATTEMPTS."""
+    if isinstance(e, pw.InterfaceError):
+        return True
+    orig = e.args[0] if e.args and isinstance(e.args[0], BaseException) else (e.__cause__ or e.__context__)
+    pgcode = getattr(orig, "pgcode", "no pgcode")
+    if pgcode != "no pgcode":       # psycopg2: no SQLSTATE or a connection class is a lost connection
+        return pgcode is None or pgcode.startswith(("08", "57P", "53"))
+    text = str(e).lower()
+    if any(w in text for w in ("locked", "busy", "disk i/o", "unable to open", "readonly", "disk is full")):
+        return True
+    try:
+        db.execute_sql("SELECT 1")
+    except (pw.OperationalError, pw.InterfaceError):
+        return True
+    return False
 
 
 def _same_bytes(row: Mail, rel: str) -> bool:
@@ -112,7 +142,8 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
                 log.info("- mail %s seen before, not processed again", mail.message_id)
                 return PROCESSED
             record = Mail.create(direction="in", message_id=mail.message_id, at=clock.now(),
-                                 sender=mail.from_addr, rcpts=list(mail.to + mail.cc), subject=mail.subject,
+                                 sender=mail.from_addr, rcpts=list(mail.to + mail.cc),
+                                 subject=limits.clip(mail.subject, limits.MAX_STORED_SUBJECT),
                                  archive=rel, kind="mail")
             Pipeline(app, mail, record, rel, check).run()
     except pw.IntegrityError as e:
@@ -135,7 +166,7 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
 
 
 def _record_failure(message_id: str, rel: str, why: str, mail=None) -> None:
-    subject = getattr(mail, "subject", "")[:1000]
+    subject = limits.clip(getattr(mail, "subject", ""), limits.MAX_STORED_SUBJECT)
     with db.atomic():
         if not Mail.select().where((Mail.direction == "in") & (Mail.message_id == message_id)).exists():
             Mail.create(direction="in", message_id=message_id, at=clock.now(), archive=rel, kind="failed",
@@ -144,20 +175,44 @@ def _record_failure(message_id: str, rel: str, why: str, mail=None) -> None:
 
 
 class _Attempts:
-    """A marker file per mail while it is being processed: left behind only when the process died on it."""
+    """A marker file per mail while it is being processed: left behind when the process died on it, or when
+    the database refused the mail's data (then with the reason on its second line)."""
 
     def __init__(self, app: App, key: str):
         self.path = app.archive_root() / ".attempts" / key
 
+    def _read(self) -> list[str]:
+        try:
+            return self.path.read_text(encoding="utf-8").split("\n", 1)
+        except OSError:
+            return []
+
     def count(self) -> int:
         try:
-            return int(self.path.read_text() or 0)
-        except (OSError, ValueError):
+            return int(self._read()[0] or 0)
+        except (IndexError, ValueError):
             return 0
 
-    def begin(self) -> None:
+    def reason(self) -> str:
+        lines = self._read()
+        return lines[1].strip() if len(lines) > 1 else ""
+
+    def _write(self, count: int, reason: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(str(self.count() + 1))
+        self.path.write_text(f"{count}\n{reason}" if reason else str(count), encoding="utf-8")
+
+    def begin(self) -> None:
+        self._write(self.count() + 1, self.reason())
+
+    def note(self, reason: str) -> None:
+        self._write(self.count(), reason)
+
+    def undo(self) -> None:
+        count = self.count() - 1
+        if count <= 0:
+            self.clear()
+        else:
+            self._write(count, self.reason())
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -324,9 +379,11 @@ class Pipeline:
 
     def find_request(self) -> tuple[Request | None, Mail | None]:
         mail = self.mail
-        ids = [i for i in (*mail.in_reply_to, *reversed(mail.references)) if i]
+        ids = list(dict.fromkeys(i for i in (*mail.in_reply_to, *reversed(mail.references))
+                                 if i and len(i) <= limits.MAX_ID_LENGTH))
         if ids:
-            found = list(Mail.select().where((Mail.message_id.in_(ids)) & Mail.request.is_null(False)))
+            found = [m for part in limits.chunks(ids) for m in Mail.select().where(
+                (Mail.message_id.in_(part)) & Mail.request.is_null(False))]
             refs = {m.message_id: m for m in found if m.direction == "out"}
             for i in ids:
                 if i in refs:

@@ -42,7 +42,9 @@ def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
         batch = mailbox.fetch_new(limit=BATCH)
         if not batch:
             return total
-        done: dict[str, list[str]] = {intake.PROCESSED: [], intake.FAILED: []}
+        # RETRY: the database refused the mail's data this time; it stays and is tried again (a bounded number
+        # of times, counted by intake), so the mails after it are not held up
+        done: dict[str, list[str]] = {intake.PROCESSED: [], intake.FAILED: [], intake.RETRY: []}
         for uid, raw in batch:
             done[intake.handle(app, raw)].append(uid)
             if notifier is not None:
