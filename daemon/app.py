@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 from daemon import clock
 from daemon.config import Config
 from daemon.directory import Directory
-from daemon.models import STATE_LABELS, STEP_LABELS, Opinion, Request, Step
+from daemon.models import STATE_LABELS, STEP_LABELS, Job, Opinion, Request, Step
 from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.app")
 
 _GUIDE = resource_dir("templates") / "guide" / "model.txt"
+FORM_PENDING = "form-pending-"      # Job name prefix + request id: a result went out without its 审批单
 
 
 class App:
@@ -83,6 +84,17 @@ class App:
         form = self.form_data(req)
         return Attach(form_filename(form), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                       render_docx(form))
+
+    def form_attachments(self, req: Request) -> list:
+        """The form as a one-item list for a result mail, or [] when it cannot be rendered: a decision never
+        waits on its side products. The failure is logged and marked (FORM_PENDING) for the digest and for
+        chase.resend_forms, which tries again and sends the form afterwards."""
+        try:
+            return [self.form_attachment(req)]
+        except Exception as e:  # noqa: BLE001 - the decision stands; the form follows later
+            log.error("%s printable form cannot be rendered, the result goes without it: %s", req.number, e)
+            Job.insert(name=FORM_PENDING + str(req.id), done_at=clock.now()).on_conflict_ignore().execute()
+            return []
 
     # -- the 审批单 -----------------------------------------------------------------------------
 

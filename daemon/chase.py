@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 import peewee as pw
 
 from daemon import clock, outbox, records
-from daemon.app import App
+from daemon.app import FORM_PENDING, App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, STATE_LABELS, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
 from daemon.workcal import parse_duration
@@ -240,7 +240,41 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     return {"req": None, "items": items[:DIGEST_ROWS], "items_total": len(items), "overdue_total": overdue_total,
             "not_reported": not_reported, "not_reported_total": not_reported_total,
             "ignored": ignored, "ignored_total": ignored_mail.count() if len(ignored) == DIGEST_ROWS else len(ignored),
-            "warnings": list(cal.warnings), "day": now.astimezone(app.tz).date()}
+            "warnings": list(cal.warnings) + _form_warnings(), "day": now.astimezone(app.tz).date()}
+
+
+def _pending_forms() -> list[tuple[Job, Request]]:
+    """Requests whose result went out without the 审批单 (it could not be rendered then), oldest first."""
+    jobs = list(Job.select().where(Job.name.startswith(FORM_PENDING)).order_by(Job.done_at))
+    reqs = {r.id: r for r in Request.select().where(
+        Request.id.in_([int(j.name[len(FORM_PENDING):]) for j in jobs]))} if jobs else {}
+    return [(j, reqs[int(j.name[len(FORM_PENDING):])]) for j in jobs if int(j.name[len(FORM_PENDING):]) in reqs]
+
+
+def _form_warnings() -> list[str]:
+    return [f"{req.number}《{req.title}》的审批结果已发出，但审批单未能生成、未随附；系统将自动重试补发，"
+            f"也可用 officeflow form 命令生成后手工补发。" for _, req in _pending_forms()]
+
+
+def resend_forms(app: App) -> int:
+    """Try again to render the forms that could not be rendered with their result; send each that now renders
+    to the unit and the executing units, with a copy to office staff."""
+    sent = 0
+    for job, req in _pending_forms():
+        try:
+            form = app.form_attachment(req)
+        except Exception as e:  # noqa: BLE001 - still broken: stays listed in the digest, tried again later
+            log.info("%s printable form still cannot be rendered: %s", req.number, e)
+            continue
+        with db.atomic():
+            if Job.delete().where(Job.name == job.name).execute() != 1:
+                continue            # another daemon sent it
+            ctx = {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS[req.state]}
+            outbox.queue(app.cfg, "form_resend", [req.sender, *(req.execute or [])], ctx,
+                         cc=list(app.cfg.office.staff), request=req, attachments=[form], action="补发审批单")
+        log.info("%s printable form sent after the result", req.number)
+        sent += 1
+    return sent
 
 
 def run_weekly(app: App, force: bool = False) -> bool:
@@ -324,7 +358,7 @@ def _span(cal, amount: timedelta) -> str:
 
 def run_all(app: App) -> None:
     """Every periodic duty that may be due now; each isolated so one failure does not stop the others."""
-    for job in (run_due, run_digest, run_weekly):
+    for job in (run_due, run_digest, run_weekly, resend_forms):
         try:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback

@@ -13,6 +13,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from daemon.limits import xml_safe
+
 FORM_TITLE = "报批材料审批单"
 FOOTER_NOTE = "注：此单随文件一起运转、立卷、归档。"
 
@@ -237,7 +239,7 @@ def render_docx(form: FormData) -> bytes:
 
     props = doc.core_properties
     props.title = f"{FORM_TITLE}（{form.number}）"
-    props.subject = form.title
+    props.subject = xml_safe(form.title)
     props.author = props.last_modified_by = form.office_name
     props.created = props.modified = form.printed_at.replace(tzinfo=None)
     props.revision = 1
@@ -294,7 +296,7 @@ def _rfonts(rpr, east: str) -> None:
 
 
 def _run(paragraph, text: str, size, east: str = BODY_FONT, bold: bool = False, spacing=None):
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_safe(text))
     run.font.size = size
     run.font.bold = bold
     _rfonts(run._element.get_or_add_rPr(), east)

@@ -121,6 +121,7 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "result_copy": (workflow(), True),
     "result_unit": (workflow(), True),
     "withdrawn": (workflow(), True),
+    "form_resend": (workflow(), True),
     "done": (workflow(by="综合科"), True),
     "supplement": (workflow(text="补充报价单一份，请审阅。", names=["补充报价单.pdf"]), True),
     "classified": ({**base(None), "mail": MAIL, "level": "机密"}, False),
@@ -183,7 +184,8 @@ DECIDING = {"review", "approval", "reminder"}
 
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
-         "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list query_denied").split()
+         "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
+         "query_denied form_resend").split()
 
 
 def template_of(case: str) -> str:
