@@ -119,6 +119,11 @@ class ChecksConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    new_requests_per_hour: int = 30     # per sender; more mail in that hour is recorded, not registered
+
+
+@dataclass(frozen=True)
 class Person:
     id: str
     name: str
@@ -164,6 +169,7 @@ class Config:
     units: tuple[Unit, ...]
     routes: tuple[Route, ...]
     security: SecurityConfig = SecurityConfig()
+    limits: LimitsConfig = LimitsConfig()
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -451,6 +457,10 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     ck.finish()
     _check_rule_ids(ck, checks)
 
+    li = _table(top, "limits", required=False)
+    limits = LimitsConfig(new_requests_per_hour=_positive(li, "new_requests_per_hour", 30))
+    li.finish()
+
     people = tuple(_person(path, n, t) for n, t in enumerate(top.get("people", list, [])))
     units = tuple(_unit(path, n, t) for n, t in enumerate(top.get("units", list, [])))
     routes = tuple(_route(path, n, t) for n, t in enumerate(top.get("routes", list, [])))
@@ -459,7 +469,8 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     cfg = Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
                   archive=ArchiveConfig(apath if apath.is_absolute() else base / apath), hours=hours,
                   reminders=reminders, review=review, replies=replies, checks=checks, people=people,
-                  units=units, routes=routes, security=security)
+                  units=units, routes=routes, security=security,
+                  limits=limits)
     _check_routes(cfg)
     return cfg
 

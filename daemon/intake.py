@@ -49,10 +49,15 @@ def archive(app: App, raw: bytes) -> str:
 
 
 ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
-           "query_denied", "status_list", "status", "unverified", "ambiguous")
+           "query_denied", "status_list", "status", "unverified", "ambiguous",
+           "not_request")
 MAX_ANSWERS_A_DAY = 20     # to one address about nothing it holds (strangers, forged senders): no backscatter
 MAX_QUESTIONS_A_STEP = 3   # to one person about a step (or review, 办结) they hold: a leader may handle forty a day
 MAX_ATTEMPTS = 3      # a mail whose processing killed the daemon this often goes to the failed folder
+LOOP_SECONDS = 60                  # an answer this soon after our mail, adding nothing, is a robot's echo
+LOOP_COUNT = 3                     # this many echoes from one sender within LOOP_WINDOW are a loop: no answer
+LOOP_WINDOW = timedelta(hours=1)
+ECHO_MARK = "（疑为自动回复：仅引用本系统邮件，无新内容）"
 MAX_ID = limits.MAX_ID_LENGTH   # longer Message-IDs (seen in broken or hostile mail) are replaced by a digest
 
 
@@ -126,6 +131,7 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
             check = app.check(mail)
         except Exception:  # noqa: BLE001 - a check that breaks must not lose the request
             log.exception("- format check of %s failed", mail.message_id)
+        check = _unread_parts(mail, check)
     try:
         with db.atomic():
             seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
@@ -163,6 +169,38 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
         return FAILED
     return PROCESSED
+
+
+def readable(text: str) -> bool:
+    """Whether a text holds something a person wrote: some letters or characters, little decoding debris."""
+    text = (text or "").strip()
+    if not text:
+        return False
+    debris = sum(1 for ch in text if ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff")
+    return sum(1 for ch in text if ch.isalnum()) >= 2 and debris * 10 < len(text)
+
+
+def not_a_request(mail, check) -> bool:
+    """No title, no readable text and no attachment: nothing that could be a 请示 (random bytes, an empty
+    mail). Anything with an attachment or a readable subject or body is registered and reviewed by people."""
+    title = check.title if check is not None else None
+    return not (mail.attachments or title or readable(mime.strip_subject_prefixes(mail.subject))
+                or readable(mail.text))
+
+
+def _unread_parts(mail, check):
+    """The check with a finding added when MIME parts nested beyond mime.MAX_DEPTH were not read, so that office
+    staff know part of the mail is missing from what they review."""
+    if not mail.skipped_parts:
+        return check
+    from daemon.checks import HINT, Finding
+    log.warning("- mail %s from %s: %d MIME parts nested deeper than %d levels not read", mail.message_id,
+                mail.from_addr, mail.skipped_parts, mime.MAX_DEPTH)
+    finding = Finding("structure", HINT, f"邮件结构嵌套超过{mime.MAX_DEPTH}层，其中{mail.skipped_parts}处内容未读取，"
+                      "审核时请打开原邮件核对", "邮件结构异常时，系统只读取前若干层内容",
+                      "请来文单位以普通格式（正文加附件）重新发送")
+    base = check if check is not None else workflow._no_check()
+    return replace(base, findings=(*base.findings, finding))
 
 
 def _record_failure(message_id: str, rel: str, why: str, mail=None) -> None:
@@ -249,7 +287,7 @@ class Pipeline:
         it carries that signer's code and the form, so that answering it decides as answering the notification
         would; `code` is a code of its own instead (a question's). Nobody else's answer carries a code that
         decides anything. Returns the mail queued, or None when none was sent."""
-        if not self.mail.from_addr:
+        if not self.mail.from_addr or self.looping():
             return None
         held = self.held(request, step)
         if held is not None:
@@ -425,6 +463,11 @@ class Pipeline:
         if unit is None and app.cfg.office.accept_from == "units":
             self.note("发件人不在报文单位名单中，未登记", "stranger", ignored=True)
             return self.answer("refused", {}, action="婉拒非报文单位来件")
+        if not_a_request(mail, self.check):
+            self.note("来信无标题，正文和附件中也无可读文字，不是请示，未登记", "not_request", ignored=True)
+            return self.answer("not_request", {}, action="告知来信不是请示")
+        if self.over_hourly_limit(unit):
+            return
         workflow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
         self.record.kind = "request"
         self.record.save()
@@ -515,6 +558,69 @@ class Pipeline:
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因",
                                step=deciding[0], signer=deciding[1])
         return self.not_entitled(req, ref, reply)
+
+    # -- a flood of new requests from one sender (its own functions: the answer cap is another matter) ------
+
+    def over_hourly_limit(self, unit) -> bool:
+        """More new requests from this sender within the hour than [limits] new_requests_per_hour: the mail is
+        recorded (and listed in the digest), not registered; office staff are told once an hour."""
+        cfg = self.app.cfg
+        limit = cfg.limits.new_requests_per_hour
+        sender = self.mail.from_addr
+        since = clock.now() - timedelta(hours=1)
+        registered = Request.select().where((Request.sender == sender) & (Request.received_at >= since)).count()
+        if registered < limit:
+            return False
+        self.note(f"一小时内已登记该地址来信{registered}件，超过每小时{limit}件的限额，本件存档未登记", "flood",
+                  ignored=True)
+        action = f"来信过多提醒：{sender}"
+        told = Mail.select().where((Mail.direction == "out") & (Mail.kind == "flood_alert") & (Mail.at >= since)
+                                   & (Mail.action == action)).exists()
+        if not told:
+            outbox.queue(cfg, "flood_alert", list(cfg.office.staff), {
+                "req": None, "sender": sender, "unit_name": unit.name if unit else "", "limit": limit},
+                action=action)
+        return True
+
+    # -- a robot answering our mail without saying it is one (no Auto-Submitted) -------------------------
+
+    def echo(self) -> bool:
+        """The mail answers, within LOOP_SECONDS, a mail of ours to its sender and adds nothing of its own: what
+        a naive auto-responder does. Such a mail is marked in its record (ECHO_MARK) so that loops are counted."""
+        from daemon.replies import new_text
+        mail = self.mail
+        if new_text(mail).strip() or not mail.text.strip():
+            return False
+        ids = [i for i in (*mail.in_reply_to, *mail.references) if len(i) <= limits.MAX_ID_LENGTH]
+        since = clock.now() - timedelta(seconds=LOOP_SECONDS)
+        ours = [m for part in limits.chunks(ids) for m in Mail.select(Mail.rcpts).where(
+            (Mail.direction == "out") & Mail.message_id.in_(part) & (Mail.at >= since))]
+        return any(mail.from_addr in m.rcpts for m in ours)
+
+    def looping(self) -> bool:
+        """Whether to stay silent: this mail is an echo, and its sender sent LOOP_COUNT echoes within LOOP_WINDOW.
+        Office staff are told once per LOOP_WINDOW; mail with new text from the sender is answered as ever."""
+        if not self.echo():
+            return False
+        self.record.action += ECHO_MARK
+        self.record.save()
+        sender = self.mail.from_addr
+        since = clock.now() - LOOP_WINDOW
+        echoes = Mail.select().where((Mail.direction == "in") & (Mail.sender == sender) & (Mail.at >= since)
+                                     & Mail.action.contains(ECHO_MARK)).count()
+        if echoes < LOOP_COUNT:
+            return False
+        self.record.action += "，暂停答复"
+        self.record.ignored = True          # listed in the digest
+        self.record.save()
+        log.warning("- %s answers our mail automatically (%d times), not answered", sender, echoes)
+        action = f"自动回复往复提醒：{sender}"
+        if not Mail.select().where((Mail.direction == "out") & (Mail.kind == "loop_alert") & (Mail.at >= since)
+                                   & (Mail.action == action)).exists():
+            cfg = self.app.cfg
+            outbox.queue(cfg, "loop_alert", list(cfg.office.staff),
+                         {"req": None, "mail": self.mail, "sender": sender, "count": echoes}, action=action)
+        return True
 
     def ask(self, req: Request, step: Step, principal: str, reply) -> None:
         """A reply of the entitled person that is not clear: ask, offering the likely reading when there is one."""

@@ -183,3 +183,105 @@ def test_a_decision_commits_when_the_form_cannot_be_rendered_and_the_form_follow
     assert not Job.select().where(Job.name.startswith("form-pending-")).exists()
     assert chase.digest_context(world.app)["warnings"] == [] or not any(
         "审批单未能生成" in w for w in chase.digest_context(world.app)["warnings"])
+
+
+# ---------------------------------------------------------------- 11.5 nesting beyond the parser's depth
+
+def nested(levels: int, text: str = BODY) -> bytes:
+    head = (f"From: unit1@t.test\r\nTo: office@t.test\r\nSubject: {encoded('关于购置办公设备的请示')}\r\n"
+            f"Message-ID: {make_msgid(domain='t.test')}\r\nMIME-Version: 1.0\r\n")
+    parts = [head]
+    for n in range(levels):
+        parts.append(f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n')
+    parts.append("Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n")
+    for n in reversed(range(levels)):
+        parts.append(f"--b{n}--\r\n")
+    return "".join(parts).encode()
+
+
+def test_parts_nested_too_deep_are_not_read_and_office_staff_are_told(world):
+    assert mime.parse(nested(10)).skipped_parts == 0
+    assert mime.parse(nested(300)).skipped_parts == 1
+    assert intake.handle(world.app, nested(300)) == intake.PROCESSED
+    req = world.request()
+    assert "structure" in [f["rule"] for f in req.findings]
+    review = world.last_to("clerk@t.test", "请审核")
+    assert f"嵌套超过{mime.MAX_DEPTH}层" in review.text and "未读取" in review.text
+
+
+# ---------------------------------------------------------------- 11.6 garbage and floods
+
+def test_a_mail_with_no_title_and_no_readable_text_is_answered_not_registered(world):
+    import random
+    rnd = random.Random(7)
+    garbage = bytes(rnd.randrange(256) for _ in range(3000))
+    raw = (f"From: unit1@t.test\r\nTo: office@t.test\r\nSubject: \r\nMessage-ID: {make_msgid(domain='t.test')}\r\n"
+           "Content-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode() + garbage
+    assert intake.handle(world.app, raw) == intake.PROCESSED
+    assert Request.select().count() == 0
+    record = Mail.get(Mail.direction == "in")
+    assert record.kind == "not_request" and record.ignored
+    assert "不是请示" in world.last_to("unit1@t.test").text or "无法识别为请示" in world.last_to("unit1@t.test").text
+    assert any(g["reason"] == record.action for g in chase.digest_context(world.app)["ignored"])
+
+
+@pytest.mark.parametrize("subject, body, attachments, registered", [
+    ("", "", [("请示.docx", b"PK")], True),              # only an attachment: people look at it
+    ("请示", "", [], True),
+    ("", "关于购置办公设备的请示，妥否，请批示。", [], True),
+    ("", "", [], False),
+    ("Re:", "\ufffd\ufffd\ufffd\ufffd", [], False),
+])
+def test_what_counts_as_not_a_request(subject, body, attachments, registered):
+    from types import SimpleNamespace as NS
+    mail = NS(subject=subject, text=body, attachments=attachments)
+    assert intake.not_a_request(mail, None) is not registered
+
+
+def test_a_flood_from_one_sender_is_recorded_not_registered_and_staff_told_once(world, monkeypatch):
+    limit = world.cfg.limits.new_requests_per_hour
+    for n in range(limit + 5):
+        assert intake.handle(world.app, raw_mail(subject=f"关于第{n}项工作的请示")) == intake.PROCESSED
+    assert Request.select().count() == limit
+    flooded = list(Mail.select().where((Mail.direction == "in") & (Mail.kind == "flood")))
+    assert len(flooded) == 5 and all(m.ignored for m in flooded)
+    alerts = [m for m in world.mails_to("clerk@t.test") if "来信过多" in m.subject]
+    assert len(alerts) == 1
+    assert len([m for m in world.mails_to("unit1@t.test") if "回执" in m.subject]) == limit
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T10:30:00+08:00")      # an hour later: registered again
+    assert intake.handle(world.app, raw_mail(subject="关于另一项工作的请示")) == intake.PROCESSED
+    assert Request.select().count() == limit + 1
+
+
+# ---------------------------------------------------------------- 11.7 an auto-responder without headers
+
+def quote_only(world, sender, mail):
+    body = "\n".join("> " + line for line in mail.text.splitlines())
+    return world.send(sender, "回复：" + mail.subject, body, reply_to=mail)
+
+
+def test_an_auto_responder_loop_is_stopped_and_staff_told_once(world, monkeypatch):
+    world.filed_and_routed()
+    note = world.last_to("wang@t.test", "请审批")
+    quote_only(world, "wang@t.test", note)
+    for _ in range(5):
+        quote_only(world, "wang@t.test", world.mails_to("wang@t.test")[-1])
+    answers = [m for m in world.mails_to("wang@t.test") if "请审批" not in m.subject]
+    assert len(answers) == intake.LOOP_COUNT - 1
+    assert len([m for m in world.mails_to("clerk@t.test") if "自动回复往复" in m.subject]) == 1
+    assert world.request().state == "approving"
+    # what the approver writes is still read at once
+    world.send("wang@t.test", "回复：" + note.subject, "同意", reply_to=note)
+    assert world.request().state == "approved"
+
+
+def test_answers_resume_when_the_loop_has_stopped(world, monkeypatch):
+    world.filed_and_routed()
+    note = world.last_to("wang@t.test", "请审批")
+    for _ in range(intake.LOOP_COUNT + 1):
+        quote_only(world, "wang@t.test", world.mails_to("wang@t.test")[-1])
+    before = len(world.mails_to("wang@t.test"))
+    assert len([m for m in world.mails_to("wang@t.test") if "请审批" not in m.subject]) == intake.LOOP_COUNT - 1
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
+    world.send("wang@t.test", "回复：" + note.subject, "这个再看看", reply_to=note)
+    assert len(world.mails_to("wang@t.test")) == before + 1        # asked what was meant, as ever
