@@ -11,17 +11,7 @@ import pytest
 
 from daemon import chase, docform, intake, limits, mime
 from daemon.models import Job, Mail, Outbox, Request
-from tests.test_intake_edges import BODY, World
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    from daemon import models
-    models.close()
+from tests.test_intake_edges import BODY, world  # noqa: F401 - the in-process office fixture
 
 
 def raw_mail(sender="unit1@t.test", subject="关于购置办公设备的请示", body=BODY, headers=(), attachments=()):
