@@ -49,14 +49,17 @@ READ_SECONDS = 20                     # wall clock and CPU for reading one attac
 READ_MEMORY = 768 * 1024 * 1024       # address space of the reading process
 CONVERT_TIMEOUT = 60                  # seconds for one LibreOffice conversion
 CONVERT_MEMORY = 2 * 1024 * 1024 * 1024   # address space of LibreOffice
+MAIL_SECONDS = 90                     # reading all attachments of one mail (the systemd watchdog allows 120)
+MAX_ATTACHMENTS = 20                  # attachments of one mail that are read
 
 
 class TooBig(Exception):
     """The attachment is over one of the limits above."""
 
 
-def extract_text(filename: str, data: bytes) -> tuple[str | None, str]:
-    """Return (text, "") when the document was read, else (None, a note in Chinese saying why)."""
+def extract_text(filename: str, data: bytes, budget: float | None = None) -> tuple[str | None, str]:
+    """Return (text, "") when the document was read, else (None, a note in Chinese saying why); `budget`: the
+    seconds left of the mail's reading time (MAIL_SECONDS)."""
     suffix = Path(filename or "").suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return None, NOTE_IMAGE
@@ -81,7 +84,10 @@ def extract_text(filename: str, data: bytes) -> tuple[str | None, str]:
     except Exception as exc:  # not a zip at all
         log.info("cannot read attachment %r: %s", filename, exc)
         return None, NOTE_BROKEN
-    return _in_child(filename, suffix, data, soffice)
+    if budget is not None and budget < 1:
+        log.info("attachment %r not read: the mail's reading time is used up", filename)
+        return None, NOTE_LIMIT
+    return _in_child(filename, suffix, data, soffice, budget)
 
 
 def _nonempty(text: str, note: str) -> tuple[str | None, str]:
@@ -114,9 +120,12 @@ def check_zip(data: bytes) -> None:
 
 # ---------------------------------------------------------------- the child process
 
-def _in_child(filename: str, suffix: str, data: bytes, soffice: str) -> tuple[str | None, str]:
-    """Read the attachment in `python -m daemon.doctext` under rlimits; a timeout or a crash is NOTE_LIMIT."""
+def _in_child(filename: str, suffix: str, data: bytes, soffice: str,
+              left: float | None = None) -> tuple[str | None, str]:
+    """Read the attachment in `python -m daemon.doctext` under rlimits, in a process group of its own (with the
+    LibreOffice it may start); a timeout or a crash is NOTE_LIMIT."""
     budget = READ_SECONDS + (CONVERT_TIMEOUT if soffice else 0)
+    budget = min(budget, left) if left is not None else budget
     command = [sys.executable, "-m", "daemon.doctext", suffix, soffice]
     try:
         code, out, err = run_bounded(command, data, budget, cwd=tempfile.gettempdir(),
@@ -137,18 +146,20 @@ def _in_child(filename: str, suffix: str, data: bytes, soffice: str) -> tuple[st
         return None, NOTE_LIMIT
 
 
-def run_bounded(command: list[str], data: bytes | None, timeout: float, preexec_fn=None, **kwargs):
-    """(exit code, stdout, stderr) of a command in its own process group; on timeout the whole group (LibreOffice
-    starts a second process) is killed and TimeoutExpired raised."""
+def run_bounded(command: list[str], data: bytes | None, timeout: float, preexec_fn=None, own_group: bool = True,
+                **kwargs):
+    """(exit code, stdout, stderr) of a command; on timeout its whole process group is killed (LibreOffice starts
+    a second process) and TimeoutExpired raised. `own_group=False` (only in the reader, which leads a group of
+    its own): the command stays in the caller's group, so that a timeout of the reader kills it too."""
     import signal
     proc = subprocess.Popen(command, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=own_group,
                             preexec_fn=preexec_fn, **kwargs)
     try:
         out, err = proc.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid if own_group else os.getpgid(0), signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.communicate()
@@ -284,7 +295,8 @@ def convert(binary: str, suffix: str, data: bytes, target: str) -> bytes | None:
         command = [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
                    "--convert-to", target, "--outdir", tmp, str(source)]
         try:
-            run_bounded(command, None, CONVERT_TIMEOUT, preexec_fn=lambda: _limit(CONVERT_MEMORY, CONVERT_TIMEOUT))
+            run_bounded(command, None, CONVERT_TIMEOUT, preexec_fn=lambda: _limit(CONVERT_MEMORY, CONVERT_TIMEOUT),
+                        own_group=os.getpgid(0) != os.getpid())
         except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning("LibreOffice conversion of a %s failed: %s", suffix, exc)
             return None

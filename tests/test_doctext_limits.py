@@ -125,3 +125,12 @@ def test_spreadsheets_from_excel_and_wps_are_read(soffice, tmp_path, target, suf
     data = convert(soffice, tmp_path, source, target)
     text, note = extract_text("购置清单" + suffix, data)
     assert note == "" and "台式计算机" in text and "60000" in text
+
+
+def test_a_mail_reads_a_bounded_number_of_attachments_in_a_bounded_time():
+    from daemon.checks import _candidates
+    many = [(f"附件{i}.txt", "关于".encode()) for i in range(doctext.MAX_ATTACHMENTS + 5)]
+    found, notes = _candidates("", many)
+    assert len(found) == 1 + doctext.MAX_ATTACHMENTS
+    assert [note for _, note in notes] == [doctext.NOTE_LIMIT] * 5
+    assert extract_text("请示.docx", _docx(REQUEST_LINES), budget=0) == (None, doctext.NOTE_LIMIT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 from daemon.checks.document import CLOSING, clean_text, deadline_of, flat, is_title_line, parse, urgency_of
 from daemon.checks.marking import classification_of
 from daemon.checks.rules import HINT, RETURN, RULES, Rule, rule
-from daemon.doctext import IMAGE_SUFFIXES, MAX_TEXT, TEXT_SUFFIXES, extract_text
+from daemon.doctext import (IMAGE_SUFFIXES, MAIL_SECONDS, MAX_ATTACHMENTS, MAX_TEXT, NOTE_LIMIT, TEXT_SUFFIXES,
+                            extract_text)
 
 __all__ = ["Finding", "CheckResult", "check", "check_file", "main_check", "format_findings", "classification_of",
            "RULES", "Rule", "rule", "RETURN", "HINT"]
@@ -60,11 +62,17 @@ def _candidates(body: str, attachments: list[tuple[str, bytes]]):
     """(source, text, filename or None) for the body and each readable attachment; notes of unread ones."""
     found = [("正文", body or "", None)]
     notes: list[tuple[str, str]] = []
+    deadline = time.monotonic() + MAIL_SECONDS        # one mail's attachments never outlast the watchdog
+    read = 0
     for name, data in attachments:
         suffix = Path(name or "").suffix.lower()
         if suffix not in TEXT_SUFFIXES and suffix not in IMAGE_SUFFIXES and "请示" not in (name or ""):
             continue
-        text, note = extract_text(name, data)
+        read += 1
+        if read > MAX_ATTACHMENTS:
+            notes.append((name, NOTE_LIMIT))
+            continue
+        text, note = extract_text(name, data, budget=deadline - time.monotonic())
         if text is None:
             notes.append((name, note))
         else:
