@@ -21,7 +21,7 @@ import peewee as pw
 
 from daemon import clock
 from daemon.config import Config
-from daemon.limits import MAX_HEADER, MAX_ID_LENGTH, clip_middle
+from daemon.limits import MAX_HEADER, clip_middle
 from daemon.models import Mail, Outbox, Request, Step, db
 from daemon.resources import resource_dir
 
@@ -32,6 +32,7 @@ _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 BACKOFF = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)      # seconds between attempts after temporary errors
 MAX_ATTEMPTS = 12
 MAX_ADDRESS = 254       # RFC 5321: a longer address is not one; it gets no mail
+_FOLDABLE_ID = 74       # Message-IDs up to this length (with <>, on a line of its own) are written as they are
 
 
 def new_code() -> str:
@@ -135,7 +136,11 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
     msg["Message-ID"] = f"<{message_id}>"
     if reply_to_mail:
         parent, refs = reply_to_mail
-        refs = [r for r in [*refs, parent] if len(r) <= MAX_ID_LENGTH][-10:]
+        # an ID too long for one header line is turned into RFC 2047 words by the email package, which no
+        # client reads as an ID any more: such IDs are left out
+        refs = [r for r in [*refs, parent] if len(r) <= _FOLDABLE_ID][-10:]
+        while len(refs) > 1 and sum(len(r) + 3 for r in refs) > MAX_HEADER:
+            refs.pop(0)                                   # the oldest go first: threading needs the newest
         if parent in refs:
             msg["In-Reply-To"] = f"<{parent}>"
         if refs:

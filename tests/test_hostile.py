@@ -9,7 +9,7 @@ from email.utils import make_msgid
 import peewee as pw
 import pytest
 
-from daemon import chase, docform, intake, limits, mime
+from daemon import chase, docform, intake, limits, mime, models
 from daemon.models import Job, Mail, Outbox, Request
 from tests.test_intake_edges import BODY, world  # noqa: F401 - the in-process office fixture
 
@@ -275,3 +275,15 @@ def test_answers_resume_when_the_loop_has_stopped(world, monkeypatch):
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
     world.send("wang@t.test", "回复：" + note.subject, "这个再看看", reply_to=note)
     assert len(world.mails_to("wang@t.test")) == before + 1        # asked what was meant, as ever
+
+
+def test_references_we_write_stay_within_the_header_cap(world):
+    from daemon import outbox
+    refs = [f"{'r' * 60}{i}@t.test" for i in range(30)] + ["x" * 200 + "@t.test"]
+    with models.db.atomic():
+        outbox.queue(world.cfg, "unmatched", ["unit1@t.test"], {"req": None, "mail": mime.parse(raw_mail())},
+                     reply_to_mail=("parent@t.test", refs))
+    sent = mime.parse(bytes(Outbox.select().order_by(Outbox.id.desc()).first().data))
+    assert sent.in_reply_to == ("parent@t.test",) and sent.references[-1] == "parent@t.test"
+    assert sum(len(r) + 3 for r in sent.references) <= limits.MAX_HEADER and len(sent.references) >= 5
+    assert all(r.startswith("r") for r in sent.references[:-1])      # the unreadable long one is left out
