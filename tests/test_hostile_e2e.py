@@ -89,3 +89,37 @@ def test_a_control_character_in_an_attachment_name_does_not_stop_the_final_appro
     form = office.run_cli("form", "-c", str(office.config_path), m.Request.get().number,
                           str(office.tmp / "form.docx"))
     assert form.returncode == 0, form.stderr
+
+
+def test_a_flood_from_one_unit_registers_up_to_the_limit_and_tells_staff_once(office):
+    office.write_config("[limits]\nnew_requests_per_hour = 5\n[reminders]\ndigest_at = \"23:00\"\n")
+    for n in range(8):
+        office.send_request(subject=f"关于第{n}项工作的请示", attachments=[])
+    office.run_once()
+    assert office.servers.messages(office.addr["office"]) == []
+    m = office.db()
+    assert m.Request.select().count() == 5
+    assert len([x for x in office.inbox("unit1") if "回执" in x.subject]) == 5
+    assert len([x for x in office.inbox("clerk") if "来信过多" in x.subject]) == 1
+    assert m.Mail.select().where((m.Mail.direction == "in") & (m.Mail.kind == "flood")).count() == 3
+
+
+def test_a_naive_auto_responder_is_answered_twice_then_left_alone(office):
+    office.send_request()
+    office.run_once()
+    office.reply("clerk", office.last("clerk", "请审核"), "受理\n流程：王总")
+    office.run_once()
+    seen = 0
+    for _ in range(6):                     # wang's mailbox answers whatever arrives, quoting it, adding nothing
+        mails = office.inbox("wang")
+        if len(mails) == seen:
+            break
+        seen = len(mails)
+        office.reply("wang", mails[-1], "", quote="qq")
+        office.run_once()
+    answers = [x for x in office.inbox("wang") if "请审批" not in x.subject]
+    assert len(answers) == intake.LOOP_COUNT - 1
+    assert len([x for x in office.inbox("clerk") if "自动回复往复" in x.subject]) == 1
+    office.reply("wang", office.last("wang", "请审批"), "同意")       # a person's answer is read at once
+    office.run_once()
+    assert office.db().Request.get().state == "approved"
