@@ -281,6 +281,10 @@ class Pipeline:
         number = request.number if request is not None else "-"
         log.info("%s mail from %s: %s", number, self.mail.from_addr or "?", action)
 
+    def shown(self):
+        """The mail as our mails quote it: its subject cut at MAX_TITLE (a megabyte subject is not sent back)."""
+        return replace(self.mail, subject=limits.clip(self.mail.subject, limits.MAX_TITLE))
+
     def answer(self, template: str, ctx: dict, request: Request | None = None, action: str = "",
                cc: list[str] = (), step: Step | None = None, signer: str = "", code: str = "") -> Mail | None:
         """One short mail back to the sender; with `step` and `signer` (for whom the sender may decide on it),
@@ -314,7 +318,7 @@ class Pipeline:
             ctx = {"form": self.app.form_data(request), "step": step, "step_label": workflow.step_label(self.app, step),
                    **ctx}
         return outbox.queue(self.app.cfg, template, [self.mail.from_addr],
-                     {"req": request, "mail": self.mail, "sender_name": name, "answerable": answerable, **ctx},
+                     {"req": request, "mail": self.shown(), "sender_name": name, "answerable": answerable, **ctx},
                      cc=cc, request=request, step=step if code else None, code=code,
                      reply_to_mail=(self.mail.message_id, list(self.mail.references)), action=action)
 
@@ -365,7 +369,7 @@ class Pipeline:
             return      # about no request, from nobody we know (spam names itself so): the digest lists it
         self.answer("unverified", {"reply": reply, "why": why, "sender_name": mail.from_addr}, req,
                     action="告知发件人无法确认，未处理")
-        outbox.queue(cfg, "forgery_alert", list(cfg.office.staff), {"req": req, "mail": mail, "reply": reply,
+        outbox.queue(cfg, "forgery_alert", list(cfg.office.staff), {"req": req, "mail": self.shown(), "reply": reply,
                      "why": why}, request=req, action="发件人无法确认，提醒办公室")
 
     def subject_number(self) -> str:
@@ -412,7 +416,7 @@ class Pipeline:
         cfg = self.app.cfg
         self.note(f"标有密级“{level}”，按保密规定不经普通邮件办理，未处理", "classified", ignored=True)
         self.answer("classified", {"level": level}, action="告知涉密文件不经邮件办理")
-        outbox.queue(cfg, "classified_alert", [cfg.office.head], {"req": None, "mail": self.mail, "level": level},
+        outbox.queue(cfg, "classified_alert", [cfg.office.head], {"req": None, "mail": self.shown(), "level": level},
                      action="涉密邮件提醒办公室主任")
 
     def find_request(self) -> tuple[Request | None, Mail | None]:
@@ -619,7 +623,7 @@ class Pipeline:
                                    & (Mail.action == action)).exists():
             cfg = self.app.cfg
             outbox.queue(cfg, "loop_alert", list(cfg.office.staff),
-                         {"req": None, "mail": self.mail, "sender": sender, "count": echoes}, action=action)
+                         {"req": None, "mail": self.shown(), "sender": sender, "count": echoes}, action=action)
         return True
 
     def ask(self, req: Request, step: Step, principal: str, reply) -> None:
@@ -758,7 +762,7 @@ class Pipeline:
                 self.note(f"“{verb.value}”来自与该请示无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
                 self.answer("not_entitled", {"reply": reply}, req, action="告知无权处理")
                 outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
-                             {"req": req, "mail": mail, "reply": reply}, request=req,
+                             {"req": req, "mail": self.shown(), "reply": reply}, request=req,
                              action="可疑审批邮件提醒办公室")
                 return
             self.note(f"“{verb.value}”不是对当前环节通知的回复或当前无权处理，未处理", "not_entitled", req, ignored=True)

@@ -65,6 +65,13 @@ def test_a_megabyte_subject_gives_a_capped_title_and_capped_headers(world):
     assert mime.parse(archived).subject == subject          # the archive keeps every character
 
 
+def test_answers_and_alerts_quote_a_huge_subject_cut(world):
+    assert intake.handle(world.app, raw_by_hand("推广" * 400_000, sender="stranger@else.test")) == intake.PROCESSED
+    assert intake.handle(world.app, raw_by_hand("机密" + "文件" * 400_000)) == intake.PROCESSED
+    rows = list(Outbox.select())
+    assert len(rows) == 3 and all(len(bytes(r.data)) < 60_000 for r in rows)    # refused, classified, alert
+
+
 # ---------------------------------------------------------------- 11.2 huge References, database errors
 
 def test_a_huge_references_header_keeps_the_newest_ids_and_still_finds_the_request(world):
