@@ -294,3 +294,12 @@ def test_references_we_write_stay_within_the_header_cap(world):
     assert sent.in_reply_to == ("parent@t.test",) and sent.references[-1] == "parent@t.test"
     assert sum(len(r) + 3 for r in sent.references) <= limits.MAX_HEADER and len(sent.references) >= 5
     assert all(r.startswith("r") for r in sent.references[:-1])      # the unreadable long one is left out
+
+
+def test_deeply_nested_html_quotes_do_not_blow_up_the_text(world):
+    html = "<blockquote>" * 20_000 + "<br>x" * 20_000
+    assert len(mime.html_to_text(html)) < 30 * 20_000
+    raw = (f"From: unit1@t.test\r\nTo: office@t.test\r\nSubject: {encoded('关于购置办公设备的请示')}\r\n"
+           f"Message-ID: {make_msgid(domain='t.test')}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n")
+    assert intake.handle(world.app, raw.encode()) == intake.PROCESSED
+    assert len(world.request().body) < 30 * 20_000
