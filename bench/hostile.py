@@ -55,6 +55,13 @@ def huge_references(office: Office) -> bytes:
     return by_hand(office, "关于增加培训经费的请示", extra=f"References: {refs}\r\n")
 
 
+def html_quotes(office: Office) -> bytes:
+    html = "\r\n".join(["<blockquote>" * 50] * 400 + ["<br>x" * 100] * 200)
+    return (f"From: {office.addr['unit1']}\r\nTo: {office.addr['office']}\r\n"
+            f"Subject: {encoded('关于购置办公设备的请示')}\r\nMessage-ID: <bench-{time.time_ns()}@{office.domain}>\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n").encode()
+
+
 def pdf_pages(n: int) -> bytes:
     from fpdf import FPDF
     pdf = FPDF()
@@ -75,6 +82,7 @@ CASES = {
     "PDF of 2,000 pages": lambda o: [request(o, "报送请示", "请审阅附件。",
                                              [("关于购置办公设备的请示.pdf", pdf_pages(2000))])],
     "MIME nested 300 levels": lambda o: [nested(300).replace(b"unit1@t.test", o.addr["unit1"].encode())],
+    "HTML with 20,000 nested quotes": lambda o: [html_quotes(o)],
 }
 
 
