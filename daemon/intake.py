@@ -189,16 +189,16 @@ def not_a_request(mail, check) -> bool:
 
 
 def _unread_parts(mail, check):
-    """The check with a finding added when MIME parts nested beyond mime.MAX_DEPTH were not read, so that office
-    staff know part of the mail is missing from what they review."""
+    """The check with a finding added when MIME parts nested beyond mime.MAX_DEPTH (or beyond mime.MAX_PARTS) were
+    not read, so that office staff know part of the mail is missing from what they review."""
     if not mail.skipped_parts:
         return check
     from daemon.checks import HINT, Finding
-    log.warning("- mail %s from %s: %d MIME parts nested deeper than %d levels not read", mail.message_id,
-                mail.from_addr, mail.skipped_parts, mime.MAX_DEPTH)
-    finding = Finding("structure", HINT, f"邮件结构嵌套超过{mime.MAX_DEPTH}层，其中{mail.skipped_parts}处内容未读取，"
-                      "审核时请打开原邮件核对", "邮件结构异常时，系统只读取前若干层内容",
-                      "请来文单位以普通格式（正文加附件）重新发送")
+    log.warning("- mail %s from %s: %d MIME parts not read (deeper than %d levels or beyond %d parts)",
+                mail.message_id, mail.from_addr, mail.skipped_parts, mime.MAX_DEPTH, mime.MAX_PARTS)
+    finding = Finding("structure", HINT, f"邮件结构异常（嵌套超过{mime.MAX_DEPTH}层或部件超过{mime.MAX_PARTS}个），"
+                      f"其中{mail.skipped_parts}处内容未读取，审核时请打开原邮件核对",
+                      "邮件结构异常时，系统只读取有限的层次和部件", "请来文单位以普通格式（正文加附件）重新发送")
     base = check if check is not None else workflow._no_check()
     return replace(base, findings=(*base.findings, finding))
 

@@ -32,6 +32,7 @@ __all__ = [
 
 
 MAX_DEPTH = 40     # MIME nesting read; deeper parts are counted in ParsedMail.skipped_parts, not read
+MAX_PARTS = 500    # MIME parts read; the rest are counted in ParsedMail.skipped_parts too
 MAX_QUOTE_DEPTH = 10   # "> " marks written for nested HTML quotes: 20,000 nested ones made 800 MB of text
 
 
@@ -62,7 +63,7 @@ class ParsedMail:
     html: str
     attachments: tuple[Attachment, ...]
     auto: str | None
-    skipped_parts: int = 0      # MIME parts nested deeper than MAX_DEPTH, left unread
+    skipped_parts: int = 0      # MIME parts nested deeper than MAX_DEPTH or beyond MAX_PARTS, left unread
     _headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     # why From names no single trustworthy mailbox (SPEC §3: an unknown sender); "" when it does
     from_doubt: str = ""
@@ -564,6 +565,7 @@ class _Bodies:
         self.htmls: list[str] = []
         self.attachments: list[Attachment] = []
         self.skipped = 0
+        self.parts = 0
 
     def add_attachment(self, name: str, ctype: str, data: bytes, ext: str = ".bin") -> None:
         if not name:
@@ -572,9 +574,10 @@ class _Bodies:
 
     def walk(self, part: email.message.Message, depth: int = 0) -> None:
         ctype = _content_type(part)
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH or self.parts >= MAX_PARTS:
             self.skipped += 1       # kept out of the mail's text; the caller tells office staff
             return
+        self.parts += 1
         if part.is_multipart() and not ctype.startswith("message/"):
             payload = part.get_payload()
             children = payload if isinstance(payload, list) else []

@@ -206,6 +206,18 @@ def test_parts_nested_too_deep_are_not_read_and_office_staff_are_told(world):
     assert f"嵌套超过{mime.MAX_DEPTH}层" in review.text and "未读取" in review.text
 
 
+def test_parts_beyond_the_limit_are_not_read_and_office_staff_are_told(world):
+    parts = "".join(f'--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; '
+                    f'filename="f{i}.bin"\r\n\r\nxx\r\n' for i in range(mime.MAX_PARTS + 100))
+    raw = (f"From: unit1@t.test\r\nTo: office@t.test\r\nSubject: {encoded('关于购置办公设备的请示')}\r\n"
+           f'Message-ID: {make_msgid(domain="t.test")}\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{BODY}\r\n{parts}--b--\r\n").encode()
+    parsed = mime.parse(raw)
+    assert len(parsed.attachments) == mime.MAX_PARTS - 2 and parsed.skipped_parts == 102   # the root, the text
+    assert intake.handle(world.app, raw) == intake.PROCESSED
+    assert "structure" in [f["rule"] for f in world.request().findings]
+
+
 # ---------------------------------------------------------------- 11.6 garbage and floods
 
 def test_a_mail_with_no_title_and_no_readable_text_is_answered_not_registered(world):
