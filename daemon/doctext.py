@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -42,6 +41,7 @@ MAX_BYTES = 20 * 1024 * 1024          # the attachment itself
 MAX_UNPACKED = 60 * 1024 * 1024       # what a .docx/.xlsx declares it unpacks to, all entries together
 MAX_RATIO = 100                       # unpacked : packed, once more than MAX_RATIO_FROM is unpacked
 MAX_RATIO_FROM = 2 * 1024 * 1024
+INLINE_UNPACKED = 1024 * 1024         # a .docx/.xlsx unpacking to no more is read without a child process
 MAX_ENTRIES = 5000                    # files inside a .docx/.xlsx
 MAX_PDF_PAGES = 60                    # pages of a PDF read (a 请示 is a few pages; annexes may be long)
 MAX_TEXT = 200_000                    # characters of text kept from one attachment
@@ -75,9 +75,10 @@ def extract_text(filename: str, data: bytes, budget: float | None = None) -> tup
         soffice = soffice_path() or ""
         if not soffice:
             return None, NOTE_NO_OFFICE
+    unpacked = None
     try:
         if suffix in ZIP_SUFFIXES:
-            check_zip(data)
+            unpacked = check_zip(data)
     except TooBig as exc:
         log.info("attachment %r not read: %s", filename, exc)
         return None, NOTE_LIMIT
@@ -87,6 +88,9 @@ def extract_text(filename: str, data: bytes, budget: float | None = None) -> tup
     if budget is not None and budget < 1:
         log.info("attachment %r not read: the mail's reading time is used up", filename)
         return None, NOTE_LIMIT
+    if unpacked is not None and unpacked <= INLINE_UNPACKED:
+        # what it unpacks to bounds the work to a few milliseconds, less than starting a child would cost
+        return read(suffix, data, limit=False)
     return _in_child(filename, suffix, data, soffice, budget)
 
 
@@ -104,9 +108,9 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def check_zip(data: bytes) -> None:
-    """Raise TooBig when a zip (a .docx, an .xlsx) would unpack to too much; zipfile never unpacks more than
-    an entry declares, so the declared sizes bound the work."""
+def check_zip(data: bytes) -> int:
+    """What a zip (a .docx, an .xlsx) unpacks to; TooBig when too much. zipfile never unpacks more than an
+    entry declares, so the declared sizes bound the work."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         infos = z.infolist()
         if len(infos) > MAX_ENTRIES:
@@ -116,34 +120,93 @@ def check_zip(data: bytes) -> None:
             raise TooBig(f"unpacks to {total} bytes")
         if total > MAX_RATIO_FROM and total > MAX_RATIO * max(1, len(data)):
             raise TooBig(f"unpacks to {total} bytes from {len(data)}")
+        return total
 
 
 # ---------------------------------------------------------------- the child process
 
 def _in_child(filename: str, suffix: str, data: bytes, soffice: str,
               left: float | None = None) -> tuple[str | None, str]:
-    """Read the attachment in `python -m daemon.doctext` under rlimits, in a process group of its own (with the
-    LibreOffice it may start); a timeout or a crash is NOTE_LIMIT."""
+    """Read the attachment in a forked child under rlimits, leading a process group of its own (with the
+    LibreOffice it may start); a timeout, a crash or an answer too long is NOTE_LIMIT.
+
+    A fork shares the modules already imported, so a child costs milliseconds; a fresh interpreter importing
+    python-docx would cost several hundred for every attachment of every request."""
     budget = READ_SECONDS + (CONVERT_TIMEOUT if soffice else 0)
     budget = min(budget, left) if left is not None else budget
-    command = [sys.executable, "-m", "daemon.doctext", suffix, soffice]
+    r, w = os.pipe()
     try:
-        code, out, err = run_bounded(command, data, budget, cwd=tempfile.gettempdir(),
-                                     env={**os.environ, "PYTHONPATH": _package_root()})
-    except subprocess.TimeoutExpired:
-        log.warning("reading attachment %r took more than %ss, stopped", filename, budget)
-        return None, NOTE_LIMIT
+        pid = os.fork()
     except OSError as exc:
+        os.close(r)
+        os.close(w)
         log.warning("cannot start the reader for %r: %s", filename, exc)
         return None, NOTE_BROKEN
+    if pid == 0:
+        _child(r, w, suffix, data, soffice)       # never returns
+    os.close(w)
+    try:
+        out, status = _collect(r, pid, budget)
+    finally:
+        os.close(r)
+    if out is None:
+        log.warning("reading attachment %r took more than %ss or answered too much, stopped", filename, budget)
+        return None, NOTE_LIMIT
     try:
         answer = json.loads(out.decode("utf-8"))
         return answer["text"], answer["note"]
     except (ValueError, KeyError, TypeError):
         # killed by its CPU or memory limit (or a bug): say so, never guess
-        log.warning("reading attachment %r failed (exit %s): %s", filename, code,
-                    err.decode("utf-8", "replace")[-300:].strip())
+        log.warning("reading attachment %r failed (wait status %s)", filename, status)
         return None, NOTE_LIMIT
+
+
+def _child(r: int, w: int, suffix: str, data: bytes, soffice: str) -> None:
+    """The forked reader: its answer as JSON on `w`, then gone without running the parent's exit handlers."""
+    code = 1
+    try:
+        os.close(r)
+        os.setsid()
+        text, note = read(suffix, data, soffice)
+        view = memoryview(json.dumps({"text": text, "note": note}, ensure_ascii=False).encode("utf-8"))
+        while view:
+            view = view[os.write(w, view):]
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _collect(r: int, pid: int, budget: float) -> tuple[bytes | None, int]:
+    """The child's answer read within `budget` seconds (None, after killing its group, when late or too long)
+    and its wait status."""
+    import select
+    import signal
+    import time
+    deadline = time.monotonic() + budget
+    limit = 8 * MAX_TEXT + 4096         # JSON of MAX_TEXT characters, whatever they are
+    chunks, size, out = [], 0, None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or size > limit:
+            break
+        ready, _, _ = select.select([r], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            out = b"".join(chunks)
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if out is None:
+        for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                kill()
+                break
+            except OSError:
+                continue
+    _, status = os.waitpid(pid, 0)
+    return out, status
 
 
 def run_bounded(command: list[str], data: bytes | None, timeout: float, preexec_fn=None, own_group: bool = True,
@@ -167,21 +230,28 @@ def run_bounded(command: list[str], data: bytes | None, timeout: float, preexec_
     return proc.returncode, out, err
 
 
-def _package_root() -> str:
-    root = str(Path(__file__).resolve().parent.parent)
-    rest = os.environ.get("PYTHONPATH", "")
-    return f"{root}{os.pathsep}{rest}" if rest else root
-
-
 def _limit(memory: int, seconds: int) -> None:
+    """Limits of the calling process: `memory` bytes of address space beyond what it has mapped already (a
+    forked reader starts with the daemon's), `seconds` of CPU."""
     import resource
+    memory += _mapped()
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def read(suffix: str, data: bytes, soffice: str = "") -> tuple[str | None, str]:
-    """The reading itself (in the child); `soffice` converts the formats only LibreOffice reads."""
+def _mapped() -> int:
+    """Bytes of address space the process has mapped (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True) -> tuple[str | None, str]:
+    """The reading itself (in the child, which `limit`s itself); `soffice` converts the formats only
+    LibreOffice reads."""
     try:
         if suffix in CONVERTIBLE_SUFFIXES | SHEET_SUFFIXES:
             target = "docx" if suffix in CONVERTIBLE_SUFFIXES else "xlsx"
@@ -190,7 +260,8 @@ def read(suffix: str, data: bytes, soffice: str = "") -> tuple[str | None, str]:
                 return None, NOTE_BROKEN
             check_zip(data)
             suffix = "." + target
-        _limit(READ_MEMORY, READ_SECONDS)
+        if limit:
+            _limit(READ_MEMORY, READ_SECONDS)
         if suffix == ".docx":
             return _nonempty(docx_text(data)[:MAX_TEXT], NOTE_SCAN)
         if suffix == ".xlsx":
@@ -302,17 +373,3 @@ def convert(binary: str, suffix: str, data: bytes, target: str) -> bytes | None:
             return None
         converted = source.with_suffix("." + target)
         return converted.read_bytes() if converted.exists() else None
-
-
-def _main() -> int:
-    """`python -m daemon.doctext SUFFIX [SOFFICE]`: the attachment on stdin, {"text", "note"} as JSON."""
-    suffix = sys.argv[1]
-    soffice = sys.argv[2] if len(sys.argv) > 2 else ""
-    data = sys.stdin.buffer.read(MAX_BYTES + 1)
-    text, note = read(suffix, data, soffice)
-    sys.stdout.write(json.dumps({"text": text, "note": note}, ensure_ascii=True))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

@@ -55,16 +55,40 @@ def test_too_many_bytes_are_not_read(monkeypatch):
 
 
 def test_a_reader_over_its_time_budget_is_stopped(monkeypatch):
+    monkeypatch.setattr(doctext, "INLINE_UNPACKED", 0)      # every .docx read by a child
     monkeypatch.setattr(doctext, "READ_SECONDS", 0.001)
     assert extract_text("请示.docx", _docx(REQUEST_LINES)) == (None, doctext.NOTE_LIMIT)
 
 
-def test_a_reader_killed_by_its_memory_limit_gives_the_finding():
-    # the child itself: a memory limit far below what python-docx needs makes it fail, not the daemon
-    code, out, err = doctext.run_bounded(
-        ["python3", "-c", "from daemon import doctext; doctext._limit(64*1024*1024, 5); b = bytearray(10**9)"],
-        None, 30, env={"PYTHONPATH": doctext._package_root()})
-    assert code != 0 and b"MemoryError" in err
+def test_a_reader_killed_by_its_memory_limit_gives_the_finding(monkeypatch):
+    # the child itself: a reader that needs far more memory than allowed fails, not the daemon
+    real_read = doctext.read
+
+    def greedy(suffix, data, soffice="", limit=True):
+        doctext._limit(doctext.READ_MEMORY, doctext.READ_SECONDS)
+        block = bytearray(64 * 1024 * 1024)       # a fresh mapping, beyond any heap the daemon left free
+        return f"{len(block)}", ""
+
+    monkeypatch.setattr(doctext, "INLINE_UNPACKED", 0)
+    monkeypatch.setattr(doctext, "read", greedy)
+    monkeypatch.setattr(doctext, "READ_MEMORY", 8 * 1024 * 1024)
+    assert extract_text("请示.docx", _docx(REQUEST_LINES)) == (None, doctext.NOTE_LIMIT)
+    monkeypatch.setattr(doctext, "READ_MEMORY", 256 * 1024 * 1024)
+    assert extract_text("请示.docx", _docx(REQUEST_LINES)) == (str(64 * 1024 * 1024), "")
+    monkeypatch.setattr(doctext, "read", real_read)
+    assert bytearray(64 * 1024 * 1024), "the daemon itself was not limited"
+
+
+def test_the_reader_is_a_child_that_leaves_nothing_behind(monkeypatch):
+    import os
+    monkeypatch.setattr(doctext, "INLINE_UNPACKED", 0)
+    before = set(os.listdir("/proc/self/task"))
+    for _ in range(5):
+        text, note = extract_text("请示.docx", _docx(REQUEST_LINES))
+        assert note == "" and REQUEST_LINES[0] in text
+    assert set(os.listdir("/proc/self/task")) == before
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)      # every child was waited for: no zombie left
 
 
 def test_the_check_reads_a_bounded_part_of_a_huge_body():
@@ -134,3 +158,15 @@ def test_a_mail_reads_a_bounded_number_of_attachments_in_a_bounded_time():
     assert len(found) == 1 + doctext.MAX_ATTACHMENTS
     assert [note for _, note in notes] == [doctext.NOTE_LIMIT] * 5
     assert extract_text("请示.docx", _docx(REQUEST_LINES), budget=0) == (None, doctext.NOTE_LIMIT)
+
+
+def test_only_a_small_office_file_is_read_without_a_child(monkeypatch):
+    """A child costs more than reading a small .docx; anything larger, and every PDF, goes to one."""
+    forks = []
+    real = doctext._in_child
+    monkeypatch.setattr(doctext, "_in_child", lambda *a, **k: forks.append(a[1]) or real(*a, **k))
+    small = _docx(REQUEST_LINES)
+    assert extract_text("请示.docx", small)[0] and forks == []
+    big = _docx(REQUEST_LINES + ["附注：" + "办公设备购置明细。" * 40] * 1500)
+    assert doctext.check_zip(big) > doctext.INLINE_UNPACKED
+    assert extract_text("请示.docx", big)[0] and forks == [".docx"]
