@@ -49,7 +49,7 @@ def archive(app: App, raw: bytes) -> str:
 
 
 ANSWERS = ("not_understood", "not_entitled", "refused", "refused_action", "late", "unmatched", "classified",
-           "query_denied", "status_list", "status", "unverified", "ambiguous",
+           "query_denied", "status_list", "status", "unverified", "ambiguous", "flood_notice",
            "not_request")
 MAX_ANSWERS_A_DAY = 20     # to one address about nothing it holds (strangers, forged senders): no backscatter
 MAX_QUESTIONS_A_STEP = 3   # to one person about a step (or review, 办结) they hold: a leader may handle forty a day
@@ -584,6 +584,11 @@ class Pipeline:
             outbox.queue(cfg, "flood_alert", list(cfg.office.staff), {
                 "req": None, "sender": sender, "unit_name": unit.name if unit else "", "limit": limit},
                 action=action)
+        # the sender learns once an hour that what it sends now is kept, not registered: nothing waits unseen
+        notices = Mail.select(Mail.rcpts).where((Mail.direction == "out") & (Mail.kind == "flood_notice")
+                                                & (Mail.at >= since))
+        if not any(sender in m.rcpts for m in notices):
+            self.answer("flood_notice", {"limit": limit}, action="告知来信过多，暂未登记")
         return True
 
     # -- a robot answering our mail without saying it is one (no Auto-Submitted) -------------------------

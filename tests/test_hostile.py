@@ -257,6 +257,8 @@ def test_a_flood_from_one_sender_is_recorded_not_registered_and_staff_told_once(
     alerts = [m for m in world.mails_to("clerk@t.test") if "来信过多" in m.subject]
     assert len(alerts) == 1
     assert len([m for m in world.mails_to("unit1@t.test") if "回执" in m.subject]) == limit
+    notices = [m for m in world.mails_to("unit1@t.test") if "暂未登记" in m.subject]
+    assert len(notices) == 1 and "一小时后重新发送" in notices[0].text     # the unit knows, once an hour
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T10:30:00+08:00")      # an hour later: registered again
     assert intake.handle(world.app, raw_mail(subject="关于另一项工作的请示")) == intake.PROCESSED
     assert Request.select().count() == limit + 1

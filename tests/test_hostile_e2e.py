@@ -101,6 +101,7 @@ def test_a_flood_from_one_unit_registers_up_to_the_limit_and_tells_staff_once(of
     assert m.Request.select().count() == 5
     assert len([x for x in office.inbox("unit1") if "回执" in x.subject]) == 5
     assert len([x for x in office.inbox("clerk") if "来信过多" in x.subject]) == 1
+    assert len([x for x in office.inbox("unit1") if "暂未登记" in x.subject]) == 1
     assert m.Mail.select().where((m.Mail.direction == "in") & (m.Mail.kind == "flood")).count() == 3
 
 

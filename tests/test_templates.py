@@ -180,6 +180,7 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "query_denied": ({**base(None), "mail": MAIL, "number": "办请〔2026〕99号"}, False),
     "not_request": ({**base(None), "mail": MAIL}, False),
     "flood_alert": ({**base(None), "sender": "unit1@example.test", "unit_name": "第一分公司", "limit": 30}, False),
+    "flood_notice": ({**base(None), "mail": MAIL, "limit": 30}, False),
     "loop_alert": ({**base(None), "mail": MAIL, "sender": "unit1@example.test", "count": 3}, False),
 }
 DECIDING = {"review", "approval", "reminder"}
@@ -188,7 +189,7 @@ DECIDING = {"review", "approval", "reminder"}
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert loop_alert").split()
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert").split()
 
 
 def template_of(case: str) -> str:
