@@ -148,6 +148,12 @@ def cmd_check(args) -> int:
     return main_check(args.file)
 
 
+def cmd_rules(args) -> int:
+    from daemon.rules import listing
+    print(listing())
+    return 0
+
+
 def cmd_deadline(args) -> int:
     from daemon import clock, deadline
     from daemon.workcal import WorkCalendar
@@ -236,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check", help="the 请示 format check on a .eml, .docx, .pdf or .txt")
     sp.add_argument("file")
     sp.set_defaults(fn=cmd_check)
+    sub.add_parser("rules", help="who may do what in which state: the decision table, in the order it is tried"
+                   ).set_defaults(fn=cmd_rules)
     sp = sub.add_parser("deadline", help="read a deadline expression (时限) and print it absolutely")
     sp.add_argument("text")
     sp.add_argument("--at", type=_moment, metavar="DATETIME",

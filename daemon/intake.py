@@ -15,10 +15,9 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, limits, mime, outbox, questions, trust, workflow
+from daemon import clock, limits, mime, outbox, questions, rules, trust, workflow
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, RETURNED, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Mail, Opinion, Request,
+from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
                            Step, db)
 from daemon.replies import SHAPE_LABELS, Verb, read_reply
 
@@ -199,7 +198,7 @@ def _unread_parts(mail, check):
     finding = Finding("structure", HINT, f"邮件结构异常（嵌套超过{mime.MAX_DEPTH}层或部件超过{mime.MAX_PARTS}个），"
                       f"其中{mail.skipped_parts}处内容未读取，审核时请打开原邮件核对",
                       "邮件结构异常时，系统只读取有限的层次和部件", "请来文单位以普通格式（正文加附件）重新发送")
-    base = check if check is not None else workflow._no_check()
+    base = check if check is not None else workflow.no_check()
     return replace(base, findings=(*base.findings, finding))
 
 
@@ -479,88 +478,18 @@ class Pipeline:
     # -- mail about a known request -----------------------------------------------------------------
 
     def about(self, req: Request, ref: Mail | None, reply) -> None:
-        app, mail = self.app, self.mail
-        d = app.directory
-        sender = mail.from_addr
-        verb = reply.verb
-        is_unit = sender == req.sender or (req.unit_id and (u := d.unit_of(sender)) is not None and u.id == req.unit_id)
-        deciding: tuple[Step, str] | tuple[None, str] = (None, "")    # the step and signer a refusal is about
+        """identify → role → look up the decision table → check the code → apply → record (daemon.rules)."""
+        sender = self.mail.from_addr
+        step = workflow.active_step(req) if req.state == APPROVING else None
+        act = rules.Act(self, req, ref, reply, step)
         try:
-            if verb == Verb.QUERY or self.asks_query(reply):
-                from daemon import records
-                return records.query(app, self, req, reply)
-            if d.is_staff(sender) and req.state == REVIEWING and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS):
-                # staff who answer the review mail with 同意 mean 受理 on the default route
-                verb = Verb.ACCEPT
-                reply = replace(reply, fields=reply.fields or ({"拟办意见": reply.opinion} if reply.opinion else {}))
-            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN, Verb.REMIND) and req.state in OPEN_STATES:
-                if verb == Verb.REMIND:
-                    if ref is None:
-                        # SPEC §3: like every keyword, 催办 answers a mail of its request (or carries its code)
-                        raise workflow.Refused("催办请直接回复该请示的任一往来邮件（如审核邮件），以免误催其他请示。")
-                    from daemon import chase
-                    n = chase.remind_now(app, req, by=sender)
-                    if n == 0:
-                        raise workflow.Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不在审批中，无需催办。")
-                    return self.note(f"办公室要求催办，已发催办通知{n}份", "remind", req)
-                if req.state == REVIEWING and self.answers(req, ref):
-                    name = workflow._staff_name(app, sender)
-                    if verb == Verb.ACCEPT:
-                        workflow.accept(app, req, sender, reply.fields)
-                        return self.note(f"{name}受理，拟办意见：{req.proposal}；流程：{req.route}", "decision", req)
-                    workflow.return_to_unit(app, req, sender, name, reply.opinion or "请按要求修改后重新报送。")
-                    return self.note(f"{name}退回单位修改", "decision", req)
-            if d.is_staff(sender) and verb in (Verb.ACCEPT, Verb.RETURN) and req.state != REVIEWING and (
-                    ref is not None and ref.kind == "review"):
-                when = req.proposal_at.astimezone(app.tz).strftime("%Y年%m月%d日 %H:%M") if req.proposal_at else ""
-                by = f"已由{req.proposal_by}于{when}受理，" if req.proposal_by and req.state != RETURNED else ""
-                raise workflow.Refused(f"该请示{by}当前状态为“{STATE_LABELS[req.state]}”，本次“{verb.value}”未作处理。")
-            step = workflow.active_step(req) if req.state == APPROVING else None
-            if step is not None and verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS, Verb.REJECT, Verb.RETURN,
-                                             Verb.TRANSFER, Verb.ADD_SIGNER, Verb.UNKNOWN, Verb.CONFIRM):
-                # the decision counts only for the signer the answered mail was sent to (SPEC §3, 会签)
-                principal = self.signer(step, ref)
-                if principal is not None and principal not in step.signed and self.acts_for(sender, principal):
-                    deciding = (step, principal)
-                    if verb == Verb.UNKNOWN:
-                        return self.ask(req, step, principal, reply)
-                    if verb == Verb.CONFIRM:
-                        did = questions.confirm(app, req, step, principal, sender, self.codes(ref))
-                        return self.note(f"{did}（确认办公室询问）", "decision", req, step=step)
-                    word = {Verb.APPROVE: "同意", Verb.APPROVE_WITH_CONDITIONS: "原则同意", Verb.REJECT: "不同意",
-                            Verb.RETURN: "退回", Verb.TRANSFER: "转", Verb.ADD_SIGNER: "加签"}[verb]
-                    # the opinion on the form is what the person wrote, word for word (转/加签: what follows the name)
-                    text = reply.opinion if verb in (Verb.TRANSFER, Verb.ADD_SIGNER) else reply.new_text
-                    did = workflow.decide(app, req, step, principal, sender, word, text, reply.target)
-                    return self.note(did + (f"：{reply.opinion}" if reply.opinion else ""), "decision", req, step=step)
-            if is_unit:
-                if verb == Verb.WITHDRAW:
-                    if ref is None and not self.answers(req, None):
-                        # SPEC §2/§3: 撤回 answers a mail of its request (or carries its code), not a bare number
-                        raise workflow.Refused("撤回请直接回复该请示的任一往来邮件（如回执），以免误撤其他请示。")
-                    workflow.withdraw(app, req, sender)
-                    return self.note("单位撤回", "decision", req)
-                revised = (ref is not None and ref.kind == "returned") or mail.attachments or (
-                    self.check is not None and self.check.title)
-                if req.state == RETURNED and revised:
-                    workflow.resubmit(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
-                    return
-                if req.state in (DONE, REJECTED, WITHDRAWN) and verb == Verb.UNKNOWN and (
-                        mail.attachments or (self.check is not None and self.check.title)):
-                    # a new 请示 sent as a reply to an old mail of a finished one
-                    return self.unrelated(reply)
-                if req.state in OPEN_STATES:
-                    workflow.pass_on(app, req, workflow.Incoming(mail, self.record, self.archive, self.check))
-                    return self.note("单位补充材料，已转当前办理人", "supplement", req)
-            if verb == Verb.DONE and req.state == APPROVED and self.executes(req, sender) and self.answers(
-                    req, ref, code=req.done_code):
-                workflow.report_done(app, req, sender, reply.opinion)
-                return self.note(f"执行部门办结回告：{reply.opinion}", "decision", req)
+            if rules.apply(act, rules.role_of(self.app.directory, sender, req, step)):
+                return
         except workflow.Refused as e:
             self.note(f"未处理：{e}", "refused", req, ignored=True)
             # an approver's refused decision: the answer carries their code, so a corrected reply to it decides
             return self.answer("refused_action", {"reason": str(e), "reply": reply}, req, action="说明未处理原因",
-                               step=deciding[0], signer=deciding[1])
+                               step=step if act.principal else None, signer=act.principal)
         return self.not_entitled(req, ref, reply)
 
     # -- a flood of new requests from one sender (its own functions: the answer cap is another matter) ------
@@ -687,11 +616,7 @@ class Pipeline:
 
     def executes(self, req: Request, sender: str) -> bool:
         """The sender is the executing unit or department (any address of that unit), or its delegate."""
-        d = self.app.directory
-        if any(p in (req.execute or []) for p in d.principals_for(sender)):
-            return True
-        unit = d.unit_of(sender)
-        return unit is not None and any(d.unit_of(e) == unit for e in req.execute or [])
+        return rules.executes(self.app.directory, req, sender)
 
     def held(self, req: Request | None, step: Step | None) -> tuple[Request, Step | None] | None:
         """What of `req` the sender holds now, for the answer cap: the active step they (or their principal)

@@ -11,14 +11,14 @@ from daemon.app import App
 from daemon.models import ACTIVE, PENDING, Proposal, Request, Step
 from daemon.replies import Reply, Verb
 
-# the word workflow.decide takes for each verb a question may offer
-_WORDS = {Verb.APPROVE: "同意", Verb.REJECT: "不同意", Verb.RETURN: "退回", Verb.TRANSFER: "转"}
+# the verbs a question may offer (stored in Proposal.verb as their word: 同意 不同意 退回 转)
+_OFFERED = (Verb.APPROVE, Verb.REJECT, Verb.RETURN, Verb.TRANSFER)
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What the question offers: the word for workflow.decide, its target, and how the mail writes it."""
-    word: str
+    """What the question offers: the verb for workflow.decide, its target, and how the mail writes it."""
+    verb: Verb
     target: str
     label: str          # 转：王总 / 同意 / 不同意 / 退回
 
@@ -26,10 +26,10 @@ class Reading:
 def reading(app: App, req: Request, step: Step, reply: Reply) -> Reading | None:
     """The reading to offer for a doubtful reply on `step`, or None when none is likely enough to offer."""
     offer = reply.offer
-    if offer is None or offer.verb not in _WORDS:
+    if offer is None or offer.verb not in _OFFERED:
         return None
     if offer.verb is not Verb.TRANSFER:
-        return Reading(_WORDS[offer.verb], "", _WORDS[offer.verb])
+        return Reading(offer.verb, "", offer.verb.value)
     d = app.directory
     party = d.resolve(offer.target) if offer.target else None
     if party is None or d.person(party.address) is None or party.address in step.approvers:
@@ -38,13 +38,13 @@ def reading(app: App, req: Request, step: Step, reply: Reply) -> Reading | None:
     if any(party.address in s.approvers for s in later) or party.address in (req.execute or []):
         # 同意，报王总定 where 王总 signs after this step anyway, or 请综合科办理 naming the executing unit:
         # the likely meaning is plain approval
-        return Reading("同意", "", "同意")
-    return Reading("转", party.name, f"转：{party.name}")
+        return Reading(Verb.APPROVE, "", Verb.APPROVE.value)
+    return Reading(Verb.TRANSFER, party.name, f"转：{party.name}")
 
 
 def propose(step: Step, principal: str, sender: str, found: Reading, text: str) -> Proposal:
     """Store the offer under a code of its own: one person, one step, one question."""
-    return Proposal.create(step=step, person=principal, sender=sender, verb=found.word, target=found.target,
+    return Proposal.create(step=step, person=principal, sender=sender, verb=found.verb.value, target=found.target,
                            text=text, code=outbox.new_code(), step_code=step.code, created=clock.now())
 
 
@@ -67,4 +67,4 @@ def confirm(app: App, req: Request, step: Step, principal: str, sender: str, cod
                                "“同意”“不同意”或“退回：意见”。")
     found.used_at = clock.now()
     found.save()
-    return workflow.decide(app, req, step, principal, sender, found.verb, found.text, found.target)
+    return workflow.decide(app, req, step, principal, sender, Verb(found.verb), found.text, found.target)

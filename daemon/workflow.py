@@ -19,6 +19,7 @@ from daemon.directory import RouteError
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
                            PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Step)
+from daemon.replies import Verb
 
 log = logging.getLogger("officeflow.workflow")
 
@@ -121,7 +122,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     now = clock.now()
     local = now.astimezone(app.tz)
     seq, number = next_number(app, local.year)
-    check = inc.check or _no_check()
+    check = inc.check or no_check()
     title = limits.clip(check.title or _title_from_subject(mail.subject) or "（无标题）", limits.MAX_TITLE)
     req = Request.create(
         number=number, year=local.year, seq=seq, state=REVIEWING, unit_id=unit.id if unit else None,
@@ -139,7 +140,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     return req
 
 
-def _no_check():
+def no_check():
     """What registration uses when the format check itself broke (logged by intake): no findings."""
     from daemon.checks import CheckResult
     return CheckResult(findings=(), title=None, source="正文", urgency="", deadline=None, classification="",
@@ -170,7 +171,7 @@ def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
 
 def resubmit(app: App, req: Request, inc: Incoming) -> None:
     mail = inc.mail
-    check = inc.check or _no_check()
+    check = inc.check or no_check()
     req.title = limits.clip(check.title, limits.MAX_TITLE) if check.title else req.title
     req.body = mail.text
     req.message_id = mail.message_id
@@ -224,7 +225,7 @@ def accept(app: App, req: Request, sender: str, fields: dict[str, str]) -> None:
         Step.create(request=req, position=base + n, kind=spec.kind, approvers=list(spec.approvers),
                     code=outbox.new_code())
     req.proposal = (fields.get("拟办意见") or "").strip() or "请审批。"
-    req.proposal_by = d.name_of(sender) if not d.is_staff(sender) else _staff_name(app, sender)
+    req.proposal_by = d.name_of(sender) if not d.is_staff(sender) else staff_name(app, sender)
     req.proposal_at = clock.now()
     req.route = d.describe_steps(specs)
     req.execute, req.copies = execute, copies
@@ -236,7 +237,7 @@ def accept(app: App, req: Request, sender: str, fields: dict[str, str]) -> None:
     _activate_next(app, req)
 
 
-def _staff_name(app: App, address: str) -> str:
+def staff_name(app: App, address: str) -> str:
     p = app.directory.person(address)
     if p:
         return p.name
@@ -304,14 +305,14 @@ def step_label(app: App, step: Step) -> str:
     return joiner.join(app.directory.name_of(a) for a in step.approvers)
 
 
-def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb: str, text: str,
+def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb: Verb, text: str,
            target: str = "") -> str:
     """Apply an approver's decision on the active step; returns a short description for the record."""
     d = app.directory
     name = d.name_of(principal) + (f"（{d.name_of(sender)}代）" if sender != principal else "")
     now = clock.now()
-    if verb in ("同意", "原则同意"):
-        opinion(req, principal, name, verb, text, step)
+    if verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS):
+        opinion(req, principal, name, verb.value, text, step)
         signed = list(step.signed) + [principal]
         step.signed = signed
         if step.kind == "all" and set(step.approvers) - set(signed):
@@ -324,9 +325,9 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         _touch(req)
         log.info("%s step %d approved by %s", req.number, step.position, principal)
         _activate_next(app, req)
-        return f"{name}{verb}"
-    if verb == "不同意":
-        opinion(req, principal, name, verb, text, step)
+        return f"{name}{verb.value}"
+    if verb == Verb.REJECT:
+        opinion(req, principal, name, verb.value, text, step)
         step.state, step.decided_at, step.decided_by, step.next_reminder_at = REJECTED_STEP, now, principal, None
         step.save()
         Step.update(state=CANCELLED).where((Step.request == req) & (Step.state == PENDING)).execute()
@@ -337,7 +338,7 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
                      cc=_staff(app), request=req, action="告知单位未获批准",
                      attachments=app.form_attachments(req))
         return f"{name}不同意"
-    if verb == "退回":
+    if verb == Verb.RETURN:
         opinion(req, principal, name, "退回", text, step)
         step.state, step.decided_at, step.decided_by, step.next_reminder_at = RETURNED_STEP, now, principal, None
         step.save()
@@ -346,19 +347,19 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         log.info("%s returned to the office by %s", req.number, principal)
         send_review(app, req, reason="returned_by_approver", note=f"{name}退回：{text}" if text else f"{name}退回")
         return f"{name}退回办公室"
-    if verb in ("转", "加签"):
+    if verb in (Verb.TRANSFER, Verb.ADD_SIGNER):
         party = d.resolve(target) if target else None
         if party is None:
             raise Refused(f"未找到“{target}”：请写明配置中的部门或领导的名称、编号或邮箱，例如“转：王总”。"
                           if target else "请写明转交或加签的对象，例如“转：王总”或“加签：审计科”。")
         if d.person(party.address) is None:
-            raise Refused(f"“{target}”不是配置中的部门或领导，不能{verb}给其审批；如需增加审批人，请与办公室联系。")
+            raise Refused(f"“{target}”不是配置中的部门或领导，不能{verb.value}给其审批；如需增加审批人，请与办公室联系。")
         if party.address == principal or party.address in step.approvers:
             raise Refused(f"{party.name}已是本环节的审批人。")
         later = Step.select().where((Step.request == req) & (Step.state == PENDING) & (Step.position > step.position))
         if any(party.address in s.approvers for s in later):
-            raise Refused(f"{party.name}已在后续审批环节中，无需{verb}。")
-        if verb == "转":
+            raise Refused(f"{party.name}已在后续审批环节中，无需{verb.value}。")
+        if verb == Verb.TRANSFER:
             approvers = [party.address if a == principal else a for a in step.approvers]
             step.approvers = approvers
             step.code = outbox.new_code()        # the old notification no longer decides anything
@@ -377,7 +378,7 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         Step.create(request=req, position=step.position + 1, kind="one", approvers=[party.address],
                     code=outbox.new_code())
         opinion(req, principal, name, "加签", f"加签{party.name}。", step)
-        return decide(app, req, step, principal, sender, "同意", text) + f"，加签{party.name}"
+        return decide(app, req, step, principal, sender, Verb.APPROVE, text) + f"，加签{party.name}"
     raise Refused("无法识别的审批意见。")
 
 
