@@ -14,9 +14,9 @@ from datetime import date, datetime, time, timedelta
 
 import peewee as pw
 
-from daemon import clock, outbox, records
+from daemon import clock, flows, outbox, records
 from daemon.app import FORM_PENDING, App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, OPEN_STATES, REJECTED, STATE_LABELS, WITHDRAWN,
+from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, REJECTED, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
 from daemon.workcal import parse_duration
 
@@ -62,7 +62,7 @@ def schedule_first(app: App, req: Request, step: Step) -> None:
 
 def _ctx(app: App, req: Request, step: Step, approver: str, count: int) -> dict:
     from daemon.workflow import step_label
-    return {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),
+    return {"req": req, "form": app.form_data(req), "state_label": flows.label(req),
             "step": step, "step_label": step_label(app, step), "approver": approver,
             "approver_name": app.directory.name_of(approver), "count": count,
             "waited": app.calendar.format_waited(step.activated_at, clock.now()), "overdue": _overdue(app, req)}
@@ -157,7 +157,7 @@ def away(app: App, req: Request, step: Step, mail) -> None:
             code=signer_code(step, principal), attachments=app.original_attachments(req),
             action=f"{d.name_of(principal)}外出，请代理人{d.name_of(delegate)}审批")
     outbox.queue(app.cfg, "away_notice", list(app.cfg.office.staff),
-                 {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state),
+                 {"req": req, "form": app.form_data(req), "state_label": flows.label(req),
                   "step": step, "approver_name": d.name_of(sender),
                   "delegate_name": d.name_of(delegate) if delegate else "", "away_text": text},
                  request=req, action=f"{d.name_of(sender)}外出自动回复，告知办公室")
@@ -205,7 +205,7 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     window = since if since is not None and since < now else now - timedelta(days=1)
     cal = app.calendar
     d = app.directory
-    open_reqs = list(Request.select().where(Request.state.in_(OPEN_STATES)))
+    open_reqs = list(Request.select().where(Request.state.in_(flows.open_states())))
     active = records.active_steps(open_reqs)
     items = []
     for req in open_reqs:
@@ -213,14 +213,14 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
         holder, since = records.holder_and_since(app, req, active.get(req.id))
         waited = cal.working_time_between(since, now)
         items.append({"number": req.number, "title": req.title, "unit": req.unit_name,
-                      "state_label": STATE_LABELS[req.state], "holder": holder, "since": since,
+                      "state_label": flows.label(req), "holder": holder, "since": since,
                       "waited": cal.format_waited(since, now), "overdue": _overdue(app, req), "waited_for": waited})
     items.sort(key=lambda i: (-i["waited_for"], i["since"]))
     limit = parse_duration(app.cfg.reminders.report_after)
     overdue_total = sum(1 for i in items if i["overdue"])
     not_reported, not_reported_total = [], 0
     approved = (Request.select(Request.id, Request.number, Request.title, Request.unit_name, Request.state,
-                               Request.state_since, Request.execute)
+                               Request.state_since, Request.execute, Request.kind)
                 .where(Request.state == APPROVED).order_by(Request.state_since))
     for req in approved.iterator():
         if cal.add(req.state_since, limit) > now:
@@ -229,7 +229,7 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
         if len(not_reported) < DIGEST_ROWS:
             holder, _ = records.holder_and_since(app, req, None)
             not_reported.append({"number": req.number, "title": req.title, "unit": req.unit_name,
-                                 "state_label": STATE_LABELS[req.state], "holder": holder,
+                                 "state_label": flows.label(req), "holder": holder,
                                  "since": req.state_since, "waited": cal.format_waited(req.state_since, now),
                                  "overdue": True})
     ignored_mail = Mail.select().where((Mail.direction == "in") & (Mail.ignored == True)  # noqa: E712
@@ -269,7 +269,7 @@ def resend_forms(app: App) -> int:
         with db.atomic():
             if Job.delete().where(Job.name == job.name).execute() != 1:
                 continue            # another daemon sent it
-            ctx = {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS[req.state]}
+            ctx = {"req": req, "form": app.form_data(req), "state_label": flows.label(req)}
             outbox.queue(app.cfg, "form_resend", [req.sender, *(req.execute or [])], ctx,
                          cc=list(app.cfg.office.staff), request=req, attachments=[form], action="补发审批单")
         log.info("%s printable form sent after the result", req.number)

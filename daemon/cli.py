@@ -149,8 +149,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_rules(args) -> int:
+    from daemon import flows
     from daemon.rules import listing
-    print(listing())
+    print("\n\n".join(f"【{flow.kind}】\n{listing(flow.table)}" for flow in flows.FLOWS.values()))
     return 0
 
 

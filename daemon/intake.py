@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, limits, mime, outbox, questions, rules, trust, workflow
+from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
                            Step, db)
@@ -373,7 +373,7 @@ class Pipeline:
 
     def subject_number(self) -> str:
         """The request number written in the subject: the one in 【】 first, else the first one."""
-        pattern = workflow.number_pattern(self.app.cfg.office.number_format)
+        pattern = flows.numbers_pattern(self.app.cfg)
         m = re.search(f"【({pattern.pattern})】", self.mail.subject) or pattern.search(self.mail.subject)
         return (m.group(1) if m.re is not pattern else m.group(0)) if m else ""
 
@@ -471,7 +471,8 @@ class Pipeline:
             return self.answer("not_request", {}, action="告知来信不是请示")
         if self.over_hourly_limit(unit):
             return
-        workflow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
+        flows.claiming(app, mail, unit).register(app, workflow.Incoming(mail, self.record, self.archive, self.check),
+                                                 unit)
         self.record.kind = "request"
         self.record.save()
 
@@ -483,7 +484,7 @@ class Pipeline:
         step = workflow.active_step(req) if req.state == APPROVING else None
         act = rules.Act(self, req, ref, reply, step)
         try:
-            if rules.apply(act, rules.role_of(self.app.directory, sender, req, step)):
+            if rules.apply(act, rules.role_of(self.app.directory, sender, req, step), flows.of(req).table):
                 return
         except workflow.Refused as e:
             self.note(f"未处理：{e}", "refused", req, ignored=True)

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import peewee as pw
-from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 2             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 3             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -36,9 +36,16 @@ def _to_2(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     database.create_tables(models, safe=True)
 
 
+def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 3: every request has a kind of work (request.kind); those already there are 请示."""
+    # nullable: on SQLite a NOT NULL column rebuilds the table, and dropping the old one would cascade to its steps
+    migrate(migrator.add_column("request", "kind", pw.CharField(null=True, default="请示")))
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
+    3: _to_3,
 }
 
 

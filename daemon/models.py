@@ -108,6 +108,7 @@ class Request(Base):
     code = pw.CharField()                   # short code of the review mail to office staff; rotates
     done_code = pw.CharField(default="")    # short code of the result mail to the executing unit (办结)
     report_reminded_at = UTCDateTimeField(null=True)
+    kind = pw.CharField(null=True, default="请示")   # the kind of work (daemon.flows); null read as 请示
 
 
 # Step states
@@ -172,7 +173,7 @@ class Proposal(Base):
     step = pw.ForeignKeyField(Step, backref="proposals", on_delete="CASCADE")
     person = pw.CharField()                 # the principal whose decision it is
     sender = pw.CharField()                 # the address asked (the principal or their delegate)
-    verb = pw.CharField()                   # 同意 不同意 退回 转: as workflow.decide takes it
+    verb = pw.CharField()                   # 同意 不同意 退回 转: a replies.Verb's value
     target = pw.CharField(default="")       # 转: the person named
     text = pw.TextField(default="")         # what the person wrote; the opinion when confirmed
     code = pw.CharField(unique=True)        # carried by the question mail

@@ -12,31 +12,26 @@ from pathlib import Path
 
 import peewee as pw
 
-from daemon import clock, outbox
+from daemon import clock, flows, outbox
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, DONE, OPEN_STATES, REJECTED, STATE_LABELS, STEP_LABELS, WITHDRAWN, Mail,
+from daemon.models import (ACTIVE, DONE, REJECTED, STEP_LABELS, WITHDRAWN, Mail,
                            Opinion, Request, Step, db)
 
 
 _UNSET = object()
 
 
+def holding(app: App, req: Request, step=_UNSET) -> flows.Holding:
+    """Who holds the request now, since when and due when, as its flow says; `step`: the active step when the
+    caller already has it (None for none)."""
+    flow = flows.of(req)
+    return flow.holder(app, req) if step is _UNSET else flow.holder(app, req, step)
+
+
 def holder_and_since(app: App, req: Request, step=_UNSET) -> tuple[str, datetime | None]:
-    """Who holds the request now and since when; ("", None) once it is finished. `step`: the active step
-    when the caller already has it (None for none)."""
-    d = app.directory
-    if step is _UNSET:
-        step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
-    if step is not None:
-        joiner = "/" if step.kind == "any" else "、"
-        return joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed), step.activated_at
-    if req.state == "reviewing":
-        return "办公室", req.state_since
-    if req.state == "returned":
-        return req.unit_name, req.state_since
-    if req.state == "approved":
-        return "、".join(d.name_of(a) for a in req.execute or []) or req.unit_name, req.state_since
-    return "", None
+    """Who holds the request now and since when; ("", None) once it is finished."""
+    h = holding(app, req, step)
+    return h.who, h.since
 
 
 def mail_rows(app: App, req: Request, with_ignored: bool = True) -> list[dict]:
@@ -93,7 +88,7 @@ def active_steps(reqs: list[Request]) -> dict[int, Step]:
 
 def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     """Requests not finished yet (approved ones until 办结), oldest first; of one unit when unit_id is given."""
-    q = Request.select().where(Request.state.in_((*OPEN_STATES, APPROVED))).order_by(Request.received_at)
+    q = Request.select().where(Request.state.in_(flows.unfinished_states())).order_by(Request.received_at)
     if unit_id is not None:
         q = q.where(Request.unit_id == unit_id)
     reqs = list(q)
@@ -101,15 +96,14 @@ def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     rows = []
     for r in reqs:
         holder, since = holder_and_since(app, r, active.get(r.id))
-        rows.append({"number": r.number, "title": r.title, "unit": r.unit_name, "state_label": STATE_LABELS[r.state],
+        rows.append({"number": r.number, "title": r.title, "unit": r.unit_name, "state_label": flows.label(r),
                      "holder": holder, "since": since})
     return rows
 
 
 def _typed_number(app: App, mail, reply) -> str:
     """The request number the sender wrote: after 查询, else in the subject, else in the first lines."""
-    from daemon import workflow
-    pattern = workflow.number_pattern(app.cfg.office.number_format)
+    pattern = flows.numbers_pattern(app.cfg)
     for text in (reply.target or "", mail.subject or "", (mail.text or "")[:200]):
         m = pattern.search(text)
         if m:
@@ -157,7 +151,7 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
         mine = lambda a: a == req.sender or (unit is not None and d.unit_of(a) == unit)  # noqa: E731
         rows = [r for r in rows if any(mine(a) for a in r["address"].split("、"))]
     outbox.queue(app.cfg, "status", [sender], {"req": req, "form": app.form_data(req), "mail": mail,
-                 "state_label": STATE_LABELS[req.state], "holder": holder, "since": since, "opinions": opinions,
+                 "state_label": flows.label(req), "holder": holder, "since": since, "opinions": opinions,
                  "mails": rows}, request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="答复查询")
     # a code of its own (outbox.queue makes one): a status mail is no notification a decision may answer
@@ -167,20 +161,20 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
 
 # what a line of the list needs, without the bodies, findings and attachments of years of requests
 _LIST_COLUMNS = (Request.id, Request.number, Request.state, Request.unit_name, Request.title, Request.received_at,
-                 Request.state_since, Request.execute)
+                 Request.state_since, Request.execute, Request.kind)
 
 
 def list_lines(app: App, pending: bool = False) -> list[str]:
     q = Request.select(*_LIST_COLUMNS).order_by(Request.received_at)
     if pending:
-        q = q.where(Request.state.in_((*OPEN_STATES, APPROVED)))
+        q = q.where(Request.state.in_(flows.unfinished_states()))
     reqs = list(q)
     active = active_steps(reqs)
     lines = []
     for req in reqs:
         holder, since = holder_and_since(app, req, active.get(req.id))
         since_s = since.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if since else "-"
-        lines.append("\t".join((req.number, STATE_LABELS[req.state], req.unit_name, req.title, holder or "-", since_s)))
+        lines.append("\t".join((req.number, flows.label(req), req.unit_name, req.title, holder or "-", since_s)))
     return lines
 
 
@@ -189,7 +183,7 @@ def show_text(app: App, req: Request) -> str:
     fmt = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
     d = app.directory
     out = [f"{req.number}  {req.title}", f"  单位：{req.unit_name} <{req.sender}>",
-           f"  收文：{fmt(req.received_at)}    状态：{STATE_LABELS[req.state]}（自{fmt(req.state_since)}）",
+           f"  收文：{fmt(req.received_at)}    状态：{flows.label(req)}（自{fmt(req.state_since)}）",
            f"  紧急程度：{req.urgency or '普通'}    时限：{req.deadline or '-'}",
            f"  附件：{'、'.join(a['name'] for a in req.attachments) or '无'}"]
     if req.findings:
@@ -305,7 +299,7 @@ def export_csv(app: App, path: Path, since: date | None = None, until: date | No
         end = r.closed_at or clock.now()
         worked = app.calendar.working_time_between(r.received_at, end)
         head = [r.number, fmt(r.received_at), r.unit_name, r.sender, r.title, r.urgency or "普通",
-                r.deadline.isoformat() if r.deadline else "", STATE_LABELS[r.state], r.result, r.proposal,
+                r.deadline.isoformat() if r.deadline else "", flows.label(r), r.result, r.proposal,
                 "、".join(d.name_of(a) for a in r.execute or []), "、".join(d.name_of(a) for a in r.copies or [])]
         cells = [x for s in chain for x in (s["approver"], s["decision"], s["opinion"], s["at"])]
         tail = [fmt(r.closed_at) if r.state == DONE else "", r.done_report,

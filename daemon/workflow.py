@@ -30,19 +30,15 @@ class Refused(Exception):
 
 # -- numbering -------------------------------------------------------------------------------------
 
-def next_number(app: App, year: int) -> tuple[int, str]:
-    name = f"request-{year}" if "{year}" in app.cfg.office.number_format else "request"
+def next_number(app: App, year: int, fmt: str | None = None, counter: str = "request") -> tuple[int, str]:
+    """The next number of a kind of work (by default the 请示's, office.number_format), inside the caller's
+    transaction; `counter` names its sequence."""
+    fmt = fmt or app.cfg.office.number_format
+    name = f"{counter}-{year}" if "{year}" in fmt else counter
     (Counter.insert(name=name, value=1)
      .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute())
     seq = Counter.get_by_id(name).value
-    return seq, app.cfg.office.number_format.format(year=year, seq=seq)
-
-
-def number_pattern(fmt: str) -> re.Pattern:
-    """A regex finding numbers of our format in a subject, e.g. 办请〔2026〕7号."""
-    parts = re.split(r"(\{year\}|\{seq\})", fmt)
-    rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
-    return re.compile(rx)
+    return seq, fmt.format(year=year, seq=seq)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

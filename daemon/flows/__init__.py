@@ -1,0 +1,85 @@
+"""The kinds of work the office carries (请示, …): each is a Flow the engine asks, registered under Request.kind.
+
+A flow says how its numbers read, its states and their labels, which new mail it claims, how it registers
+one, its decision table (daemon.rules) and who holds a request now. Intake, chasing and the records ask the
+flow of a request instead of knowing what a 请示 is. Nothing here talks to IMAP or SMTP.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+DEFAULT = "请示"        # the kind of every request of releases before kinds existed
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Who holds a request now, since when, and when it is due (None: not chased); ("", None, None) once done."""
+    who: str
+    since: datetime | None
+    due: datetime | None = None
+
+
+class Flow(Protocol):
+    kind: str                               # Request.kind
+    states: dict[str, str]                  # state -> label
+    open_states: tuple[str, ...]            # someone works on it: listed in the digest
+    unfinished_states: tuple[str, ...]      # not finished (open, or awaiting a report): `list --pending`, 查询
+    table: tuple                            # rules.Transition rows, tried in order
+
+    def number_format(self, cfg) -> str: ...
+
+    def claims_new(self, app, mail, unit) -> bool: ...
+
+    def register(self, app, incoming, unit): ...
+
+    def holder(self, app, req, step) -> Holding: ...
+
+
+def of(req) -> Flow:
+    """The flow of a request (the default one for a kind this release does not know)."""
+    return FLOWS.get(getattr(req, "kind", None) or DEFAULT) or FLOWS[DEFAULT]
+
+
+def claiming(app, mail, unit) -> Flow:
+    """The flow that takes a new mail: the first other kind that claims it, else the default."""
+    for flow in FLOWS.values():
+        if flow.kind != DEFAULT and flow.claims_new(app, mail, unit):
+            return flow
+    return FLOWS[DEFAULT]
+
+
+def open_states() -> tuple[str, ...]:
+    """The states of every kind in which someone works on a request (the digest lists them)."""
+    return tuple(dict.fromkeys(s for f in FLOWS.values() for s in f.open_states))
+
+
+def unfinished_states() -> tuple[str, ...]:
+    """The states of every kind in which a request is not finished."""
+    return tuple(dict.fromkeys(s for f in FLOWS.values() for s in f.unfinished_states))
+
+
+def label(req) -> str:
+    """The state of a request as people read it."""
+    return of(req).states.get(req.state, req.state)
+
+
+def number_pattern(fmt: str) -> re.Pattern:
+    """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号."""
+    parts = re.split(r"(\{year\}|\{seq\})", fmt)
+    rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
+    return re.compile(rx)
+
+
+def numbers_pattern(cfg) -> re.Pattern:
+    """A regex finding a number of any kind of work in a subject."""
+    patterns = [number_pattern(f.number_format(cfg)).pattern for f in FLOWS.values()]
+    return re.compile(patterns[0] if len(patterns) == 1 else "(?:" + "|".join(patterns) + ")")
+
+
+from daemon.flows import qingshi  # noqa: E402 - the flows use Holding above
+
+FLOWS: dict[str, Flow] = {DEFAULT: qingshi.FLOW}

@@ -1,0 +1,49 @@
+"""The 请示 as a Flow: its number, states, registration (daemon.workflow), decision table (daemon.rules) and holder.
+
+Nothing here talks to IMAP or SMTP.
+"""
+
+from __future__ import annotations
+
+from daemon import flows, rules, workflow
+from daemon.models import ACTIVE, APPROVED, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Step
+
+_UNSET = object()
+
+
+class Qingshi:
+    kind = flows.DEFAULT
+    states = STATE_LABELS
+    open_states = OPEN_STATES
+    unfinished_states = (*OPEN_STATES, APPROVED)
+    table = rules.TABLE
+
+    def number_format(self, cfg) -> str:
+        return cfg.office.number_format
+
+    def claims_new(self, app, mail, unit) -> bool:
+        return True             # the default: whatever no other kind claims
+
+    def register(self, app, incoming, unit):
+        return workflow.register(app, incoming, unit)
+
+    def holder(self, app, req, step=_UNSET) -> flows.Holding:
+        """`step`: the active step when the caller already has it (None for none)."""
+        d = app.directory
+        if step is _UNSET:
+            step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
+        if step is not None:
+            joiner = "/" if step.kind == "any" else "、"
+            return flows.Holding(joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed),
+                                 step.activated_at, step.next_reminder_at)
+        if req.state == REVIEWING:
+            return flows.Holding("办公室", req.state_since)
+        if req.state == RETURNED:
+            return flows.Holding(req.unit_name, req.state_since)
+        if req.state == APPROVED:
+            return flows.Holding("、".join(d.name_of(a) for a in req.execute or []) or req.unit_name,
+                                 req.state_since)
+        return flows.Holding("", None)
+
+
+FLOW = Qingshi()
