@@ -14,8 +14,10 @@ from datetime import date, datetime, time, timedelta
 
 import peewee as pw
 
-from daemon import clock, flows, outbox, records
-from daemon.app import FORM_PENDING, App
+from daemon import clock, flows, outbox, records, views
+from daemon.app import App
+from daemon.due import due_after
+from daemon.views import FORM_PENDING
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, REJECTED, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
 from daemon.workcal import parse_duration
@@ -26,43 +28,18 @@ log = logging.getLogger("officeflow.chase")
 # -- when to chase ----------------------------------------------------------------------------------
 
 def _due(app: App, req: Request, start: datetime, delay: str) -> datetime:
-    """`delay` of working time after `start`, in office hours; sooner when the deadline (时限) nears:
-    the opening of each of the last two working days up to the deadline is a due time of its own."""
-    cal = app.calendar
-    due = cal.next_working_moment(cal.add(start, parse_duration(delay)))
-    if req.deadline:
-        for day in _last_workdays(app, req.deadline, 2):
-            opening = cal.next_working_moment(datetime.combine(day, time(0), tzinfo=app.tz))
-            if start < opening < due:
-                return opening
-    return due
-
-
-def _last_workdays(app: App, last: date, n: int) -> list[date]:
-    """The last `n` working days up to and including `last`, earliest first."""
-    days, d = [], last
-    while len(days) < n and d > last - timedelta(days=40):
-        if app.calendar.is_workday(d):
-            days.insert(0, d)
-        d -= timedelta(days=1)
-    return days
+    return due_after(app.calendar, app.tz, start, delay, req.deadline)
 
 
 def _overdue(app: App, req: Request) -> bool:
     return bool(req.deadline and clock.now().astimezone(app.tz).date() > req.deadline)
 
 
-def schedule_first(app: App, req: Request, step: Step) -> None:
-    """Called when a step becomes active: its first reminder after first_after, or the urgency's delay."""
-    r = app.cfg.reminders
-    step.next_reminder_at = _due(app, req, step.activated_at, r.urgent.get(req.urgency) or r.first_after)
-
-
 # -- reminders and escalation -----------------------------------------------------------------------
 
 def _ctx(app: App, req: Request, step: Step, approver: str, count: int) -> dict:
     from daemon.workflow import step_label
-    return {"req": req, "form": app.form_data(req), "state_label": flows.label(req),
+    return {"req": req, "form": views.form_data(app, req), "state_label": flows.label(req),
             "step": step, "step_label": step_label(app, step), "approver": approver,
             "approver_name": app.directory.name_of(approver), "count": count,
             "waited": app.calendar.format_waited(step.activated_at, clock.now()), "overdue": _overdue(app, req)}
@@ -150,14 +127,14 @@ def away(app: App, req: Request, step: Step, mail) -> None:
     principal = sender if sender in step.approvers and sender not in step.signed else None
     delegate = d.delegate_of(principal) if principal else None
     if delegate:
-        from daemon.workflow import _mail_ctx, signer_code, step_label
-        outbox.queue(app.cfg, "approval", [delegate], _mail_ctx(
+        from daemon.workflow import signer_code, step_label
+        outbox.queue(app.cfg, "approval", [delegate], views.mail_ctx(
             app, req, step=step, approver=principal, step_label=step_label(app, step),
             approver_name=f"{d.name_of(delegate)}（代{d.name_of(principal)}）"), request=req, step=step,
-            code=signer_code(step, principal), attachments=app.original_attachments(req),
+            code=signer_code(step, principal), attachments=views.original_attachments(app, req),
             action=f"{d.name_of(principal)}外出，请代理人{d.name_of(delegate)}审批")
     outbox.queue(app.cfg, "away_notice", list(app.cfg.office.staff),
-                 {"req": req, "form": app.form_data(req), "state_label": flows.label(req),
+                 {"req": req, "form": views.form_data(app, req), "state_label": flows.label(req),
                   "step": step, "approver_name": d.name_of(sender),
                   "delegate_name": d.name_of(delegate) if delegate else "", "away_text": text},
                  request=req, action=f"{d.name_of(sender)}外出自动回复，告知办公室")
@@ -262,14 +239,14 @@ def resend_forms(app: App) -> int:
     sent = 0
     for job, req in _pending_forms():
         try:
-            form = app.form_attachment(req)
+            form = views.form_attachment(app, req)
         except Exception as e:  # noqa: BLE001 - still broken: stays listed in the digest, tried again later
             log.info("%s printable form still cannot be rendered: %s", req.number, e)
             continue
         with db.atomic():
             if Job.delete().where(Job.name == job.name).execute() != 1:
                 continue            # another daemon sent it
-            ctx = {"req": req, "form": app.form_data(req), "state_label": flows.label(req)}
+            ctx = {"req": req, "form": views.form_data(app, req), "state_label": flows.label(req)}
             outbox.queue(app.cfg, "form_resend", [req.sender, *(req.execute or [])], ctx,
                          cc=list(app.cfg.office.staff), request=req, attachments=[form], action="补发审批单")
         log.info("%s printable form sent after the result", req.number)

@@ -122,10 +122,11 @@ def cmd_export(args) -> int:
 
 
 def cmd_form(args) -> int:
+    from daemon import views
     from daemon.docform import render_docx
     app = _db(_config(args, need_secrets=False))
     req = _request(args.number)
-    Path(args.path).write_bytes(render_docx(app.form_data(req)))
+    Path(args.path).write_bytes(render_docx(views.form_data(app, req)))
     print(f"{req.number}: form written to {args.path}")
     return 0
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from daemon.config import Config, Route
+if TYPE_CHECKING:
+    from daemon.config import Config, Route
 
 
 @dataclass(frozen=True)

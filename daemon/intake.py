@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, workflow
+from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, views, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
                            Step, db)
@@ -127,7 +127,7 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
         # the format check reads attachments (and may run LibreOffice): outside the transaction, so the
         # registration counter is not held while it runs
         try:
-            check = app.check(mail)
+            check = format_check(app, mail)
         except Exception:  # noqa: BLE001 - a check that breaks must not lose the request
             log.exception("- format check of %s failed", mail.message_id)
         check = _unread_parts(mail, check)
@@ -168,6 +168,14 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
         _record_failure(mail.message_id, rel, f"处理出错：{type(e).__name__}: {e}", mail)
         return FAILED
     return PROCESSED
+
+
+def format_check(app: App, mail):
+    """The 请示 format check of a mail, against today's date in the office."""
+    from daemon import checks
+    today = clock.now().astimezone(app.tz).date()
+    return checks.check(mail.subject, mail.text, [(a.filename, a.data) for a in mail.attachments], today,
+                        app.cfg.checks)
 
 
 def readable(text: str) -> bool:
@@ -314,8 +322,8 @@ class Pipeline:
         answerable = step is not None and bool(signer)
         code = code or (workflow.signer_code(step, signer) if answerable else "")
         if answerable:
-            ctx = {"form": self.app.form_data(request), "step": step, "step_label": workflow.step_label(self.app, step),
-                   **ctx}
+            ctx = {"form": views.form_data(self.app, request), "step": step,
+                   "step_label": workflow.step_label(self.app, step), **ctx}
         return outbox.queue(self.app.cfg, template, [self.mail.from_addr],
                      {"req": request, "mail": self.shown(), "sender_name": name, "answerable": answerable, **ctx},
                      cc=cc, request=request, step=step if code else None, code=code,
@@ -456,8 +464,7 @@ class Pipeline:
         d = app.directory
         sender = mail.from_addr
         if reply.verb == Verb.QUERY or self.asks_query(reply):
-            from daemon import records
-            return records.query(app, self, None, reply)
+            return self.query(None, reply)
         unit = d.unit_of(sender)
         if d.is_staff(sender) or d.person(sender):
             if unit is None:
@@ -560,6 +567,16 @@ class Pipeline:
             outbox.queue(cfg, "loop_alert", list(cfg.office.staff),
                          {"req": None, "mail": self.shown(), "sender": sender, "count": echoes}, action=action)
         return True
+
+    def query(self, req: Request | None, reply) -> None:
+        """查询: the status of a request, or the sender's open requests (daemon.records)."""
+        from daemon import records
+        return records.query(self.app, self, req, reply)
+
+    def remind(self, req: Request) -> int:
+        """Office staff's 催办: the current holders reminded at once; returns the mails queued."""
+        from daemon import chase
+        return chase.remind_now(self.app, req, by=self.mail.from_addr)
 
     def ask(self, req: Request, step: Step, principal: str, reply) -> None:
         """A reply of the entitled person that is not clear: ask, offering the likely reading when there is one."""

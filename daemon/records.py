@@ -12,7 +12,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from daemon import clock, flows, outbox
+from daemon import clock, flows, outbox, views
 from daemon.app import App
 from daemon.models import (ACTIVE, DONE, REJECTED, STEP_LABELS, WITHDRAWN, Mail,
                            Opinion, Request, Step, db)
@@ -150,7 +150,7 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
         unit = d.unit_of(sender)
         mine = lambda a: a == req.sender or (unit is not None and d.unit_of(a) == unit)  # noqa: E731
         rows = [r for r in rows if any(mine(a) for a in r["address"].split("、"))]
-    outbox.queue(app.cfg, "status", [sender], {"req": req, "form": app.form_data(req), "mail": mail,
+    outbox.queue(app.cfg, "status", [sender], {"req": req, "form": views.form_data(app, req), "mail": mail,
                  "state_label": flows.label(req), "holder": holder, "since": since, "opinions": opinions,
                  "mails": rows}, request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="答复查询")

@@ -72,7 +72,7 @@ def role_of(directory, sender: str, req, step) -> tuple[Role, ...]:
 @dataclass
 class Act:
     """One mail about one request, as the table's checks and handlers see it."""
-    pipe: object            # intake.Pipeline: the app, the mail, note/answer/ask and the code checks
+    pipe: object            # intake.Pipeline: the app, the mail, note/answer/ask/query/remind and the code checks
     req: object
     ref: object             # the mail of ours it answers, or None
     reply: object           # replies.Reply
@@ -130,8 +130,7 @@ DONE_CODE = Check("审批结果邮件的办结码", lambda act: act.pipe.answers
 # -- what a row does --------------------------------------------------------------------------------------
 
 def _query(act: Act, verb: Verb) -> None:
-    from daemon import records
-    return records.query(act.pipe.app, act.pipe, act.req, act.reply)
+    return act.pipe.query(act.req, act.reply)
 
 
 def _accept(act: Act, verb: Verb, fields: dict | None = None) -> None:
@@ -155,9 +154,8 @@ def _return_to_unit(act: Act, verb: Verb) -> None:
 
 
 def _remind(act: Act, verb: Verb) -> None:
-    from daemon import chase
     req = act.req
-    n = chase.remind_now(act.pipe.app, req, by=act.sender)
+    n = act.pipe.remind(req)
     if n == 0:
         raise workflow.Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不在审批中，无需催办。")
     return act.pipe.note(f"办公室要求催办，已发催办通知{n}份", "remind", req)

@@ -13,9 +13,10 @@ from datetime import date
 
 import peewee as pw
 
-from daemon import clock, limits, outbox
+from daemon import clock, limits, outbox, views
 from daemon.app import App
 from daemon.directory import RouteError
+from daemon.due import first_reminder
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
                            PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Step)
@@ -89,8 +90,8 @@ def opinion(req: Request, person: str, name: str, decision: str, text: str, step
                           text=text.strip(), at=clock.now())
 
 
-def _mail_ctx(app: App, req: Request, **extra) -> dict:
-    return {"req": req, "form": app.form_data(req), "state_label": STATE_LABELS.get(req.state, req.state), **extra}
+def _first_reminder(app: App, req: Request, step: Step):
+    return first_reminder(app.calendar, app.tz, app.cfg.reminders, req.urgency, req.deadline, step.activated_at)
 
 
 def _staff(app: App) -> list[str]:
@@ -130,7 +131,7 @@ def register(app: App, inc: Incoming, unit) -> Request:
     inc.record.action = f"登记为{number}"
     inc.record.save()
     log.info("%s registered from %s: %s", number, mail.from_addr, title)
-    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req), request=req,
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], views.mail_ctx(app, req), request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执")
     _after_check(app, req, check, resubmitted=False)
     return req
@@ -160,8 +161,8 @@ def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
     req.code = outbox.new_code()
     req.save()
     route = app.directory.route_for(req.title, req.body)
-    outbox.queue(app.cfg, "review", _staff(app), _mail_ctx(app, req, reason=reason, note=note, route=route),
-                 request=req, code=req.code, attachments=app.original_attachments(req),
+    outbox.queue(app.cfg, "review", _staff(app), views.mail_ctx(app, req, reason=reason, note=note, route=route),
+                 request=req, code=req.code, attachments=views.original_attachments(app, req),
                  action="送办公室审核" if reason != "returned_by_approver" else "领导退回，送办公室处理")
 
 
@@ -183,7 +184,7 @@ def resubmit(app: App, req: Request, inc: Incoming) -> None:
     inc.record.action = "单位修改后重新报送"
     inc.record.save()
     log.info("%s resubmitted by %s", req.number, mail.from_addr)
-    outbox.queue(app.cfg, "receipt", [mail.from_addr], _mail_ctx(app, req, resubmitted=True), request=req,
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], views.mail_ctx(app, req, resubmitted=True), request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执（重报）")
     _after_check(app, req, check, resubmitted=True)
 
@@ -228,7 +229,7 @@ def accept(app: App, req: Request, sender: str, fields: dict[str, str]) -> None:
     _touch(req, APPROVING)
     opinion(req, sender, req.proposal_by, "拟办", req.proposal)
     log.info("%s accepted by %s, route %s", req.number, sender, req.route)
-    outbox.queue(app.cfg, "accepted", [req.sender], _mail_ctx(app, req), request=req,
+    outbox.queue(app.cfg, "accepted", [req.sender], views.mail_ctx(app, req), request=req,
                  action="告知单位已受理")
     _activate_next(app, req)
 
@@ -263,8 +264,8 @@ def return_to_unit(app: App, req: Request, sender: str, name: str, guidance: str
     req.save()
     opinion(req, sender, name, "退回", guidance)
     log.info("%s returned to %s%s", req.number, req.sender, " (auto)" if auto else "")
-    outbox.queue(app.cfg, "returned", [req.sender], _mail_ctx(app, req, guidance=guidance, auto=auto,
-                 model=app.model_guide() if auto else ""), cc=_staff(app) if auto else [],
+    outbox.queue(app.cfg, "returned", [req.sender], views.mail_ctx(app, req, guidance=guidance, auto=auto,
+                 model=views.model_guide() if auto else ""), cc=_staff(app) if auto else [],
                  request=req, action="退回单位修改" + ("（自动审核）" if auto else ""))
 
 
@@ -280,7 +281,7 @@ def _activate_next(app: App, req: Request) -> None:
     step.code = outbox.new_code()
     step.reminders = 0
     step.save()
-    app.schedule_first_reminder(req, step)
+    step.next_reminder_at = _first_reminder(app, req, step)
     step.save()
     for approver in step.approvers:
         notify_approver(app, req, step, approver)
@@ -290,10 +291,10 @@ def notify_approver(app: App, req: Request, step: Step, approver: str, template:
                     extra: dict | None = None) -> None:
     d = app.directory
     cc = [x for x in [d.delegate_of(approver)] if x]
-    outbox.queue(app.cfg, template, [approver], _mail_ctx(app, req, step=step, approver=approver,
+    outbox.queue(app.cfg, template, [approver], views.mail_ctx(app, req, step=step, approver=approver,
                  approver_name=d.name_of(approver), step_label=step_label(app, step), **(extra or {})),
                  cc=cc, request=req, step=step, code=signer_code(step, approver),
-                 attachments=app.original_attachments(req), action=f"送{d.name_of(approver)}审批")
+                 attachments=views.original_attachments(app, req), action=f"送{d.name_of(approver)}审批")
 
 
 def step_label(app: App, step: Step) -> str:
@@ -330,9 +331,9 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
         req.result, req.closed_at = "不同意", now
         _touch(req, REJECTED)
         log.info("%s rejected by %s", req.number, principal)
-        outbox.queue(app.cfg, "rejected", [req.sender], _mail_ctx(app, req, by=name, reason=text),
+        outbox.queue(app.cfg, "rejected", [req.sender], views.mail_ctx(app, req, by=name, reason=text),
                      cc=_staff(app), request=req, action="告知单位未获批准",
-                     attachments=app.form_attachments(req))
+                     attachments=views.form_attachments(app, req))
         return f"{name}不同意"
     if verb == Verb.RETURN:
         opinion(req, principal, name, "退回", text, step)
@@ -360,7 +361,7 @@ def decide(app: App, req: Request, step: Step, principal: str, sender: str, verb
             step.approvers = approvers
             step.code = outbox.new_code()        # the old notification no longer decides anything
             step.reminders, step.escalated_at, step.activated_at = 0, None, clock.now()
-            app.schedule_first_reminder(req, step)  # the new approver's clock starts now
+            step.next_reminder_at = _first_reminder(app, req, step)  # the new approver's clock starts now
             step.save()
             opinion(req, principal, name, "转交", f"转{party.name}办理。{text}".strip(), step)
             log.info("%s step %d transferred by %s to %s", req.number, step.position, principal, party.address)
@@ -384,15 +385,15 @@ def finish(app: App, req: Request) -> None:
     req.done_code = outbox.new_code()       # only the executing unit's result mail carries it (办结)
     _touch(req, APPROVED)
     log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
-    form = app.form_attachments(req)
-    files = app.original_attachments(req) + form
+    form = views.form_attachments(app, req)
+    files = views.original_attachments(app, req) + form
     if req.execute:
-        outbox.queue(app.cfg, "result_execute", req.execute, _mail_ctx(app, req), request=req, code=req.done_code,
+        outbox.queue(app.cfg, "result_execute", req.execute, views.mail_ctx(app, req), request=req, code=req.done_code,
                      attachments=files, action="审批结果送执行部门（原件）")
     if req.copies:
-        outbox.queue(app.cfg, "result_copy", req.copies, _mail_ctx(app, req), request=req,
+        outbox.queue(app.cfg, "result_copy", req.copies, views.mail_ctx(app, req), request=req,
                      attachments=files, action="审批结果抄送有关单位")
-    outbox.queue(app.cfg, "result_unit", [req.sender], _mail_ctx(app, req), request=req,
+    outbox.queue(app.cfg, "result_unit", [req.sender], views.mail_ctx(app, req), request=req,
                  attachments=form, action="告知单位审批结果")
 
 
@@ -407,7 +408,7 @@ def withdraw(app: App, req: Request, sender: str) -> None:
     _touch(req, WITHDRAWN)
     opinion(req, sender, req.unit_name, "撤回", "单位撤回")
     log.info("%s withdrawn by %s", req.number, sender)
-    outbox.queue(app.cfg, "withdrawn", [req.sender], _mail_ctx(app, req), cc=_staff(app) + held, request=req,
+    outbox.queue(app.cfg, "withdrawn", [req.sender], views.mail_ctx(app, req), cc=_staff(app) + held, request=req,
                  action="撤回确认")
 
 
@@ -418,7 +419,7 @@ def report_done(app: App, req: Request, sender: str, text: str) -> None:
     _touch(req, DONE)
     opinion(req, sender, app.directory.name_of(sender), "办结", text)
     log.info("%s reported done by %s", req.number, sender)
-    outbox.queue(app.cfg, "done", [req.sender], _mail_ctx(app, req, by=app.directory.name_of(sender)),
+    outbox.queue(app.cfg, "done", [req.sender], views.mail_ctx(app, req, by=app.directory.name_of(sender)),
                  cc=_staff(app), request=req, action="办结回告")
 
 
@@ -431,7 +432,7 @@ def pass_on(app: App, req: Request, inc: Incoming) -> None:
     targets = holders(req)
     step = active_step(req) if targets else None
     files = [outbox.Attach(a.filename, a.content_type, a.data) for a in mail.attachments]
-    ctx = _mail_ctx(app, req, text=text, names=[f.name for f in files])
+    ctx = views.mail_ctx(app, req, text=text, names=[f.name for f in files])
     # each holder their own copy with their own code: answering it decides as answering the notification
     for to in [[t] for t in targets] or [_staff(app)]:
         outbox.queue(app.cfg, "supplement", to, ctx, request=req, step=step,

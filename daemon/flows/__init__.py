@@ -8,35 +8,8 @@ flow of a request instead of knowing what a 请示 is. Nothing here talks to IMA
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
 
-DEFAULT = "请示"        # the kind of every request of releases before kinds existed
-
-
-@dataclass(frozen=True)
-class Holding:
-    """Who holds a request now, since when, and when it is due (None: not chased); ("", None, None) once done."""
-    who: str
-    since: datetime | None
-    due: datetime | None = None
-
-
-class Flow(Protocol):
-    kind: str                               # Request.kind
-    states: dict[str, str]                  # state -> label
-    open_states: tuple[str, ...]            # someone works on it: listed in the digest
-    unfinished_states: tuple[str, ...]      # not finished (open, or awaiting a report): `list --pending`, 查询
-    table: tuple                            # rules.Transition rows, tried in order
-
-    def number_format(self, cfg) -> str: ...
-
-    def claims_new(self, app, mail, unit) -> bool: ...
-
-    def register(self, app, incoming, unit): ...
-
-    def holder(self, app, req, step) -> Holding: ...
+from daemon.flows.base import DEFAULT, Flow, Holding
 
 
 def of(req) -> Flow:
@@ -80,6 +53,9 @@ def numbers_pattern(cfg) -> re.Pattern:
     return re.compile(patterns[0] if len(patterns) == 1 else "(?:" + "|".join(patterns) + ")")
 
 
-from daemon.flows import qingshi  # noqa: E402 - the flows use Holding above
+from daemon.flows import qingshi  # noqa: E402
 
 FLOWS: dict[str, Flow] = {DEFAULT: qingshi.FLOW}
+
+__all__ = ["DEFAULT", "Flow", "Holding", "FLOWS", "of", "claiming", "label", "open_states", "unfinished_states",
+           "number_pattern", "numbers_pattern"]

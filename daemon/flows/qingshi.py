@@ -5,14 +5,15 @@ Nothing here talks to IMAP or SMTP.
 
 from __future__ import annotations
 
-from daemon import flows, rules, workflow
+from daemon import rules, workflow
+from daemon.flows.base import DEFAULT, Holding
 from daemon.models import ACTIVE, APPROVED, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Step
 
 _UNSET = object()
 
 
 class Qingshi:
-    kind = flows.DEFAULT
+    kind = DEFAULT
     states = STATE_LABELS
     open_states = OPEN_STATES
     unfinished_states = (*OPEN_STATES, APPROVED)
@@ -27,23 +28,23 @@ class Qingshi:
     def register(self, app, incoming, unit):
         return workflow.register(app, incoming, unit)
 
-    def holder(self, app, req, step=_UNSET) -> flows.Holding:
+    def holder(self, app, req, step=_UNSET) -> Holding:
         """`step`: the active step when the caller already has it (None for none)."""
         d = app.directory
         if step is _UNSET:
             step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
         if step is not None:
             joiner = "/" if step.kind == "any" else "、"
-            return flows.Holding(joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed),
+            return Holding(joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed),
                                  step.activated_at, step.next_reminder_at)
         if req.state == REVIEWING:
-            return flows.Holding("办公室", req.state_since)
+            return Holding("办公室", req.state_since)
         if req.state == RETURNED:
-            return flows.Holding(req.unit_name, req.state_since)
+            return Holding(req.unit_name, req.state_since)
         if req.state == APPROVED:
-            return flows.Holding("、".join(d.name_of(a) for a in req.execute or []) or req.unit_name,
+            return Holding("、".join(d.name_of(a) for a in req.execute or []) or req.unit_name,
                                  req.state_since)
-        return flows.Holding("", None)
+        return Holding("", None)
 
 
 FLOW = Qingshi()

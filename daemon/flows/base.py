@@ -1,0 +1,36 @@
+"""What a kind of work is to the engine: the Flow interface and what it answers about who holds a request.
+
+Nothing here imports a flow; the registry is daemon.flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+DEFAULT = "请示"        # the kind of every request of releases before kinds existed
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Who holds a request now, since when, and when it is due (None: not chased); ("", None, None) once done."""
+    who: str
+    since: datetime | None
+    due: datetime | None = None
+
+
+class Flow(Protocol):
+    kind: str                               # Request.kind
+    states: dict[str, str]                  # state -> label
+    open_states: tuple[str, ...]            # someone works on it: listed in the digest
+    unfinished_states: tuple[str, ...]      # not finished (open, or awaiting a report): `list --pending`, 查询
+    table: tuple                            # rules.Transition rows, tried in order
+
+    def number_format(self, cfg) -> str: ...
+
+    def claims_new(self, app, mail, unit) -> bool: ...
+
+    def register(self, app, incoming, unit): ...
+
+    def holder(self, app, req, step) -> Holding: ...
