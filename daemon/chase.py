@@ -17,9 +17,9 @@ import peewee as pw
 from daemon import clock, flows, outbox, records, views
 from daemon.app import App
 from daemon.due import due_after
-from daemon.views import FORM_PENDING
-from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, REJECTED, WITHDRAWN,
+from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, REJECTED, REPORT, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
+from daemon.views import FORM_PENDING
 from daemon.workcal import parse_duration
 
 log = logging.getLogger("officeflow.chase")
@@ -196,15 +196,19 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     limit = parse_duration(app.cfg.reminders.report_after)
     overdue_total = sum(1 for i in items if i["overdue"])
     not_reported, not_reported_total = [], 0
-    approved = (Request.select(Request.id, Request.number, Request.title, Request.unit_name, Request.state,
-                               Request.state_since, Request.execute, Request.kind)
-                .where(Request.state == APPROVED).order_by(Request.state_since))
-    for req in approved.iterator():
-        if cal.add(req.state_since, limit) > now:
-            break                     # ordered by approval: every later one is within its time too
+    # the 办结回告 owed: active report steps whose due time has passed
+    owed = (Step.select(Step.id, Step.kind, Step.next_reminder_at, Request.id, Request.number, Request.title,
+                        Request.unit_name, Request.state, Request.state_since, Request.execute, Request.kind)
+            .join(Request).where((Step.kind == REPORT) & (Step.state == ACTIVE) & (Request.state == APPROVED)
+                                 & ((Step.next_reminder_at <= now) | Step.next_reminder_at.is_null()))
+            .order_by(Request.state_since))
+    for step in owed.iterator():
+        req = step.request
+        if step.next_reminder_at is None and cal.add(req.state_since, limit) > now:
+            continue        # made by the schema upgrade, which knows no calendar: its due time is reckoned here
         not_reported_total += 1
         if len(not_reported) < DIGEST_ROWS:
-            holder, _ = records.holder_and_since(app, req, None)
+            holder = records.holding(app, req, step).who
             not_reported.append({"number": req.number, "title": req.title, "unit": req.unit_name,
                                  "state_label": flows.label(req), "holder": holder,
                                  "since": req.state_since, "waited": cal.format_waited(req.state_since, now),
@@ -304,7 +308,7 @@ def weekly_context(app: App, monday: date, since: datetime | None = None) -> dic
     for r in Request.select().where((Request.proposal_at >= start) & (Request.proposal_at < end)):
         per_step.setdefault("办公室审核", []).append(cal.working_time_between(r.received_at, r.proposal_at))
     steps = {s.id: s for s in Step.select().where((Step.decided_at >= start) & (Step.decided_at < end)
-                                                  & Step.activated_at.is_null(False))}
+                                                  & Step.activated_at.is_null(False) & (Step.kind != REPORT))}
     for s in steps.values():
         per_step.setdefault(step_label(app, s), []).append(cal.working_time_between(s.activated_at, s.decided_at))
     # per approver: each one's own opinion on the step, so every signer of a 会签 counts, not only the last

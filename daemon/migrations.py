@@ -13,6 +13,7 @@ of officeflow.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
@@ -37,9 +38,21 @@ def _to_2(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
 
 
 def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
-    """Release 3: every request has a kind of work (request.kind); those already there are 请示."""
+    """Release 3: every request has a kind of work (request.kind); those already there are 请示. What the executing
+    units owe (the 办结回告) is a step: every approved request gets its active one, held by its executing units
+    since its approval. Its due time needs the calendar, which this module does not know: it stays empty, and
+    the digest reckons it from the approval (reminders.report_after), as it did before."""
     # nullable: on SQLite a NOT NULL column rebuilds the table, and dropping the old one would cascade to its steps
     migrate(migrator.add_column("request", "kind", pw.CharField(null=True, default="请示")))
+    rows = database.execute_sql(
+        'SELECT r."id", r."execute", r."state_since", (SELECT MAX(s."position") FROM "step" s WHERE s."request_id" = '
+        'r."id") FROM "request" r WHERE r."state" = %s' % database.param, ("approved",)).fetchall()
+    for request_id, execute, since, last in rows:
+        database.execute_sql(
+            'INSERT INTO "step" ("request_id", "position", "kind", "approvers", "signed", "state", "code", '
+            '"activated_at", "decided_by", "reminders", "away_note") VALUES (%s)' % ", ".join([database.param] * 11),
+            (request_id, (last or 0) + 1, "report", execute or "[]", "[]", "active", secrets.token_hex(4).upper(),
+             since, "", 0, ""))
 
 
 # version reached -> the step that reaches it from the version before

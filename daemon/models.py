@@ -114,6 +114,7 @@ class Request(Base):
 # Step states
 PENDING, ACTIVE, APPROVED_STEP, REJECTED_STEP, RETURNED_STEP, CANCELLED = (
     "pending", "active", "approved", "rejected", "returned", "cancelled")
+REPORT = "report"   # Step.kind of the executing unit's 办结回告: held by the executing units, due after report_after
 STEP_LABELS = {PENDING: "未开始", ACTIVE: "待审批", APPROVED_STEP: "已同意", REJECTED_STEP: "不同意",
                RETURNED_STEP: "已退回", CANCELLED: "已撤销"}
 
@@ -121,7 +122,7 @@ STEP_LABELS = {PENDING: "未开始", ACTIVE: "待审批", APPROVED_STEP: "已同
 class Step(Base):
     request = pw.ForeignKeyField(Request, backref="steps", on_delete="CASCADE")
     position = pw.IntegerField()            # order within the request (renumbered on 加签)
-    kind = pw.CharField()                   # "one" | "all" (会签) | "any" (或签)
+    kind = pw.CharField()                   # "one" | "all" (会签) | "any" (或签) | "report" (办结回告, REPORT)
     approvers = JSONField()                 # [address]
     signed = JSONField(default=list)        # [address] who approved (会签 progress)
     state = pw.CharField(default=PENDING, index=True)

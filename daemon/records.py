@@ -14,7 +14,7 @@ import peewee as pw
 
 from daemon import clock, flows, outbox, views
 from daemon.app import App
-from daemon.models import (ACTIVE, DONE, REJECTED, STEP_LABELS, WITHDRAWN, Mail,
+from daemon.models import (ACTIVE, DONE, REJECTED, REPORT, STEP_LABELS, WITHDRAWN, Mail,
                            Opinion, Request, Step, db)
 
 
@@ -193,7 +193,7 @@ def show_text(app: App, req: Request) -> str:
             f"  执行：{'、'.join(d.name_of(a) for a in req.execute) or '-'}    "
             f"抄送：{'、'.join(d.name_of(a) for a in req.copies) or '-'}"]
     out.append("  审批环节：")
-    for s in Step.select().where(Step.request == req).order_by(Step.position):
+    for s in Step.select().where((Step.request == req) & (Step.kind != REPORT)).order_by(Step.position):
         kind = {"all": "会签", "any": "或签"}.get(s.kind, "")
         names = "、".join(d.name_of(a) for a in s.approvers)
         out.append(f"    {s.position}. {names} {kind} — {STEP_LABELS.get(s.state, s.state)}"
@@ -261,7 +261,7 @@ def register_steps(app: App, req: Request, steps: list[Step], opinions: list[Opi
     out = []
     for s in steps:
         said = by_step.get(s.id, [])
-        if s.state == "cancelled" and not said:
+        if (s.state == "cancelled" and not said) or s.kind == REPORT:
             continue
         if s.kind == "any" and s.decided_by:
             who = d.name_of(s.decided_by)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from daemon import clock
-from daemon.models import STATE_LABELS, STEP_LABELS, Job, Opinion, Request, Step
+from daemon.models import REPORT, STATE_LABELS, STEP_LABELS, Job, Opinion, Request, Step
 from daemon.resources import resource_dir
 
 log = logging.getLogger("officeflow.app")
@@ -85,8 +85,8 @@ def form_data(app, req: Request):
             by_step.setdefault(o.step_id, []).append(o)
     steps = []
     for s in Step.select().where(Step.request == req).order_by(Step.position):
-        if s.state == "cancelled" and not by_step.get(s.id):
-            continue
+        if (s.state == "cancelled" and not by_step.get(s.id)) or s.kind == REPORT:
+            continue            # the 办结回告 is no approval step: the form shows it as 办结情况
         leader = any(is_leader(d, a) for a in s.approvers)
         steps.append(StepView(
             index=len(steps) + 1, kind={"all": "会签", "any": "或签"}.get(s.kind, ""),

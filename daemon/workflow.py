@@ -18,9 +18,10 @@ from daemon.app import App
 from daemon.directory import RouteError
 from daemon.due import first_reminder
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
-                           PENDING, REJECTED, REJECTED_STEP, RETURNED, RETURNED_STEP, REVIEWING,
+                           PENDING, REJECTED, REJECTED_STEP, REPORT, RETURNED, RETURNED_STEP, REVIEWING,
                            STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Step)
 from daemon.replies import Verb
+from daemon.workcal import parse_duration
 
 log = logging.getLogger("officeflow.workflow")
 
@@ -385,6 +386,12 @@ def finish(app: App, req: Request) -> None:
     req.done_code = outbox.new_code()       # only the executing unit's result mail carries it (办结)
     _touch(req, APPROVED)
     log.info("%s approved; result to %s", req.number, ", ".join(req.execute) or req.sender)
+    # what the executing units owe: the 办结回告, due after reminders.report_after (listed in the digest then)
+    since = req.state_since
+    Step.create(request=req, position=(Step.select(pw.fn.MAX(Step.position)).where(Step.request == req).scalar()
+                                       or 0) + 1, kind=REPORT, approvers=list(req.execute or []), state=ACTIVE,
+                code=outbox.new_code(), activated_at=since,
+                next_reminder_at=app.calendar.add(since, parse_duration(app.cfg.reminders.report_after)))
     form = views.form_attachments(app, req)
     files = views.original_attachments(app, req) + form
     if req.execute:
@@ -416,6 +423,8 @@ def report_done(app: App, req: Request, sender: str, text: str) -> None:
     if req.state != APPROVED:
         raise Refused(f"该请示当前状态为“{STATE_LABELS[req.state]}”，不能办结。")
     req.done_report, req.closed_at = text.strip(), clock.now()
+    Step.update(state=APPROVED_STEP, decided_at=req.closed_at, decided_by=sender, next_reminder_at=None).where(
+        (Step.request == req) & (Step.kind == REPORT) & (Step.state == ACTIVE)).execute()
     _touch(req, DONE)
     opinion(req, sender, app.directory.name_of(sender), "办结", text)
     log.info("%s reported done by %s", req.number, sender)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from daemon import rules, workflow
 from daemon.flows.base import DEFAULT, Holding
-from daemon.models import ACTIVE, APPROVED, OPEN_STATES, RETURNED, REVIEWING, STATE_LABELS, Step
+from daemon.models import ACTIVE, APPROVED, OPEN_STATES, REPORT, RETURNED, REVIEWING, STATE_LABELS, Step
 
 _UNSET = object()
 
@@ -33,6 +33,10 @@ class Qingshi:
         d = app.directory
         if step is _UNSET:
             step = Step.select().where((Step.request == req) & (Step.state == ACTIVE)).first()
+        if step is not None and step.kind == REPORT:
+            # the 办结回告 the executing units owe (held by the requesting unit when none was named)
+            return Holding("、".join(d.name_of(a) for a in req.execute or []) or req.unit_name, req.state_since,
+                           step.next_reminder_at)
         if step is not None:
             joiner = "/" if step.kind == "any" else "、"
             return Holding(joiner.join(d.name_of(a) for a in step.approvers if a not in step.signed),
