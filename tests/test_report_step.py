@@ -3,22 +3,12 @@ made by the schema upgrade for requests approved before, and what the digest lis
 
 from __future__ import annotations
 
-import pytest
-from test_intake_edges import World
+from test_intake_edges import world  # noqa: F401 - the fixture: an office in process on SQLite
 from test_migrations import _load_release1
 
 from daemon import chase, flows, models, records, views
 from daemon.models import REPORT, Request, Step
 from daemon.workcal import parse_duration
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def approved(world):
