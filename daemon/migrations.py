@@ -44,6 +44,7 @@ def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     the digest reckons it from the approval (reminders.report_after), as it did before."""
     # nullable: on SQLite a NOT NULL column rebuilds the table, and dropping the old one would cascade to its steps
     migrate(migrator.add_column("request", "kind", pw.CharField(null=True, default="请示")))
+    database.execute_sql('UPDATE "request" SET "kind" = %s' % database.param, ("请示",))
     rows = database.execute_sql(
         'SELECT r."id", r."execute", r."state_since", (SELECT MAX(s."position") FROM "step" s WHERE s."request_id" = '
         'r."id") FROM "request" r WHERE r."state" = %s' % database.param, ("approved",)).fetchall()

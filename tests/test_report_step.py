@@ -3,8 +3,11 @@ made by the schema upgrade for requests approved before, and what the digest lis
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from test_intake_edges import world  # noqa: F401 - the fixture: an office in process on SQLite
-from test_migrations import _load_release1
+from test_migrations import FIXTURES, _load_release1, _pg_params
 
 from daemon import chase, flows, models, records, views
 from daemon.models import REPORT, Request, Step
@@ -53,10 +56,40 @@ def test_the_upgrade_gives_every_approved_request_its_report_step(tmp_path):
         owed = list(Step.select().where(Step.kind == REPORT))
         approved = list(Request.select().where(Request.state == "approved"))
         assert [s.request_id for s in owed] == [r.id for r in approved] and approved
+        assert {r.kind for r in Request.select()} == {"请示"}
         for s, r in zip(owed, approved):
             assert (s.state, s.approvers, s.activated_at, s.next_reminder_at) == ("active", r.execute, r.state_since,
                                                                                    None)
             assert s.position > max(x.position for x in Step.select().where(
                 (Step.request == r.id) & (Step.kind != REPORT)))
+    finally:
+        models.close()
+
+
+@pytest.mark.mailserver
+def test_the_upgrade_on_postgresql_gives_an_approved_request_its_report_step(pgserver):
+    url = pgserver.create_database(f"of_{uuid.uuid4().hex[:12]}")
+    raw = models.PostgresDatabase(**_pg_params(url))
+    raw.connect()
+    for statement in (s.strip() for s in (FIXTURES / "release1.postgres.sql").read_text(encoding="utf-8").split(";")):
+        if statement and not statement.startswith("--"):
+            raw.execute_sql(statement)
+    at = "2026-11-21T02:00:00.000000+00:00"
+    raw.execute_sql(
+        'INSERT INTO "request" ("number", "year", "seq", "state", "unit_id", "unit_name", "sender", "title", "body", '
+        '"message_id", "received_at", "updated_at", "state_since", "urgency", "attachments", "findings", "proposal", '
+        '"proposal_by", "route", "execute", "copies", "result", "done_report", "code", "done_code") VALUES '
+        "('办请〔2026〕5号', 2026, 5, 'approved', 'unit1', '第一分公司', 'unit1@t.test', '关于购置办公设备的请示', '', "
+        f"'m@t.test', '{at}', '{at}', '{at}', '', '[]', '[]', '', '', '', '[\"zonghe@t.test\"]', '[]', '同意', '', "
+        "'C1', 'D1')")
+    raw.execute_sql('INSERT INTO "step" ("request_id", "position", "kind", "approvers", "signed", "state", "code", '
+                    """"decided_by", "reminders", "away_note") VALUES (1, 1, 'one', '["wang@t.test"]', '[]', """
+                    "'approved', 'X', '', 0, '')")
+    raw.close()
+    models.connect(url)
+    try:
+        step, req = Step.get(Step.kind == REPORT), Request.get()
+        assert (step.position, step.approvers, step.state, step.activated_at, req.kind) == (
+            2, ["zonghe@t.test"], "active", req.state_since, "请示")
     finally:
         models.close()
