@@ -119,6 +119,14 @@ def build(n: int, seed: int = 7) -> None:
             if st in ("approved", "rejected"):
                 opinions.append(dict(request=i, step=sid, person=f"{who}@example.test", name=who,
                                      decision="同意" if st == "approved" else "不同意", text="同意。", at=decided))
+        if state in ("approved", "done"):
+            # the 办结回告 the executing unit owes: active until 办结, due ten days after the approval
+            sid = len(steps) + 1
+            steps.append(dict(id=sid, request=i, position=3, kind="report", approvers=["zonghe@example.test"],
+                              signed=[], state="active" if state == "approved" else "approved", code=f"S{sid:07d}",
+                              activated_at=decided, decided_at=closed, next_reminder_at=(
+                                  decided + timedelta(days=14) if state == "approved" else None),
+                              decided_by="zonghe@example.test" if state == "done" else ""))
         for k, (direction, kind) in enumerate([("in", "request"), ("out", "receipt"), ("out", "review"),
                                                ("in", "decision"), ("out", "approval"), ("out", "result_execute")]):
             mail_id += 1
