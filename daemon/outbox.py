@@ -12,7 +12,6 @@ import socket
 import urllib.parse
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
 from email.utils import formataddr, format_datetime, parseaddr
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import jinja2
 import peewee as pw
 
 from daemon import clock
+from daemon.compose import compose
 from daemon.config import Config
 from daemon.limits import MAX_HEADER, clip_middle
 from daemon.models import Mail, Outbox, Request, Step, db
@@ -122,18 +122,15 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
     code = code or new_code()
     ctx = {**ctx, "office": cfg.office, "code": code, "now": at, "tz": cfg.office.timezone}
     subject, body, html = renderer().render(template, ctx)
-    msg = EmailMessage()
     name, addr = parseaddr(cfg.smtp.from_addr)
-    msg["From"] = formataddr((name, addr)) if name else addr
-    msg["To"] = ", ".join(to) if to else "undisclosed-recipients:;"
-    if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Reply-To"] = cfg.office.address
     subject = clip_middle(subject, MAX_HEADER)        # the code and number at its end survive a cut
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(at.astimezone())
     message_id = f"of.{at.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}@{_domain(cfg)}"
-    msg["Message-ID"] = f"<{message_id}>"
+    headers = [("From", formataddr((name, addr)) if name else addr),
+               ("To", ", ".join(to) if to else "undisclosed-recipients:;")]
+    if cc:
+        headers.append(("Cc", ", ".join(cc)))
+    headers += [("Reply-To", cfg.office.address), ("Subject", subject), ("Date", format_datetime(at.astimezone())),
+                ("Message-ID", f"<{message_id}>")]
     if reply_to_mail:
         parent, refs = reply_to_mail
         # an ID too long for one header line is turned into RFC 2047 words by the email package, which no
@@ -142,21 +139,15 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
         while len(refs) > 1 and sum(len(r) + 3 for r in refs) > MAX_HEADER:
             refs.pop(0)                                   # the oldest go first: threading needs the newest
         if parent in refs:
-            msg["In-Reply-To"] = f"<{parent}>"
+            headers.append(("In-Reply-To", f"<{parent}>"))
         if refs:
-            msg["References"] = " ".join(f"<{r}>" for r in refs)
-    msg["Auto-Submitted"] = "auto-generated"          # SPEC §3: our mail is automatic, robots must not answer
-    # Exchange/Outlook: no delivery/read receipts to us; out-of-office answers (OOF) are wanted, they are
-    # recorded on the step and bring in the delegate
-    msg["X-Auto-Response-Suppress"] = "DR, RN, NRN"
-    msg["X-Mailer"] = "officeflow"
-    msg.set_content(body, charset="utf-8")
-    msg.add_alternative(html, subtype="html", charset="utf-8")
-    for a in attachments:
-        maintype, _, subtype = a.content_type.partition("/")
-        msg.add_attachment(a.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
-                           filename=a.name)
-    data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+            headers.append(("References", " ".join(f"<{r}>" for r in refs)))
+    headers += [("Auto-Submitted", "auto-generated"),     # SPEC §3: our mail is automatic, robots must not answer
+                # Exchange/Outlook: no delivery/read receipts to us; out-of-office answers (OOF) are wanted, they
+                # are recorded on the step and bring in the delegate
+                ("X-Auto-Response-Suppress", "DR, RN, NRN"),
+                ("X-Mailer", "officeflow")]
+    data = compose(headers, body, html, attachments)
     mail = Mail.create(direction="out", message_id=message_id, request=request, step=step, kind=template,
                        at=at, sender=addr, rcpts=to + cc, subject=subject, action=action, code=code)
     Outbox.create(mail=mail, mail_from=cfg.office.address, rcpts=to + cc, data=data, next_attempt_at=at)
