@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import posixpath
 import shutil
 import subprocess
 import tempfile
@@ -280,18 +281,21 @@ def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True) -> tup
 
 def docx_text(data: bytes) -> str:
     """Paragraphs and table cells in document order, one paragraph a line."""
-    import docx
+    return body_text(*_docx_body(data))
+
+
+def body_text(body, parent) -> str:
+    """The text of a python-docx w:body element: paragraphs and table cells in order, one paragraph a line."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
-    for child in document.element.body.iterchildren():
+    for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            lines.append(Paragraph(child, document).text)
+            lines.append(Paragraph(child, parent).text)
         elif tag == "tbl":
-            for row in Table(child, document).rows:
+            for row in Table(child, parent).rows:
                 seen: set[int] = set()
                 for cell in row.cells:
                     if id(cell._tc) in seen:  # merged cells repeat
@@ -299,6 +303,50 @@ def docx_text(data: bytes) -> str:
                     seen.add(id(cell._tc))
                     lines.extend(p.text for p in cell.paragraphs)
     return "\n".join(lines)
+
+
+_PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+_CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+
+
+def _docx_body(data: bytes):
+    """The w:body of a .docx and the parent its paragraphs and tables hang on. The main document part alone is
+    read when the package plainly is a Word document (most of python-docx's cost is the styles, theme, fonts
+    and settings it also loads); anything unusual goes through python-docx's whole package as before."""
+    from docx.oxml.parser import parse_xml
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            main = _word_main_part(z)
+            if main is not None:
+                return parse_xml(z.read(main)).body, None
+    except Exception:  # noqa: BLE001 - whatever is odd about it, python-docx decides below
+        pass
+    import docx
+    document = docx.Document(io.BytesIO(data))
+    return document.element.body, document
+
+
+def _word_main_part(z: zipfile.ZipFile) -> str | None:
+    """The zip entry of the package's main document part when its content type is a Word document's, else None."""
+    from xml.etree import ElementTree as ET
+    rels = ET.fromstring(z.read("_rels/.rels"))
+    targets = [r.get("Target") or "" for r in rels.iter(_PACKAGE_RELS)
+               if r.get("Type") == _OFFICE_DOCUMENT and r.get("TargetMode", "Internal") == "Internal"]
+    if len(targets) != 1 or "%" in targets[0] or "\\" in targets[0]:
+        return None
+    name = posixpath.normpath("/" + targets[0])
+    types = ET.fromstring(z.read("[Content_Types].xml"))
+    ctype = next((o.get("ContentType") for o in types.iter(f"{_CONTENT_TYPES}Override")
+                  if (o.get("PartName") or "").lower() == name.lower()), None)
+    if ctype is None:
+        ext = name.rpartition(".")[2].lower()
+        ctype = next((d.get("ContentType") for d in types.iter(f"{_CONTENT_TYPES}Default")
+                      if (d.get("Extension") or "").lower() == ext), None)
+    if ctype != _WORD_MAIN or name[1:] not in z.namelist():
+        return None
+    return name[1:]
 
 
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -108,3 +108,64 @@ def test_the_model_layout_passes_the_check():
     assert "关于购置办公设备的请示" in layout and "妥否，请批示。" in layout
     result = check("请示", layout, [("购置清单.xlsx", b"PK"), ("报价单.xlsx", b"PK")], date(2026, 11, 28))
     assert result.findings == () and result.title == "关于购置办公设备的请示"
+
+
+def _python_docx_text(data: bytes) -> str:
+    """The body read out of python-docx's whole package, as docx_text did before it read the main part alone."""
+    import docx
+
+    document = docx.Document(io.BytesIO(data))
+    return doctext.body_text(document.element.body, document)
+
+
+def _rezip(data: bytes, change) -> bytes:
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            name, content = change(info.filename, src.read(info.filename))
+            if name:
+                dst.writestr(name, content)
+    return out.getvalue()
+
+
+def _rich_docx() -> bytes:
+    import docx
+
+    document = docx.Document()
+    p = document.add_paragraph("关于购置")
+    p.add_run("办公设备").add_tab()
+    p.add_run("的请示").add_break()
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "合并的表头"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "纵向合并"
+    table.cell(1, 1).text, table.cell(2, 2).text = "台式电脑", "20台"
+    document.add_paragraph("妥否，请批示。")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_text_reads_as_python_docx_does():
+    from tests.samples_qingshi import samples as qingshi
+    samples = [_rich_docx()] + [data for s in qingshi(("docx",)) for name, data in s.attachments
+                                if name.lower().endswith(".docx")]
+    assert len(samples) > 5
+    for data in samples:
+        assert doctext.docx_text(data) == _python_docx_text(data)
+
+
+def test_docx_main_part_found_where_the_package_says():
+    moved = _rezip(_rich_docx(), lambda name, content: (
+        "word/main.xml" if name == "word/document.xml" else name,
+        content.replace(b"/word/document.xml", b"/word/main.xml").replace(b'Target="word/document.xml"',
+                                                                        b'Target="word/main.xml"')))
+    assert doctext.docx_text(moved) == _python_docx_text(_rich_docx())
+
+
+def test_a_macro_document_named_docx_is_still_refused():
+    docm = _rezip(_rich_docx(), lambda name, content: (name, content.replace(
+        b"wordprocessingml.document.main+xml", b"ms-word.document.macroEnabled.main+xml")
+        if name == "[Content_Types].xml" else content))
+    text, note = extract_text("请示.docx", docm)
+    assert text is None and note == doctext.NOTE_BROKEN
