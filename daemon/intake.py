@@ -30,9 +30,9 @@ _CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 _QUERY_FIRST_LINE = re.compile(r"^\s*查询")
 
 
-def archive(app: App, raw: bytes) -> str:
-    """Store the raw mail untouched under archive/YYYY/MM/<sha256>.eml; idempotent; returns the relative path."""
-    digest = hashlib.sha256(raw).hexdigest()
+def archive(app: App, raw: bytes, digest: str) -> str:
+    """Store the raw mail untouched under archive/YYYY/MM/<sha256>.eml (`digest`: its sha256, hex); idempotent;
+    returns the relative path."""
     local = clock.now().astimezone(app.tz)
     rel = f"{local:%Y}/{local:%m}/{digest[:40]}.eml"
     path = app.archive_root() / rel
@@ -63,8 +63,9 @@ MAX_ID = limits.MAX_ID_LENGTH   # longer Message-IDs (seen in broken or hostile 
 def handle(app: App, raw: bytes) -> str:
     """Process one raw mail; returns PROCESSED or FAILED (the folder it belongs in), or RETRY (leave it in the
     inbox: the database refused it this time; after MAX_ATTEMPTS tries it goes to FAILED)."""
-    rel = archive(app, raw)
-    digest_id = "officeflow-" + hashlib.sha256(raw).hexdigest()[:32]
+    digest = hashlib.sha256(raw).hexdigest()
+    rel = archive(app, raw, digest)
+    digest_id = "officeflow-" + digest[:32]
     try:
         mail = mime.parse(raw)
     except mime.MailParseError as e:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from daemon import clock, flows, outbox, views
+from daemon import clock, flows, limits, outbox, views
 from daemon.app import App
 from daemon.models import (ACTIVE, DONE, REJECTED, REPORT, STEP_LABELS, WITHDRAWN, Mail,
                            Opinion, Request, Step, db)
@@ -81,7 +81,7 @@ def active_steps(reqs: list[Request]) -> dict[int, Step]:
         return {}
     ids = {r.id for r in reqs}
     q = Step.select().where(Step.state == ACTIVE)
-    if len(ids) <= 300:
+    if len(ids) <= limits.SQL_CHUNK:
         q = q.where(Step.request.in_(list(ids)))
     return {s.request_id: s for s in q if s.request_id in ids}
 
@@ -285,8 +285,7 @@ def export_csv(app: App, path: Path, since: date | None = None, until: date | No
     ids = [r.id for r in reqs]
     steps: dict[int, list[Step]] = {}
     opinions: dict[int, list[Opinion]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk in limits.chunks(ids):
         for s in Step.select().where(Step.request.in_(chunk)).order_by(Step.position):
             steps.setdefault(s.request_id, []).append(s)
         for o in Opinion.select().where(Opinion.request.in_(chunk)).order_by(Opinion.at, Opinion.id):
@@ -344,6 +343,6 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
         requests.add(row[2])
     if apply:
         with db.atomic():
-            for start in range(0, len(ids), 500):      # bounded IN lists, whatever SQLite's variable limit
-                Outbox.delete().where(Outbox.id.in_(ids[start:start + 500])).execute()
+            for chunk in limits.chunks(ids):            # bounded IN lists, whatever SQLite's variable limit
+                Outbox.delete().where(Outbox.id.in_(chunk)).execute()
     return Pruned(len(requests), len(ids), size)

@@ -197,7 +197,7 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
                 _guarded(_periodic, app)
                 while not wake.is_set():
                     process_inbox(app, mailbox, notifier, stop)
-                    _beat(health.IMAP_CONTACT, health.DAEMON_ALIVE)
+                    health.beat(health.IMAP_CONTACT, health.DAEMON_ALIVE)
                     scheduler.run_pending()
                     notifier.watchdog()
                     wait = max(1.0, min(scheduler.idle_seconds or 30, 30))
@@ -216,7 +216,7 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
                     log.exception("- unexpected error, reconnecting in %ss: %s", delay, e)
                 notifier.status(f"reconnecting: {e}")
                 try:
-                    _beat(health.DAEMON_ALIVE)     # alive, though the mailbox is not
+                    health.beat(health.DAEMON_ALIVE)     # alive, though the mailbox is not
                 except pw.DatabaseError:
                     pass
                 _sleep(delay, wake, notifier)
@@ -226,11 +226,6 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
         models.close()
         log.info("- officeflow stopped")
     return 0
-
-
-def _beat(*names: str) -> None:
-    for name in names:
-        health.beat(name)
 
 
 def _sleep(seconds: float, stop: threading.Event, notifier: Notifier) -> None:
