@@ -181,7 +181,6 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     now = clock.now()
     window = since if since is not None and since < now else now - timedelta(days=1)
     cal = app.calendar
-    d = app.directory
     open_reqs = list(Request.select().where(Request.state.in_(flows.open_states())))
     active = records.active_steps(open_reqs)
     items = []
@@ -226,10 +225,10 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
 
 def _pending_forms() -> list[tuple[Job, Request]]:
     """Requests whose result went out without the 审批单 (it could not be rendered then), oldest first."""
-    jobs = list(Job.select().where(Job.name.startswith(FORM_PENDING)).order_by(Job.done_at))
-    reqs = {r.id: r for r in Request.select().where(
-        Request.id.in_([int(j.name[len(FORM_PENDING):]) for j in jobs]))} if jobs else {}
-    return [(j, reqs[int(j.name[len(FORM_PENDING):])]) for j in jobs if int(j.name[len(FORM_PENDING):]) in reqs]
+    jobs = {int(j.name[len(FORM_PENDING):]): j
+            for j in Job.select().where(Job.name.startswith(FORM_PENDING)).order_by(Job.done_at)}
+    reqs = {r.id: r for r in Request.select().where(Request.id.in_(list(jobs)))} if jobs else {}
+    return [(job, reqs[rid]) for rid, job in jobs.items() if rid in reqs]
 
 
 def _form_warnings() -> list[str]:

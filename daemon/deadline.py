@@ -403,7 +403,7 @@ _PATTERNS = [(re.compile(p), kind, needs_suffix) for p, kind, needs_suffix in (
     (r"本?月中(?!旬)", _mid_month, False),
     (r"本?季度?末", _quarter_end, False),
     (rf"{_NB}(?:(?P<y>{_YEAR})\s*年?|(?P<rel>今|本|明)年?)?年[底末内]", _year_end, False),
-    (rf"(?P<which>[本这下])个?(?:周|星期|礼拜)之?内", _within_week, False),
+    (r"(?P<which>[本这下])个?(?:周|星期|礼拜)之?内", _within_week, False),
     (rf"[本这]个?{_WD}", _weekday_this_week, False),
     (rf"下个?{_WD}", _weekday_next_week, False),
     (rf"{_NB}(?P<n>{_NUM})\s*个?\s*工作日之?内", _working_days, False),

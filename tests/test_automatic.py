@@ -106,7 +106,7 @@ def test_a_bounce_subject_is_a_bounce(subject):
     f"回复: 【办请〔2026〕7号】已受理：《{TITLE}》已进入审批",
     f"Re: 【办请〔2026〕7号】请审批：{TITLE}",
     f"答复：【办请〔2026〕7号】回执：《{TITLE}》已收悉",
-    f"【办请〔2026〕7号】审批结果：《关于外出：考察的请示》已批准",
+    "【办请〔2026〕7号】审批结果：《关于外出：考察的请示》已批准",
     "回复：自动回复：请审批",          # a person answering an automatic reply
     "转发：Undeliverable: 请审批",
     "查询 办请〔2026〕7号",

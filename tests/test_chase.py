@@ -399,7 +399,7 @@ def test_a_long_digest_lists_the_longest_waiting_and_counts_the_rest(office, mon
         office.send_request(subject=f"关于购置办公设备的请示（{n}）", attachments=[])
         office.run_once()
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
-    db = office.db()
+    office.db()                 # binds the database
     app = App(office.cfg)
     outbox.configure(office.cfg)
     ctx = chase.digest_context(app)

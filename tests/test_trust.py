@@ -134,7 +134,7 @@ AR_CASES = [
     ([f"{ID}; spf=pass smtp.mailfrom=li@example.test"], "li@example.test", True),
     ([f'{ID}; spf=pass smtp.mailfrom="li@example.test"'], "li@example.test", True),
     ([f"{ID} 1; dkim=pass (good signature) header.d=EXAMPLE.test; spf=none"], "li@example.test", True),
-    ([f"MX.Example.Test;\r\n dmarc=pass (p=none dis=none) header.from=example.test"], "li@example.test", True),
+    (["MX.Example.Test;\r\n dmarc=pass (p=none dis=none) header.from=example.test"], "li@example.test", True),
     ([f"{ID}; dkim=pass header.d=例子.测试"], "li@xn--fsqu00a.xn--0zwm56d", True),
     # not for the From domain
     ([f"{ID}; dkim=pass header.d=evil.test"], "li@example.test", False),
