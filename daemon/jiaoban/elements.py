@@ -215,6 +215,16 @@ def units_in_text(text: str, directory, staff_address: str) -> tuple[list[str], 
     return leads, cos
 
 
+def unit_list(cfg) -> list[str]:
+    """The configured units and persons a 交办 may go to, as people write them (leaders and the office's own
+    people left out; 办公室 first)."""
+    leaders = {p.email for p in cfg.leaders}
+    delegates = {p.delegate for p in cfg.leaders if p.delegate}
+    office = {*cfg.office.staff, cfg.office.head}
+    return [OFFICE] + [p.name for p in cfg.people if p.email not in leaders | office and p.id not in delegates] + \
+        [u.name for u in cfg.units]
+
+
 def _address(name: str, directory, staff_address: str = "") -> str:
     name = name.strip()
     if name == OFFICE:

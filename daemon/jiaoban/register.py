@@ -118,15 +118,8 @@ def send_verify(app, req, task=None, reason: str = "new", **extra):
     extra.setdefault("material", (task.proposed or {}).get("material", ""))
     extra.setdefault("how", "")
     core.send(app, "jb_verify", list(app.cfg.office.staff), req, step=step, action="送办公室核定",
-              attachments=views.original_attachments(app, req), reason=reason, units=unit_list(app), **extra)
+              attachments=views.original_attachments(app, req), reason=reason, units=elements.unit_list(app.cfg), **extra)
     return step
-
-
-def unit_list(app) -> list[str]:
-    """The configured units and persons a 交办 may go to, as people write them."""
-    leaders = {p.email for p in app.cfg.leaders}
-    return ["办公室"] + [p.name for p in app.cfg.people if p.email not in leaders and p.email not in
-                         app.cfg.office.staff and p.email != app.cfg.office.head] + [u.name for u in app.cfg.units]
 
 
 def _record(incoming, action: str, kind: str) -> None:
