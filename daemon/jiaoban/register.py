@@ -7,6 +7,7 @@ Runs inside intake's transaction; nothing here talks to IMAP or SMTP.
 from __future__ import annotations
 
 import logging
+import re
 
 from daemon import clock, outbox
 from daemon.jiaoban import VERIFY, core, elements
@@ -15,13 +16,14 @@ from daemon.mime import strip_subject_prefixes
 from daemon.replies import new_text
 
 log = logging.getLogger("officeflow.jiaoban")
+_URGENCY_MARK = re.compile(r"^\s*[【\[（(〔]\s*(?:特急|加急|急件|紧急)\s*[】\]）)〕]")   # 【特急】交办：…
 
 
 def claims(app, mail) -> bool:
     """The mail is a 交办 by its form (subject or first line), and some person is a leader: the flow takes it,
     and register() registers it or refuses it (a unit, a person who is no leader, 代登记 without 交办领导).
     A unit's 关于落实交办事项的请示 merely contains the word: it stays a 请示."""
-    if strip_subject_prefixes(mail.subject).startswith("交办"):
+    if _URGENCY_MARK.sub("", strip_subject_prefixes(mail.subject)).lstrip().startswith("交办"):
         return True
     for line in new_text(mail).split("\n"):
         if line.strip():
