@@ -151,15 +151,15 @@ def test_ask_the_leader_then_the_answer_fills_the_elements_and_goes_to_staff(wor
     world.reply("clerk@t.test", verify, "询问：请问何时需要？由哪个部门牵头？")
     req = world.request()
     assert req.state == CLARIFYING
-    [step] = active(req)
-    assert step.kind == CLARIFY and step.approvers == ["li@t.test"]
+    assert [s.kind for s in active(req)] == [VERIFY, CLARIFY]        # the 核定单 still answers 作废
+    [step] = active(req, CLARIFY)
+    assert step.approvers == ["li@t.test"]
     asked = world.last_to("li@t.test", "请明示")
     assert step.code in asked.subject and "请问何时需要？由哪个部门牵头？" in asked.text
     world.reply("zhao@t.test", asked, "下周三前，安全科牵头。\n时限：下周三前\n承办：安全科")   # the delegate answers
     req, task = world.request(), world.task()
-    assert req.state == VERIFYING
-    [step] = active(req)
-    assert step.kind == VERIFY
+    assert req.state == VERIFYING and not active(req, CLARIFY)
+    step = active(req, VERIFY)[-1]
     passed = world.last_to("clerk@t.test", "领导已答复")
     assert step.code in passed.subject and "下周三前，安全科牵头。" in passed.text
     assert "时限：12月9日（周三）17:30前（原文“下周三前”）" in passed.text and "承办：安全科" in passed.text
@@ -220,3 +220,22 @@ def test_redispatch_without_a_new_unit_is_refused(world):
     world.send("clerk@t.test", f"回复：【{req.number}】申请改派 〔流转码：{step.code}〕", "派发")
     assert "改派请写明新的承办单位" in world.last_to("clerk@t.test", "未改派").text
     assert world.task().lead == "zonghe@t.test"
+
+
+def test_while_the_leader_is_asked_the_office_may_void_on_the_verify_form(world):
+    req, verify = registered(world)
+    world.reply("clerk@t.test", verify, "询问：是否与上周交办的重复？")
+    world.reply("clerk@t.test", verify, "作废：与督办〔2026〕2号重复")
+    req = world.request()
+    assert req.state == CANCELLED and not active(req)
+    assert "与督办〔2026〕2号重复" in world.last_to("li@t.test", "已作废").text
+
+
+def test_after_the_answer_dispatch_on_the_verify_form_counts_too(world):
+    req, verify = registered(world, body="请综合科牵头，把通报搞出来。")
+    world.reply("clerk@t.test", verify, "询问：何时要？")
+    world.reply("li@t.test", world.last_to("li@t.test", "请明示"), "时限：12月8日前")
+    world.reply("clerk@t.test", verify, "派发")
+    req = world.request()
+    assert req.state == DOING and [s.kind for s in active(req)] == [LEAD]
+    assert "请于12月8日（周二）17:30前办结" in world.last_to("zonghe@t.test", "交办通知").text

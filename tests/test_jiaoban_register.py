@@ -10,7 +10,7 @@ import pytest
 from jiaoban_world import World
 
 from daemon import intake, models
-from daemon.jiaoban import VERIFY, VERIFYING, core
+from daemon.jiaoban import VERIFY, VERIFYING
 from daemon.models import ACTIVE, Mail, Opinion, Request, Step
 
 EXAMPLE = "请综合科牵头，安全科配合，本周五前拿出通报初稿，突出问题整改，不超过两页。"

@@ -138,15 +138,14 @@ def redispatch(act, word) -> None:
 
 
 def ask(act, word) -> None:
-    """询问：<question> — the leader gets the question (state 待明确)."""
+    """询问：<question> — the leader gets the question (state 待明确), with a step of the leader's own."""
     app, req, task = act.app, act.req, act.task
     question = act.reply.text.strip()
     if not question:
         raise Refused("请在“询问：”后写明需请交办领导明确的问题，如“询问：通报是否印发各分公司？”")
     d = app.directory
     name = d.name_of(act.sender)
-    core.close_step(act.step, APPROVED_STEP, act.sender)
-    core.cancel_steps(req, VERIFY)
+    # the 核定单's step stays open: 作废 on it while the leader is asked (§6.3), 派发 on it after the answer (§6.4)
     core.record(req, act.sender, name, "询问", question, step=act.step)
     core.set_state(req, CLARIFYING)
     step = core.open_step(req, CLARIFY, [task.leader], task.round)
@@ -157,7 +156,8 @@ def ask(act, word) -> None:
 
 
 def answer(act, word) -> None:
-    """The leader's answer to 询问: recorded, passed to office staff; its 时限/承办/要求 lines fill those elements."""
+    """The leader's answer to 询问: recorded, passed to office staff with a VERIFY step of its own (the 核定单's
+    stays open too, so that 派发 on either counts); its 时限/承办/要求 lines fill those elements."""
     app, req, task = act.app, act.req, act.task
     d = app.directory
     said = act.reply

@@ -120,7 +120,8 @@ def send_verify(app, req, task=None, reason: str = "new", **extra):
     extra.setdefault("material", (task.proposed or {}).get("material", ""))
     extra.setdefault("how", "")
     core.send(app, "jb_verify", list(app.cfg.office.staff), req, step=step, action="送办公室核定",
-              attachments=views.original_attachments(app, req), reason=reason, units=elements.unit_list(app.cfg), **extra)
+              attachments=views.original_attachments(app, req), reason=reason, units=elements.unit_list(app.cfg),
+              **extra)
     return step
 
 
