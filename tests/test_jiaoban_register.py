@@ -247,3 +247,33 @@ def test_jiaoban_mails_keep_the_conventions_the_reply_reader_relies_on(world):
         assert m.subject.startswith("【督办〔2026〕1号】"), m.subject
         assert "〔流转码：" in m.text.splitlines()[0]
         assert m.html.lstrip().startswith('<div id="officeflow-mail"') and m.html.rstrip().endswith("</div>")
+
+
+OUTLOOK_HTML = """<html><body><div class="WordSection1">
+<p class="MsoNormal">交办：请财务科牵头核实，12月10日前报我。<o:p></o:p></p>
+<p class="MsoNormal"><o:p>&nbsp;</o:p></p>
+<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">
+<p class="MsoNormal"><b>发件人:</b> 第一分公司 &lt;unit1@t.test&gt; <br><b>发送时间:</b> 2026年11月30日 16:10<br>
+<b>收件人:</b> 李副总 &lt;li@t.test&gt;<br><b>主题:</b> 关于追加预算的报告</p></div>
+<p class="MsoNormal">我公司拟追加预算50万元，请于12月20日前批复。</p>
+</div></body></html>"""
+
+
+def test_an_html_only_outlook_forward_from_a_leader(world):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "li@t.test", "office@t.test", "转发: 关于追加预算的报告"
+    msg["Message-ID"] = make_msgid(domain="t.test")
+    msg.set_content(OUTLOOK_HTML, subtype="html")
+    intake.handle(world.app, msg.as_bytes())
+    task = world.task()
+    assert task.lead == "caiwu@t.test"
+    assert task.deadline_at.astimezone(world.app.tz).isoformat() == "2026-12-10T17:30:00+08:00"
+    assert "追加预算50万元" in task.proposed["material"] and "12月20日" not in task.requirements
+
+
+def test_a_bare_jiaoban_without_text_is_registered_for_the_office_to_ask_about(world):
+    world.send("li@t.test", "交办", "")
+    req = world.request()
+    assert req.title == "（未写明内容）" and req.state == VERIFYING
+    verify = world.last_to("clerk@t.test", "请核定")
+    assert "未能确定交办内容" in verify.text and "未写明时限" in verify.text
