@@ -239,3 +239,14 @@ def test_after_the_answer_dispatch_on_the_verify_form_counts_too(world):
     req = world.request()
     assert req.state == DOING and [s.kind for s in active(req)] == [LEAD]
     assert "请于12月8日（周二）17:30前办结" in world.last_to("zonghe@t.test", "交办通知").text
+
+
+def test_the_one_tap_dispatch_button_of_the_verify_form_dispatches(world):
+    import re
+    from urllib.parse import parse_qs, unquote, urlparse
+    req, verify = registered(world)
+    link = re.search(r'href="(mailto:[^"]+)"', verify.html).group(1).replace("&amp;", "&")
+    query = parse_qs(urlparse(link).query)
+    assert unquote(urlparse(link).path) == "office@t.test" and query["body"] == ["派发"]
+    world.send("clerk@t.test", query["subject"][0], query["body"][0])
+    assert world.request().state == DOING
