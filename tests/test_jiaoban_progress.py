@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -443,3 +444,86 @@ def test_a_unit_with_another_units_code_changes_nothing(world):
     coded(world, "caiwu@t.test", step_of(req, CO, "anquan@t.test"), "协办完毕：完成。")
     # caiwu holds its own step, and answers with anquan's code: it is not anquan's 协办完毕
     assert step_of(req, CO, "anquan@t.test").state == ACTIVE
+
+
+# -- the mails themselves ------------------------------------------------------------------------------------
+
+def every_mail(world) -> list:
+    """Every mail of this part, in each of its forms, from one matter that goes through all of them."""
+    req = world.dispatched(co_units=("anquan@t.test", "caiwu@t.test"))
+    lead, co = step_of(req, LEAD), step_of(req, CO, "anquan@t.test")
+    coded(world, "anquan@t.test", co, "进展：隐患清单已整理完毕。", attachments=[("隐患清单.xlsx", b"x")])
+    coded(world, "zonghe@t.test", lead, "初稿已写好。")
+    coded(world, "anquan@t.test", co, "请求协调：需财务科提供数据。")
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请求协调"), "已联系财务科，12月2日前提供。")
+    coded(world, "zonghe@t.test", lead, "申请改派：建议安全科牵头。")
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "申请改派"), "维持：请综合科继续牵头。")
+    coded(world, "zonghe@t.test", lead, "申请延期：12月9日前，因检查组行程调整。")
+    world.reply("li@t.test", world.last_to("li@t.test", "延期申请"), "已阅")
+    world.reply("li@t.test", world.last_to("li@t.test", "请明确"), "同意\n时限：12月8日前")
+    coded(world, "zonghe@t.test", lead, "申请延期：12月11日前，因数据未齐。")
+    world.reply("li@t.test", world.last_to("li@t.test", "延期申请"), "不同意：请按时完成。")
+    coded(world, "anquan@t.test", co, "办结：已完成。")
+    coded(world, "caiwu@t.test", step_of(req, CO, "caiwu@t.test"), "协办完毕：数据已提供。")
+    return [(m.kind, m.subject) for m in Mail.select().where(Mail.direction == "out").order_by(Mail.id)]
+
+
+def test_every_mail_of_this_part_reads_as_the_office_writes(world, monkeypatch):
+    from daemon import mime
+    from daemon.models import Outbox
+    kinds = every_mail(world)
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-09T09:00:00+08:00")
+    coded(world, "zonghe@t.test", step_of(world.request(), LEAD), "申请延期：12月15日前，因数据未齐。")
+    assert {k for k, _ in kinds} >= {"jb_passed", "jb_only_report", "jb_coordinate", "jb_coordinate_answer",
+                                    "jb_reassign", "jb_keep", "jb_extend", "jb_extend_result"}
+    for row in Outbox.select().order_by(Outbox.id):
+        m = mime.parse(bytes(row.data))
+        if not row.mail.kind.startswith("jb_"):
+            continue
+        assert m.subject.startswith(f"【{NUMBER}】"), m.subject
+        first = m.text.splitlines()[0]
+        assert first == f"集团公司办公室 · {NUMBER} 〔流转码：{row.mail.code}〕", first
+        assert m.html.lstrip().startswith('<div id="officeflow-mail"') and m.html.rstrip().endswith("</div>")
+        for part in (m.subject, m.text, m.html):
+            assert "None" not in part and "！" not in part and "Undefined" not in part
+        html = re.sub(r"<!--.*?-->", "", m.html, flags=re.S)
+        for tag in ("table", "tr", "td", "p", "div"):
+            assert len(re.findall(rf"<{tag}\b", html)) == len(re.findall(rf"</{tag}>", html)), (row.mail.kind, tag)
+        # a mail that expects an answer says so in its subject, with its step's code; the others do not
+        if row.mail.step_id:
+            assert m.subject.endswith(f" 〔流转码：{row.mail.code}〕"), m.subject
+            assert "直接回复本邮件" in m.text
+        else:
+            assert "流转码" not in m.subject, m.subject
+
+
+def test_what_a_unit_writes_is_escaped_in_the_html(world):
+    req = world.dispatched()
+    coded(world, "anquan@t.test", step_of(req, CO), "进展：<b>完成</b><script>x</script>")
+    passed = world.last_to("zonghe@t.test", "安全科报送进展")
+    assert "<script>" not in passed.html and "&lt;script&gt;" in passed.html
+    assert "<b>完成</b><script>x</script>" in passed.text
+
+
+@pytest.mark.parametrize("client", [OUTLOOK, FOXMAIL, COREMAIL, GMAIL])
+def test_a_units_reply_is_read_above_the_quote_that_names_every_keyword(world, client):
+    req = world.dispatched()
+    coded(world, "anquan@t.test", step_of(req, CO), "进展：清单已整理。")
+    passed = world.last_to("zonghe@t.test", "安全科报送进展")
+    assert "办结：" in passed.text and "请求协调：" in passed.text        # the quote names every keyword
+    quoted = "\n".join((">" if client in (COREMAIL, GMAIL) else "") + line for line in passed.text.splitlines())
+    world.send("zonghe@t.test", "答复: " + passed.subject,
+               client.format(answer="进展：已汇总安全科清单，\n正在修改初稿。", subject=passed.subject, quoted=quoted),
+               reply_to=passed)
+    assert [o.text for o in opinions(req, "进展")][-1] == "已汇总安全科清单，\n正在修改初稿。"
+    assert refreshed(req).state == DOING and not core.active_steps(req, COORDINATE)
+
+
+def test_a_unit_that_writes_nothing_above_the_quote_reports_nothing(world):
+    req = world.dispatched()
+    coded(world, "anquan@t.test", step_of(req, CO), "进展：清单已整理。")
+    passed = world.last_to("zonghe@t.test", "安全科报送进展")
+    world.reply("zonghe@t.test", passed, "")
+    assert refreshed(req).state == DOING and len(opinions(req, "办结")) == 0
+    assert [o.text for o in opinions(req, "签收")] == [""] and rnd(req).signed_at is not None
+    assert noted(req)[-1] == "综合科回复无正文，记为签收"

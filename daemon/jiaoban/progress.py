@@ -93,6 +93,11 @@ def _file_names(act) -> list[str]:
     return [a.filename for a in act.pipe.mail.attachments]
 
 
+def _attached(act) -> str:
+    names = _file_names(act)
+    return f"（见附件：{'；'.join(names)}）" if names else ""
+
+
 def _reply_to(act) -> tuple[str, list[str]]:
     mail = act.pipe.mail
     return mail.message_id, list(mail.references)
@@ -133,7 +138,7 @@ def progress(act, word) -> None:
 
 def _progress(act, text: str) -> None:
     _signed(act)
-    core.record(act.req, act.sender, _unit_name(act), "进展", text or "（见附件）", act.step)
+    core.record(act.req, act.sender, _unit_name(act), "进展", text or _attached(act), act.step)
     rnd = _round(act)
     rnd.last_progress_at = clock.now()
     rnd.save()
@@ -152,6 +157,11 @@ def other(act, word) -> None:
     """Any other text from an assigned unit: recorded as 进展; the sender told once a step that only 办结： reports
     completion (and how to write it)."""
     text = verbatim(act.reply)
+    if not text and not act.pipe.mail.attachments:
+        # nothing written (a bare reply): it says the mail arrived, and reports nothing
+        _signed(act)
+        core.record(act.req, act.sender, _unit_name(act), "签收", "", act.step)
+        return act.pipe.note(f"{_unit_name(act)}回复无正文，记为签收", "progress", act.req, step=act.step)
     _progress(act, text)
     told = _told_only_report(act)
     if not told:
@@ -182,7 +192,7 @@ def co_done(act, word) -> None:
     it is no longer chased; after a 办结 the co-unit is told that only the lead unit's report closes the matter."""
     text = verbatim(act.reply)
     step = act.step
-    core.record(act.req, act.sender, _unit_name(act), "协办完毕", text or "（见附件）", step)
+    core.record(act.req, act.sender, _unit_name(act), "协办完毕", text or _attached(act), step)
     core.close_step(step, APPROVED_STEP, act.sender)
     _pass_to_lead(act, "协办完毕", text)
     if word == Word.REPORT:
@@ -372,7 +382,7 @@ def _ask_leader(act, why: str) -> None:
               text=asked_op.text if asked_op is not None else "", reason=_reason(asked_op.text, asked)
               if asked_op is not None and asked is not None else "",
               old_line=_now_line(act, task.deadline_at), new_line=_now_line(act, asked.at) if asked else "")
-    act.pipe.note(f"延期批复未能确定（{why}），已询问{_name(act, act.sender)}", "decision", req, ignored=True,
+    act.pipe.note(f"延期批复未能确定（{why}），未作处理，已询问{_name(act, act.sender)}", "not_understood", req, ignored=True,
                   step=step)
 
 
@@ -390,15 +400,8 @@ def reassign(act, word) -> None:
     step = core.open_step(act.req, REASSIGN, _staff(act), act.task.round)
     core.record(act.req, act.sender, unit, "申请改派", text, step)
     core.send(act.app, "jb_reassign", _staff(act), act.req, step, action=f"{unit}申请改派，转办公室",
-              attachments=_files(act), coded=True, unit_name=unit, text=text, file_names=_file_names(act),
-              units=_unit_list(act))
+              attachments=_files(act), coded=True, unit_name=unit, text=text, file_names=_file_names(act))
     act.pipe.note(f"{unit}申请改派，已转办公室", "progress", act.req, step=act.step)
-
-
-def _unit_list(act) -> str:
-    d = act.app.directory
-    names = [p.name for p in act.app.cfg.people if not getattr(p, "leader", False)] + [u.name for u in act.app.cfg.units]
-    return "、".join(dict.fromkeys(n for n in names if n and n != d.name_of(act.task.leader)))
 
 
 def keep(act, word) -> None:
