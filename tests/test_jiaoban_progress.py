@@ -338,6 +338,7 @@ def test_an_extension_from_a_co_unit_is_not_applied(world):
 
 
 @pytest.mark.parametrize("body, why", [("申请延期：尽快，因人手不足", "请写明日期"),
+                                       ("申请延期：因检查推迟至12月7日，申请延至12月10日前", "请写明日期"),
                                        ("申请延期：节后，因人手不足", "请写明日期"),
                                        ("申请延期：12月3日前，提前完成", "不晚于现时限")])
 def test_an_extension_without_a_readable_later_date_is_refused(world, body, why):
@@ -345,6 +346,23 @@ def test_an_extension_without_a_readable_later_date_is_refused(world, body, why)
     coded(world, "zonghe@t.test", step_of(req, LEAD), body)
     assert refreshed(req).state == DOING and not core.active_steps(req, EXTEND)
     assert why in world.last_to("zonghe@t.test", "未能办理").text
+
+
+@pytest.mark.parametrize("body, asked, reason", [
+    ("申请延期：延至12月10日前，因检查推迟至12月7日。", "12月10日（周四）17:30前", "因检查推迟至12月7日"),
+    ("申请延期：12月10日前", "12月10日（周四）17:30前", "（未说明）"),
+    ("申请延期：因检查推迟至12月7日，数据未齐\n时限：12月10日前", "12月10日（周四）17:30前",
+     "因检查推迟至12月7日，数据未齐"),
+    ("申请延期：5个工作日内，因人手不足", "12月8日（周二）17:30前", "因人手不足")])
+def test_the_asked_date_and_the_reason(world, monkeypatch, body, asked, reason):
+    req = world.dispatched()
+    coded(world, "zonghe@t.test", step_of(req, LEAD), body)
+    mail = world.last_to("li@t.test", "延期申请")
+    assert f"申请延至：{asked}" in mail.text and f"延期理由：{reason}\n" in mail.text
+    # read again at the decision, days later, the request means the same moment
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-03T09:00:00+08:00")
+    world.reply("li@t.test", mail, "同意")
+    assert core.deadline_line(world.app, core.task_of(req).deadline_at).startswith(asked)
 
 
 def test_the_asked_date_may_follow_the_reason_or_stand_in_a_line(world):

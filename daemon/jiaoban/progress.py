@@ -25,6 +25,8 @@ _ALIASES = {Word.SIGN: ("签收", "收到"), Word.REPORT: ("办结", "复命")}
 _AFTER = " \t:：,，。.;；!！、﹕"
 # 申请延期：12月8日前，因……  — the expression ends at the first comma, semicolon, full stop or line end
 _CLAUSE = re.compile(r"[，,；;。\n]")
+# what may stand beside the expression before that comma: 延至12月9日前
+_FILLER = re.compile(r"(?:申请)?(?:延期至|延长至|延至|推迟至|推迟到|延到|顺延至|至|到)?")
 
 
 # -- what every handler shares ----------------------------------------------------------------------------
@@ -239,24 +241,35 @@ def answer_coordination(act, word) -> None:
 
 # -- 申请延期 and the leader's decision -----------------------------------------------------------------------
 
-def asked_deadline(said_text: str, fields: dict, at, app) -> Deadline | None:
-    """The deadline a 申请延期 asks for, read against the day of the mail (`at`): a 时限： line, else the words
-    before the first comma, else the whole text when it holds one deadline; None when none of these reads."""
-    tries = [*fields.get("时限", [])[:1]]
-    head = _CLAUSE.split(said_text, 1)[0] if said_text else ""
-    tries += [head, said_text]
-    for text in tries:
-        if text and isinstance(found := read_deadline(text, at, app.calendar), Deadline):
-            return found
-    return None
+def asked_deadline(text: str, at, app) -> Deadline | None:
+    """The deadline a 申请延期 asks for (`text`: what follows the word, as recorded), read against the day of the
+    mail (`at`), so that reading it again later gives the same moment: a 时限： line; else the words before the
+    first comma when they are only the expression (12月9日前, 延至12月9日前); else the whole text when it holds
+    one deadline and no other date. None when none of these reads: the unit is asked to write it plainly."""
+    from daemon.jiaoban.reader import fields_of
+    lines = (text or "").split("\n")
+    fields, rest = fields_of(lines)
+    if fields.get("时限"):
+        found = read_deadline(fields["时限"][0], at, app.calendar)
+        return found if isinstance(found, Deadline) else None
+    body = "\n".join(rest).strip()
+    head = _CLAUSE.split(body, 1)[0].strip()
+    found = read_deadline(head, at, app.calendar) if head else None
+    if isinstance(found, Deadline) and _FILLER.fullmatch(head.replace(found.text, "", 1).strip()):
+        return found
+    found = read_deadline(body, at, app.calendar) if body else None
+    return found if isinstance(found, Deadline) else None
 
 
 def _reason(text: str, asked: Deadline) -> str:
-    """The reason of 申请延期：<deadline>，<reason>: what is left once the expression is taken out."""
-    parts = _CLAUSE.split(text, 1)
-    if len(parts) == 2 and asked.text and asked.text in parts[0]:
-        return parts[1].strip(_AFTER)
-    return (text.replace(asked.text, "", 1) if asked.text else text).strip(_AFTER)
+    """The reason of 申请延期：<deadline>，<reason>: the text without the 时限 line or the leading expression."""
+    from daemon.jiaoban.reader import fields_of
+    fields, rest = fields_of((text or "").split("\n"))
+    body = "\n".join(rest).strip()
+    parts = _CLAUSE.split(body, 1)
+    if asked.text and asked.text in parts[0] and _FILLER.fullmatch(parts[0].replace(asked.text, "", 1).strip()):
+        return parts[1].strip(_AFTER) if len(parts) == 2 else ""
+    return body.strip(_AFTER)
 
 
 def extend(act, word) -> None:
@@ -271,7 +284,7 @@ def extend(act, word) -> None:
         core.send(app, "jb_extend", _staff(act), req, action=f"{unit}逾期后申请延期，未受理，告知办公室",
                   mode="late", unit_name=unit, text=text, old_line=_now_line(act, task.deadline_at))
         raise Refused(OVERDUE)
-    asked = asked_deadline(text, act.reply.fields, now, app)
+    asked = asked_deadline(text, now, app)
     if asked is None:
         raise Refused("未能确定申请延至何时。请写明日期，如“申请延期：12月5日前，因……”。")
     if task.deadline_at is not None and asked.at <= task.deadline_at:
@@ -299,7 +312,7 @@ def decide_extension(act, word) -> None:
     verdict = act.verdict.verb if act.verdict is not None else None
     leader = _name(act, act.sender)
     text = (act.reply.new_text or "").strip()
-    asked = asked_deadline(asked_op.text, {}, asked_op.at, app) if asked_op is not None else None
+    asked = asked_deadline(asked_op.text, asked_op.at, app) if asked_op is not None else None
     if act.reply.word == Word.READ and verdict != Verb.APPROVE:
         return _ask_leader(act, "“阅”不是对延期申请的批复")
     if verdict == Verb.APPROVE:
@@ -375,7 +388,7 @@ def _ask_leader(act, why: str) -> None:
     app, req, task, step = act.app, act.req, act.task, act.step
     asked_op = (Opinion.select().where((Opinion.step == step) & (Opinion.decision == "申请延期"))
                 .order_by(Opinion.id).first())
-    asked = asked_deadline(asked_op.text, {}, asked_op.at, app) if asked_op is not None else None
+    asked = asked_deadline(asked_op.text, asked_op.at, app) if asked_op is not None else None
     core.send(app, "jb_extend", [act.sender], req, step, action="延期批复意思不明，询问领导", coded=True,
               reply_to_mail=_reply_to(act), mode="question", why=why, leader_said=(act.reply.new_text or "").strip(),
               unit_name=asked_op.name if asked_op is not None else _name(act, task.lead),
