@@ -4,6 +4,7 @@ chase's) transaction; nothing here talks to IMAP or SMTP."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from daemon import clock, outbox
@@ -12,10 +13,21 @@ from daemon.jiaoban import KIND, STATE_LABELS, STEP_LABELS, VERIFYING
 from daemon.models import ACTIVE, APPROVED_STEP, CANCELLED, DeadlineChange, Opinion, Request, Round, Step, Task
 
 log = logging.getLogger("officeflow.jiaoban")
+CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
 def is_jiaoban(req: Request | None) -> bool:
     return req is not None and req.kind == KIND
+
+
+def same_party(directory, sender: str, address: str) -> bool:
+    """The sender is `address`, its delegate, or another address of the same unit."""
+    if not address:
+        return False
+    if address in directory.principals_for(sender):
+        return True
+    unit = directory.unit_of(sender)
+    return unit is not None and directory.unit_of(address) == unit
 
 
 def task_of(req: Request) -> Task:

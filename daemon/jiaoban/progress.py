@@ -55,8 +55,7 @@ def _unit_name(act) -> str:
 
 
 def _is_lead(act) -> bool:
-    from daemon.jiaoban.table import same_party
-    return same_party(act.app.directory, act.sender, act.task.lead)
+    return core.same_party(act.app.directory, act.sender, act.task.lead)
 
 
 def _round(act):
@@ -74,10 +73,9 @@ def _signed(act) -> None:
 
 def _unit_step(act, address: str, kinds=UNIT_STEPS) -> Step | None:
     """The active step of the current round that `address` (or its unit) holds."""
-    from daemon.jiaoban.table import same_party
     d = act.app.directory
     for step in core.active_steps(act.req, *kinds):
-        if step.round == act.task.round and any(same_party(d, address, a) for a in step.approvers):
+        if step.round == act.task.round and any(core.same_party(d, address, a) for a in step.approvers):
             return step
     return None
 
@@ -114,7 +112,7 @@ def _fmt(act, at) -> str:
     return format_deadline(at.astimezone(act.app.tz), clock.now())
 
 
-def _now_line(act, at) -> str:
+def _deadline_line(act, at) -> str:
     return core.deadline_line(act.app, at)
 
 
@@ -282,7 +280,7 @@ def extend(act, word) -> None:
     unit = _unit_name(act)
     if task.deadline_at is not None and now > task.deadline_at:
         core.send(app, "jb_extend", _staff(act), req, action=f"{unit}逾期后申请延期，未受理，告知办公室",
-                  mode="late", unit_name=unit, text=text, old_line=_now_line(act, task.deadline_at))
+                  mode="late", unit_name=unit, text=text, old_line=_deadline_line(act, task.deadline_at))
         raise Refused(OVERDUE)
     asked = asked_deadline(text, now, app)
     if asked is None:
@@ -295,7 +293,7 @@ def extend(act, word) -> None:
     core.record(req, act.sender, unit, "申请延期", text, step)
     core.set_state(req, EXTENDING)
     info = dict(unit_name=unit, text=text, reason=_reason(text, asked),
-                old_line=_now_line(act, task.deadline_at), new_line=_now_line(act, asked.at))
+                old_line=_deadline_line(act, task.deadline_at), new_line=_deadline_line(act, asked.at))
     core.send(app, "jb_extend", [task.leader], req, step, action=f"{unit}申请延期，报{_name(act, task.leader)}审批",
               attachments=_files(act), coded=True, mode="ask", **info)
     core.send(app, "jb_extend", _staff(act), req, action=f"{unit}申请延期（抄送办公室）", mode="copy", **info)
@@ -331,7 +329,7 @@ def decide_extension(act, word) -> None:
         core.close_step(step, APPROVED_STEP, act.sender)
         core.set_state(req, DOING)
         info = dict(granted=True, leader_said=text, old_line=_fmt(act, old) if old else "",
-                    new_line=_now_line(act, granted), asked_line=_fmt(act, asked.at) if asked else "")
+                    new_line=_deadline_line(act, granted), asked_line=_fmt(act, asked.at) if asked else "")
         for unit_step in [s for s in core.active_steps(req, *UNIT_STEPS) if s.round == task.round]:
             core.send(app, "jb_extend_result", unit_step.approvers, req, unit_step, coded=True,
                       action=f"延期获批，新时限告知{_name(act, unit_step.approvers[0])}",
@@ -344,7 +342,7 @@ def decide_extension(act, word) -> None:
         core.record(req, act.sender, leader, "不同意", text, step)
         core.close_step(step, REJECTED_STEP, act.sender)
         core.set_state(req, DOING)
-        info = dict(granted=False, leader_said=text, old_line=_now_line(act, task.deadline_at),
+        info = dict(granted=False, leader_said=text, old_line=_deadline_line(act, task.deadline_at),
                     asked_line=_fmt(act, asked.at) if asked else "")
         lead = _lead_step(act)
         core.send(app, "jb_extend_result", lead.approvers if lead else [task.lead], req, lead, coded=lead is not None,
@@ -394,7 +392,7 @@ def _ask_leader(act, why: str) -> None:
               unit_name=asked_op.name if asked_op is not None else _name(act, task.lead),
               text=asked_op.text if asked_op is not None else "", reason=_reason(asked_op.text, asked)
               if asked_op is not None and asked is not None else "",
-              old_line=_now_line(act, task.deadline_at), new_line=_now_line(act, asked.at) if asked else "")
+              old_line=_deadline_line(act, task.deadline_at), new_line=_deadline_line(act, asked.at) if asked else "")
     act.pipe.note(f"延期批复未能确定（{why}），未作处理，已询问{_name(act, act.sender)}", "not_understood", req, ignored=True,
                   step=step)
 
@@ -438,16 +436,16 @@ def keep(act, word) -> None:
 def earlier_round(act) -> bool:
     """A unit answering a mail of an earlier round (its step's round < the task's): answered 「该事项已进入第N轮，
     请回复最新通知」 and noted; True when so (for explain to call before anything else)."""
-    from daemon.jiaoban.table import Role, subject_code
-    if not any(r in (Role.LEAD, Role.CO) for r in act.roles) or act.task.round <= 1:
+    if not any(r.name in ("LEAD", "CO") for r in act.roles) or act.task.round <= 1:
         return False
     rounds = []
     if act.ref is not None and act.ref.step_id:
         step = Step.get_or_none(Step.id == act.ref.step_id)
         if step is not None:
             rounds.append(step.round)
-    code = subject_code(act)
-    if code:
+    codes = core.CODE_IN_SUBJECT.findall(act.pipe.mail.subject)
+    if codes:
+        code = codes[-1]
         step = Step.get_or_none((Step.request == act.req) & (Step.code == code))
         if step is not None:
             rounds.append(step.round)
