@@ -270,7 +270,8 @@ def test_an_extension_refused_keeps_the_deadline_and_tells_the_lead_unit(world):
 
 
 @pytest.mark.parametrize("answer", ["已阅", "阅", "好的，我再想想", "原则同意", "同意吗？", "不是不同意",
-                                    "同意延期至12月10日"])
+                                    "同意延期至12月10日", "同意，12月8日或12月10日均可",
+                                    "不同意\n时限：12月7日前", "同意\n时限：节后"])
 def test_a_doubtful_decision_is_asked_about_never_guessed(world, answer):
     req = world.dispatched()
     mail = ask_extension(world, req)

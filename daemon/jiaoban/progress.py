@@ -14,7 +14,7 @@ from daemon import clock, outbox
 from daemon.deadline import Deadline, format_deadline
 from daemon.deadline import read as read_deadline
 from daemon.jiaoban import CO, COORDINATE, DOING, EXTEND, EXTENDING, LEAD, REASSIGN, UNIT_STEPS, core
-from daemon.jiaoban.reader import Word
+from daemon.jiaoban.reader import Word, fields_of
 from daemon.models import APPROVED_STEP, REJECTED_STEP, DeadlineChange, Mail, Opinion, Step
 from daemon.replies import Verb
 from daemon.workflow import Refused
@@ -178,7 +178,7 @@ def _told_only_report(act) -> bool:
 
 
 def _only_report(act, co: bool) -> None:
-    step = _unit_step(act, act.sender) if not co else None
+    step = None if co else act.step         # a co-unit's step is closed by then: its answer carries no code
     act.pipe.answer("jb_only_report", core.ctx(act.app, act.req, act.task, co=co, unit_name=_unit_name(act),
                                                coded=step is not None),
                     act.req, action="告知办结须由承办单位以“办结：”报告" if co else "告知办结须以“办结：”报告",
@@ -244,7 +244,6 @@ def asked_deadline(text: str, at, app) -> Deadline | None:
     mail (`at`), so that reading it again later gives the same moment: a 时限： line; else the words before the
     first comma when they are only the expression (12月9日前, 延至12月9日前); else the whole text when it holds
     one deadline and no other date. None when none of these reads: the unit is asked to write it plainly."""
-    from daemon.jiaoban.reader import fields_of
     lines = (text or "").split("\n")
     fields, rest = fields_of(lines)
     if fields.get("时限"):
@@ -261,7 +260,6 @@ def asked_deadline(text: str, at, app) -> Deadline | None:
 
 def _reason(text: str, asked: Deadline) -> str:
     """The reason of 申请延期：<deadline>，<reason>: the text without the 时限 line or the leading expression."""
-    from daemon.jiaoban.reader import fields_of
     fields, rest = fields_of((text or "").split("\n"))
     body = "\n".join(rest).strip()
     parts = _CLAUSE.split(body, 1)
@@ -338,6 +336,8 @@ def decide_extension(act, word) -> None:
                   unit_name="办公室", staff=True, **info)
         return act.pipe.note(f"{leader}同意延期，时限改为{_fmt(act, granted)}", "decision", req,
                              step=step)
+    if verdict == Verb.REJECT and act.reply.fields.get("时限"):
+        return _ask_leader(act, "批复为不同意，却写有时限")
     if verdict == Verb.REJECT:
         core.record(req, act.sender, leader, "不同意", text, step)
         core.close_step(step, REJECTED_STEP, act.sender)
@@ -371,6 +371,8 @@ def _granted(act, asked: Deadline | None):
         # a date in the opinion that differs from the one asked: which one is meant?
         opinion = act.verdict.opinion if act.verdict is not None else ""
         said = read_deadline(opinion, now, act.app.calendar) if opinion else None
+        if said is not None and not isinstance(said, Deadline) and said.reason.startswith("含两个不同的时限"):
+            return None, f"批复中{said.reason.removeprefix('含')}"
         if isinstance(said, Deadline) and said.at != asked.at:
             return None, (f"批复中提到{_fmt(act, said.at)}，与申请的{_fmt(act, asked.at)}不一致；"
                           "如同意延至该日期，请另起一行写“时限：……”")
@@ -393,8 +395,8 @@ def _ask_leader(act, why: str) -> None:
               text=asked_op.text if asked_op is not None else "", reason=_reason(asked_op.text, asked)
               if asked_op is not None and asked is not None else "",
               old_line=_deadline_line(act, task.deadline_at), new_line=_deadline_line(act, asked.at) if asked else "")
-    act.pipe.note(f"延期批复未能确定（{why}），未作处理，已询问{_name(act, act.sender)}", "not_understood", req, ignored=True,
-                  step=step)
+    act.pipe.note(f"延期批复未能确定（{why}），未作处理，已询问{_name(act, act.sender)}", "not_understood", req,
+                  ignored=True, step=step)
 
 
 # -- 申请改派 and 维持 ----------------------------------------------------------------------------------------
