@@ -247,6 +247,18 @@ def test_a_deadline_line_in_the_approval_grants_that_date_instead(world):
     assert "12月8日（周二）17:30前" in told.text and "申请延至12月9日" in told.text
 
 
+def test_the_leader_may_answer_with_a_button_a_new_mail_with_the_code(world):
+    import html
+    import urllib.parse
+    req = world.dispatched()
+    mail = ask_extension(world, req)
+    links = [html.unescape(h) for h in re.findall(r'href="(mailto:[^"]+)"', mail.html)]
+    assert len(links) == 2
+    query = urllib.parse.parse_qs(links[0].split("?", 1)[1])
+    world.send("li@t.test", query["subject"][0], query["body"][0])
+    assert core.task_of(req).deadline_at == at("2026-12-09T17:30:00+08:00")
+
+
 def test_the_leaders_delegate_may_decide(world):
     req = world.dispatched()
     mail = ask_extension(world, req)
