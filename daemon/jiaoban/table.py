@@ -8,17 +8,16 @@ roles, word) and whose check passes is applied; no row is an explanation to the 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 
 from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, COORDINATE, DOING, EXTEND, EXTENDING,
                             OPEN_STATES, READ, READING, REASSIGN, RUNNING, UNIT_STEPS, VERIFY, VERIFYING)
 from daemon.jiaoban import change, chase, dispatch, progress, report, views
+from daemon.jiaoban.core import CODE_IN_SUBJECT as _CODE_IN_SUBJECT
+from daemon.jiaoban.core import same_party
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
 from daemon.rules import ANY, Check, Transition
-
-_CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
 class Role(enum.Enum):
@@ -28,16 +27,6 @@ class Role(enum.Enum):
     LEAD = "承办单位"
     CO = "协办单位"
     STRANGER = "其他人"
-
-
-def same_party(directory, sender: str, address: str) -> bool:
-    """The sender is `address`, its delegate, or another address of the same unit."""
-    if not address:
-        return False
-    if address in directory.principals_for(sender):
-        return True
-    unit = directory.unit_of(sender)
-    return unit is not None and directory.unit_of(address) == unit
 
 
 def role_of(directory, sender: str, task) -> tuple[Role, ...]:
