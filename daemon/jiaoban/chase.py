@@ -273,12 +273,13 @@ def send_list(app, unit: str, matters: list[Matter], now: datetime, flagged: dic
     shown, left = items[:MAX_ITEMS], max(0, len(items) - MAX_ITEMS)
     for n, i in enumerate(shown, 1):
         i["seq"] = n
+    example = next((i for i in shown if i["due"]), shown[0] if shown else None)
     overdue = any(OVERDUE in i["due"] for i in shown)
     kind = OVERDUE if overdue or by_office else REMIND
     name = d.name_of(unit)
     ctx = {"req": None, "unit_name": name, "items": shown, "left": left, "kind": kind, "by_office": by_office,
            "due_total": sum(1 for i in shown if i["due"]), "reply_by": _reply_by(app, now),
-           "example": next((i["seq"] for i in shown if i["due"]), 1)}
+           "example": example["seq"] if example else 1, "example_number": example["number"] if example else ""}
     named = "、".join(f"{i['seq']}.{i['number']}" + (f"〔{'、'.join(i['due'])}〕" if i["due"] else "") for i in shown)
     action = f"{'办公室催办' if by_office else kind}，交办提醒{name}共{len(shown)}件：{named}"
     cc = list(app.cfg.office.staff) if kind == OVERDUE else []
