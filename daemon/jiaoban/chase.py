@@ -18,6 +18,7 @@ import peewee as pw
 
 from daemon import clock, limits, outbox
 from daemon.deadline import WEEKDAYS, describe, working_days_left
+from daemon.jiaoban.reader import read
 from daemon.jiaoban import (CHECKING, CLARIFYING, CO, COORDINATE, EXTENDING, KIND, LEAD, REASSIGN, RUNNING,
                             UNIT_STEPS, VERIFYING, core)
 from daemon.models import ACTIVE, Job, Mail, Opinion, Request, Round, Step, Task, db
@@ -214,6 +215,8 @@ def dues(app, m: Matter, now: datetime) -> list[tuple[str, datetime]]:
 
 def _claim(name: str) -> bool:
     """Inside the caller's transaction: True for the one daemon that records `name` first."""
+    if Job.select().where(Job.name == name).exists():
+        return False                    # claimed before: no write each run for what is long done
     try:
         with db.atomic():
             Job.create(name=name, done_at=clock.now())
@@ -406,7 +409,7 @@ def remind_now(act, word) -> None:
 # -- a reply to a list ----------------------------------------------------------------------------------------
 
 _SEVERAL = re.compile(r"^\s*(?:第\s*)?\d{1,3}\s*(?:项\s*)?(?:[、,，和及与/]|\s+)\s*(?:第\s*)?\d{1,3}(?!\d)")
-_ONE = re.compile(r"^\s*(?:第\s*)?(\d{1,3})(?:\s*项|\s*[.．、)）:：]|\s|(?=[^\d]))")
+_ONE = re.compile(r"^\s*(?:第\s*)?(\d{1,3})(?:\s*项|\s*[.．](?!\d)|\s*[、)）:：]|\s)")
 
 
 def _list_of(pipe) -> Mail | None:
@@ -449,8 +452,9 @@ def item_named(app, first_line: str, items: list[Mail]) -> tuple[Mail | None, st
         return (hit[0], "") if hit else (None, f"{m.group(0)}不在该提醒所列事项之中")
     if _SEVERAL.match(line):
         return None, "来信开头写了多个序号"
-    if (m := _ONE.match(line)) is not None:
-        n = int(m[1])
+    said = read(line)                   # 2进展：… (a 序号 right before a keyword)
+    if said.item is not None or (m := _ONE.match(line)) is not None:
+        n = said.item if said.item is not None else int(m[1])
         hit = [i for i in items if i.message_id.endswith(f"#{n}")]
         return (hit[0], "") if hit else (None, f"该提醒中没有第{n}项")
     return None, ""
@@ -460,6 +464,8 @@ def list_reply(pipe, reply) -> tuple[Request | None, Mail | None] | None:
     """A reply to a 交办提醒 list, which belongs to no single matter: (the matter, the record of its item) for
     the item whose 序号 or number begins the reply — a list of one item needs none; (None, None) when it names
     none or several (the sender is asked which); None when the mail answers no list."""
+    if getattr(reply.verb, "value", "") == "查询" or pipe.asks_query(reply):
+        return None                     # 查询 is answered as any 查询 is, by the number it names
     listed = _list_of(pipe)
     if listed is None:
         return None
