@@ -95,6 +95,33 @@ def test_progress_times():
     assert [local(x) for x in times] == ["2026-12-03 10:00", "2026-12-07 10:00"]
 
 
+ITEM_CASES = [
+    # first line of the reply, the 序号 it names (None: none), why none
+    ("2 进展：清单已核对过半。", 2, ""),
+    ("第2项 进展：……", 2, ""),
+    ("2、已完成初稿", 2, ""),
+    ("2. 已完成初稿", 2, ""),
+    ("督办〔2026〕3号 进展：……", 3, ""),
+    ("督办〔2026〕3号：办结：见附件", 3, ""),
+    ("进展：正在办理。", None, ""),
+    ("12月5日前可以办结", None, ""),              # a date, no 序号
+    ("1.5万元经费已到位", None, ""),
+    ("1、2 进展：均在办理。", None, "来信开头写了多个序号"),
+    ("督办〔2026〕1号、督办〔2026〕2号 进展：……", None, "来信开头写了多个编号"),
+    ("9 进展：……", None, "该提醒中没有第9项"),
+    ("督办〔2026〕9号 进展：……", None, "督办〔2026〕9号不在该提醒所列事项之中"),
+]
+
+
+@pytest.mark.parametrize("line,seq,why", ITEM_CASES)
+def test_the_item_a_reply_names(line, seq, why):
+    from types import SimpleNamespace as NS
+    app = NS(cfg=NS(jiaoban=NS(number_format="督办〔{year}〕{seq}号")))
+    items = [NS(message_id=f"of.1@t.test#{n}", request=NS(number=f"督办〔2026〕{n}号")) for n in (1, 2, 3)]
+    item, reason = jb.item_named(app, line, items)
+    assert (int(item.message_id.rpartition("#")[2]) if item else None, reason) == (seq, why)
+
+
 # -- in process ---------------------------------------------------------------------------------------------
 
 @pytest.fixture
