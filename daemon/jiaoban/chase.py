@@ -18,9 +18,9 @@ import peewee as pw
 
 from daemon import clock, limits, outbox
 from daemon.deadline import WEEKDAYS, describe, working_days_left
-from daemon.jiaoban.reader import read
 from daemon.jiaoban import (CHECKING, CLARIFYING, CO, COORDINATE, EXTENDING, KIND, LEAD, REASSIGN, RUNNING,
                             UNIT_STEPS, VERIFYING, core)
+from daemon.jiaoban.reader import read
 from daemon.models import ACTIVE, Job, Mail, Opinion, Request, Round, Step, Task, db
 from daemon.workcal import Duration, parse_duration
 
