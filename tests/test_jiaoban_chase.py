@@ -282,6 +282,17 @@ def test_a_reply_to_the_list_applies_to_the_item_it_names(world, monkeypatch):
     assert seen[-1].req.id == c.id and seen[-1].step.kind == "jb_co"
 
 
+def test_a_reply_to_the_list_found_by_the_code_in_its_subject(world, monkeypatch):
+    """A client that drops In-Reply-To and References: the list's code in the subject finds it."""
+    seen = _recording_progress(monkeypatch)
+    a, b, c, d = four_matters(world)
+    world.now("2026-12-02T08:40:00+08:00")
+    jb.run_chase(world.app)
+    listed = world.last_to("zonghe@t.test", "【交办提醒】")
+    world.send("zonghe@t.test", "回复：" + listed.subject, "4 进展：初稿已完成。")
+    assert len(seen) == 1 and seen[0].req.id == a.id
+
+
 def test_a_reply_to_the_list_without_a_number_is_asked_which(world, monkeypatch):
     seen = _recording_progress(monkeypatch)
     four_matters(world)

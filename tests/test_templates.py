@@ -196,10 +196,10 @@ JB_LIST = {**base(None), "unit_name": "综合科", "left": 0, "kind": "催办", 
                                "role": "协办", "last_progress": None, "ask_progress": False, "due": ["临期提醒"],
                                "extending": True}]}
 JB_DIGEST = {"total": 2, "sections": [
-    {"key": "unsigned", "title": "未签收", "waiting": False, "rows": [
+    {"key": "unsigned", "title": "未签收", "waiting": False, "count": 1, "more": 0, "rows": [
         {"number": "督办〔2026〕3号", "content": "起草年度安全生产检查通报", "leader": "李副总", "lead": "综合科",
          "deadline": "12月4日（周五）17:30前，剩 3 个工作日", "waited": "1个工作日", "note": "派发于12月1日10:12"}]},
-    {"key": "verifying", "title": "待核定", "waiting": True, "rows": [
+    {"key": "verifying", "title": "待核定", "waiting": True, "count": 101, "more": 100, "rows": [
         {"number": "督办〔2026〕4号", "content": "研究食堂管理办法", "leader": "王总", "lead": "",
          "deadline": "待明确", "waited": "2小时", "note": ""}]}], "overdue": []}
 CASES.update({
@@ -411,6 +411,7 @@ def test_the_jiaoban_list_and_digest_section(renderer):
     assert "交办事项临期提醒" in text and "〔临期〕" in text
     _, text, html = render(renderer, "digest_jiaoban")
     assert "四、交办事项" in text and "（1）未签收1件" in text and "五、系统提示" in text
-    assert "四、交办事项" in html and "五、系统提示" in html
+    assert "四、交办事项" in html and "五、系统提示" in html and "（另有100件未列出。）" in html
+    assert "（2）待核定101件" in text and "（另有100件未列出。）" in text
     _, text, _ = render(renderer, "digest")
     assert "交办" not in text and "四、系统提示" in text

@@ -592,7 +592,8 @@ def digest_section(app, now: datetime | None = None) -> dict | None:
             soon.append((deadline, row(req, task)))
     out["overdue"] = [r for _, r in sorted(overdue, key=lambda x: x[0])]
     out["due_soon"] = [r for _, r in sorted(soon, key=lambda x: x[0])]
-    sections = [{"key": k, "title": title, "rows": out[k], "waiting": k in _WAITING}
+    sections = [{"key": k, "title": title, "rows": out[k][:MAX_ITEMS], "count": len(out[k]),
+                 "more": max(0, len(out[k]) - MAX_ITEMS), "waiting": k in _WAITING}
                 for k, title in DIGEST_SECTIONS if out[k]]
     return {"sections": sections, "total": sum(len(v) for v in out.values()), **out}
 
