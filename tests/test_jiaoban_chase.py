@@ -46,6 +46,7 @@ REMIND_CASES = [
     ("2026-12-07 17:30", "1d", "2026-12-04 08:30"),
     ("2026-12-07 17:30", "9h", "2026-12-04 16:00"),     # Monday's 7.5h, then 1.5h of Friday
     ("2026-12-05 17:30", "0d", "2026-12-04 08:30"),     # a deadline on a Saturday: the working day before
+    ("2026-12-05 17:30", "2d", "2026-12-03 08:30"),     # two working days before Saturday: Friday, Thursday
     ("2026-10-09 17:30", "2d", "2026-09-30 08:30"),     # 国庆: 10月1日–7日 off
     ("2026-10-12 17:30", "1d", "2026-10-10 08:30"),     # the Saturday worked after 国庆 (调休) counts
     ("2026-10-12 17:30", "2d", "2026-10-09 08:30"),

@@ -85,14 +85,15 @@ def working_time_before(cal, at: datetime, amount: timedelta) -> datetime:
 
 def remind_at(cal, deadline_at: datetime, offset: str, digest_at: time) -> datetime | None:
     """When the 临期提醒 of one `remind_before` offset is due. "2d": at `digest_at` on the working day two
-    working days before the deadline's day ("0d": the deadline's day; a deadline on a day off counts from the
-    working day before it); "4h": that much office time before the deadline. None when that moment is not
+    working days before the deadline's day ("0d": the deadline's day, or the working day before it when the
+    deadline falls on a day off); "4h": that much office time before the deadline. None when that moment is not
     before the deadline."""
     amount, unit = _offset(offset)
     if unit == "d":
-        day = _workday_on_or_before(cal, _wall(cal, deadline_at).date())
+        day = _wall(cal, deadline_at).date()
         for _ in range(amount):
             day = _workday_on_or_before(cal, day - timedelta(days=1))
+        day = _workday_on_or_before(cal, day)
         due = datetime.combine(day, digest_at, tzinfo=cal.zone)
     else:
         due = working_time_before(cal, deadline_at, timedelta(minutes=amount * (60 if unit == "h" else 1)))
