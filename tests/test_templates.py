@@ -183,13 +183,47 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "flood_notice": ({**base(None), "mail": MAIL, "limit": 30}, False),
     "loop_alert": ({**base(None), "mail": MAIL, "sender": "unit1@example.test", "count": 3}, False),
 }
+JB_REQ = NS(number="督办〔2026〕3号", title="起草年度安全生产检查通报", unit_name="李副总", urgency="加急",
+            deadline=date(2026, 12, 4), state="jb_doing", attachments=[], code=CODE)
+JB_ITEM = {"seq": 1, "number": "督办〔2026〕3号", "leader": "李副总", "content": "起草年度安全生产检查通报",
+           "urgency": "加急", "deadline_line": "12月4日（周五）17:30前，逾期 2 个工作日", "overdue": True,
+           "role": "承办", "lead_name": "综合科", "last_progress": utc(2026, 12, 2, 2, 0), "ask_progress": True,
+           "due": ["催办", "请报进展"], "extending": False}
+JB_LIST = {**base(None), "unit_name": "综合科", "left": 0, "kind": "催办", "by_office": False, "due_total": 2,
+           "reply_by": "12月8日（周二）", "example": 1, "example_number": "督办〔2026〕3号",
+           "items": [JB_ITEM, {**JB_ITEM, "seq": 2, "number": "督办〔2026〕5号", "leader": "王总", "urgency": "",
+                               "deadline_line": "12月9日（周三）17:30前，剩 2 个工作日", "overdue": False,
+                               "role": "协办", "last_progress": None, "ask_progress": False, "due": ["临期提醒"],
+                               "extending": True}]}
+JB_DIGEST = {"total": 2, "sections": [
+    {"key": "unsigned", "title": "未签收", "waiting": False, "count": 1, "more": 0, "rows": [
+        {"number": "督办〔2026〕3号", "content": "起草年度安全生产检查通报", "leader": "李副总", "lead": "综合科",
+         "deadline": "12月4日（周五）17:30前，剩 3 个工作日", "waited": "1个工作日", "note": "派发于12月1日10:12"}]},
+    {"key": "verifying", "title": "待核定", "waiting": True, "count": 101, "more": 100, "rows": [
+        {"number": "督办〔2026〕4号", "content": "研究食堂管理办法", "leader": "王总", "lead": "",
+         "deadline": "待明确", "waited": "2小时", "note": ""}]}], "overdue": []}
+CASES.update({
+    "jb_list": (JB_LIST, False),
+    "jb_list_remind": ({**JB_LIST, "kind": "临期提醒", "items": JB_LIST["items"][1:], "example": 2,
+                        "example_number": "督办〔2026〕5号"}, False),
+    "jb_list_office": ({**JB_LIST, "by_office": True, "left": 3}, False),
+    "jb_list_which": ({**base(None), "mail": MAIL, "reply": REPLY, "why": "来信开头未写明序号或编号",
+                       "items": [{"seq": 1, "number": "督办〔2026〕3号", "content": "起草年度安全生产检查通报"}]}, False),
+    "jb_escalation": ({**base(JB_REQ), "task": NS(content=JB_REQ.title), "state_label": "办理中",
+                       "leader_name": "李副总", "lead_name": "综合科", "co_names": ["安全科"],
+                       "deadline_line": "12月4日（周五）17:30前，逾期 2 个工作日", "step_labels": {},
+                       "overdue_days": 2, "reminders": 2, "round_number": 1, "dispatched_at": utc(2026, 12, 1, 2, 12),
+                       "co_open": ["安全科"], "co_done": [], "lead_open": True, "extending": False,
+                       "last_progress": NS(at=utc(2026, 12, 3, 2, 0), name="综合科", text="初稿已完成。")}, False),
+    "digest_jiaoban": ({**CASES["digest"][0], "jiaoban": JB_DIGEST}, False),
+})
 DECIDING = {"review", "approval", "reminder"}
 
 
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert flood_notice loop_alert").split()
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert jb_list jb_list_which jb_escalation").split()
 
 
 def template_of(case: str) -> str:
@@ -367,3 +401,18 @@ def test_a_question_says_what_was_understood_and_offers_it(renderer):
     assert ">是</a>" in body
     _, text, _ = renderer.render("not_understood", {**CASES["not_understood_condition"][0], "code": CODE})
     assert "附有条件" in text and "是否意为" not in text
+
+
+def test_the_jiaoban_list_and_digest_section(renderer):
+    subject, text, html = render(renderer, "jb_list")
+    assert subject == f"【交办提醒】综合科：2件 {FINGERPRINT}"
+    assert "1. 督办〔2026〕3号（加急）〔催办〕" in text and "请报进展" in text and "延期申请待批" in text
+    assert text.index("督办〔2026〕3号") < text.index("督办〔2026〕5号")
+    _, text, _ = render(renderer, "jb_list_remind")
+    assert "交办事项临期提醒" in text and "〔临期〕" in text
+    _, text, html = render(renderer, "digest_jiaoban")
+    assert "四、交办事项" in text and "（1）未签收1件" in text and "五、系统提示" in text
+    assert "四、交办事项" in html and "五、系统提示" in html and "（另有100件未列出。）" in html
+    assert "（2）待核定101件" in text and "（另有100件未列出。）" in text
+    _, text, _ = render(renderer, "digest")
+    assert "交办" not in text and "四、系统提示" in text
