@@ -150,7 +150,8 @@ OFFICE = (Role.STAFF, Role.HEAD)
 UNITS = (Role.LEAD, Role.CO)
 
 TABLE: tuple[Transition, ...] = (
-    Transition(ANY, ANY, (Word.QUERY,), QUERY, views.query, "答复办理情况（按查看权限）"),
+    # any word: a 查询 in the subject alone (查询 督办〔2026〕3号, an empty text) is one too; the check decides
+    Transition(ANY, ANY, ANY, QUERY, views.query, "答复办理情况（按查看权限）"),
     Transition(OPEN_STATES, (Role.LEADER,), (Word.WITHDRAW,), ANY_MAIL, change.withdraw, "撤销，告知各单位"),
     Transition(OPEN_STATES, (Role.LEADER, *OFFICE), (Word.CORRECT,), ANY_MAIL, change.correct,
                "更正要素，向各单位发变更通知"),
