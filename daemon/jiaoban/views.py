@@ -13,7 +13,6 @@ from pathlib import Path
 
 from daemon import clock, limits
 from daemon.deadline import format_deadline, remaining_text, working_days_left
-from daemon.flows.base import Holding
 from daemon.jiaoban import (CANCELLED, CHECK, CLOSED, KIND, OPEN_STATES, REASSIGN, RUNNING, STATE_LABELS,
                             STEP_LABELS, UNIT_STEPS, VERIFY, core)
 from daemon.models import ACTIVE, DeadlineChange, Opinion, Request, Round, Step, Task
@@ -22,9 +21,11 @@ ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 PROGRESS_WORDS = ("进展", "协办完毕")
 
 
-def holding(app, req) -> Holding:
+def holding(app, req):
     """Who holds the 交办 now (the units while it is done, otherwise the office or the leader), since when,
-    and its deadline in force while it is done."""
+    and its deadline in force while it is done (a flows.Holding)."""
+    # imported here: importing daemon.flows.base runs daemon.flows, whose registry imports this module
+    from daemon.flows.base import Holding
     steps = core.active_steps(req)
     if not steps:
         return Holding("", None)
