@@ -339,3 +339,49 @@ def test_checking_and_reading_are_no_time_left(world):
     core.set_state(req, VERIFYING)
     assert records.list_lines(world.app)[0].split("\t")[1] == "待核定"
     assert Opinion.select().count() == 0 and mime  # nothing recorded by a view
+
+
+# -- the sandbox: a leader of the example office mails a sample 交办 ------------------------------------------
+
+def example_config():
+    from daemon.config import load_config
+    from daemon.sandbox import DEFAULT_CONFIG
+    return load_config(DEFAULT_CONFIG, need_secrets=False)
+
+
+def test_the_sample_jiaoban_is_a_leader_s_mail_the_office_can_read():
+    from email import message_from_bytes
+    from email.policy import default
+
+    from daemon import deadline, sandbox
+    from daemon.workcal import WorkCalendar
+    cfg = example_config()
+    msg = message_from_bytes(sandbox.sample_jiaoban(cfg).as_bytes(), policy=default)
+    leader = cfg.leaders[0]
+    assert msg["From"].addresses[0].addr_spec == leader.email and msg["Subject"].startswith("交办：")
+    text = msg.get_body(("plain",)).get_content()
+    assert "请财务科牵头，审计科配合" in text and text.rstrip().endswith(leader.name)
+    found = deadline.read(text, datetime.fromisoformat(NOW), WorkCalendar())
+    assert found.ok and found.at.date().isoformat() == "2026-12-08"
+    assert "交办领导" in sandbox.mailboxes(cfg)[leader.email] or "may 交办" in sandbox.mailboxes(cfg)[leader.email]
+
+
+def test_send_sample_jiaoban_reaches_the_office_mailbox(capsys):
+    from imap_tools import MailBoxUnencrypted
+
+    from daemon import sandbox
+    cfg = example_config()
+    with sandbox.MailSandbox(sandbox.mailboxes(cfg)) as sb:
+        assert sandbox.main(["--send-sample", "交办", "--smtp-port", str(sb.smtp_port)]) == 0
+        with MailBoxUnencrypted(sb.host, sb.imap_port, timeout=10).login(cfg.office.address, sandbox.PASSWORD) as mb:
+            [got] = list(mb.fetch(mark_seen=False))
+    assert got.subject == "交办：办公经费使用情况自查" and got.from_ == cfg.leaders[0].email
+    assert "已发送" in capsys.readouterr().out
+
+
+def test_the_banner_tells_how_to_send_a_sample_jiaoban():
+    from daemon import sandbox
+    cfg = example_config()
+    sb = sandbox.MailSandbox(sandbox.mailboxes(cfg))
+    text = sandbox._banner(cfg, sandbox.mailboxes(cfg), sb, Path("/tmp/sb"), sandbox.DEFAULT_CONFIG, True)
+    assert "officeflow sandbox --send-sample 交办 --smtp-port 0" in text and "请核定" in text
