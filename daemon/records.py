@@ -91,6 +91,7 @@ def active_steps(reqs: list[Request]) -> dict[int, Step]:
 def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     """Requests not finished yet (approved ones until 办结), oldest first; of one unit when unit_id is given."""
     q = Request.select().where(Request.state.in_(flows.unfinished_states())).order_by(Request.received_at)
+    q = q.where((Request.kind != JIAOBAN) | Request.kind.is_null())      # a leader's 交办 are listed apart
     if unit_id is not None:
         q = q.where(Request.unit_id == unit_id)
     reqs = list(q)

@@ -278,8 +278,12 @@ def test_a_leader_s_query_without_number_lists_their_open_matters(world):
 
 def test_a_query_without_number_from_a_unit_is_as_before(world):
     a_qingshi(world)
+    world.dispatched()
     world.send("unit1@t.test", "查询", "")
     assert world.last_to("unit1@t.test", "查询结果").subject == "查询结果：第一分公司在办请示1件"
+    world.send("clerk@t.test", "查询", "")              # the office's list of 请示 leaves the 交办 out
+    answer = world.last_to("clerk@t.test", "查询结果")
+    assert answer.subject == "查询结果：各单位在办请示1件" and "督办" not in answer.text
 
 
 # -- the command line ---------------------------------------------------------------------------------------------
@@ -325,6 +329,10 @@ def test_nothing_changes_for_the_qingshi_without_leaders(tmp_path, monkeypatch):
         assert w.last_to("unit1@t.test", "查询结果").subject == "查询结果：第一分公司在办请示1件"
         w.send("li@t.test", "查询", "")
         assert "未写明" in w.last_to("li@t.test", "查询结果").subject
+        path = tmp_path / "reg.csv"
+        assert records.export_csv(w.app, path) == 1
+        assert path.read_text(encoding="utf-8-sig").splitlines()[0].startswith(",".join(records.REGISTER_HEAD))
+        assert records.show_text(w.app, req).startswith(f"{req.number}  关于购置办公设备的请示\n  单位：第一分公司")
     finally:
         models.close()
 
