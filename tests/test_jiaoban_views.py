@@ -393,3 +393,12 @@ def test_the_banner_tells_how_to_send_a_sample_jiaoban():
     sb = sandbox.MailSandbox(sandbox.mailboxes(cfg))
     text = sandbox._banner(cfg, sandbox.mailboxes(cfg), sb, Path("/tmp/sb"), sandbox.DEFAULT_CONFIG, True)
     assert "officeflow sandbox --send-sample 交办 --smtp-port 0" in text and "请核定" in text
+
+
+def test_a_unit_s_text_that_begins_with_the_word_is_no_query(world):
+    world.dispatched()
+    world.send("li@t.test", "查询 督办〔2026〕1号", "李副总\n")          # the subject alone, a signature below
+    answer = world.last_to("li@t.test", "查询结果")
+    assert answer.subject.startswith("【督办〔2026〕1号】查询结果")
+    world.reply("zonghe@t.test", answer, "查询了去年的通报，正在起草")
+    assert not [m for m in world.mails_to("zonghe@t.test") if "查询结果" in m.subject]
