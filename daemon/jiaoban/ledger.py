@@ -16,7 +16,7 @@ from daemon import clock, outbox
 from daemon.deadline import format_deadline, working_days_left
 from daemon.jiaoban import (CANCELLED, CHECKING, CLARIFYING, CLOSED, DOING, EXTENDING, KIND, READING, STATE_LABELS,
                             VERIFYING)
-from daemon.jiaoban.views import EXTENDED, LATE, ON_TIME, Matter, closed_at, load, round_result
+from daemon.jiaoban.views import EXTENDED, LATE, ON_TIME, Matter, closed_at, later_changes, load, round_result
 from daemon.models import Request, Task
 
 log = logging.getLogger("officeflow.jiaoban")
@@ -122,6 +122,7 @@ def compute(matters: list[Matter], start: date, at: datetime, cal, name_of, whol
             c["new"] += 1
             c["new_cancelled"] += req.state == CANCELLED
         end = closed_at(m)
+        later = [(ch, old) for ch, old in later_changes(m) if ch.at <= at]
         if req.state == CLOSED and end is not None and end <= at:
             result = round_result(rnd)
             if end.astimezone(tz).year == year:
@@ -137,10 +138,10 @@ def compute(matters: list[Matter], start: date, at: datetime, cal, name_of, whol
                 c["deemed"] += deemed
                 led.closed.append({**row, "result": result or "—", "deemed": deemed,
                                    "days": f"{max(cal.working_days_between(req.received_at, end), 0):.1f}",
-                                   "changes": [_change(ch, name_of, tz) for ch in m.changes if ch.old_at is not None]})
-        for ch in m.changes:
-            if ch.old_at is not None and lo <= ch.at < hi:
-                led.changes.append({**_change(ch, name_of, tz), "number": req.number, "title": row["title"]})
+                                   "changes": [_change(ch, old, name_of, tz) for ch, old in later]})
+        for ch, old in later:
+            if lo <= ch.at < hi:
+                led.changes.append({**_change(ch, old, name_of, tz), "number": req.number, "title": row["title"]})
         state = _state_at(m, at)
         if end is not None and end <= at or state in (CLOSED, CANCELLED):
             continue
@@ -186,8 +187,8 @@ def _short(at: datetime | None, tz) -> str:
     return at.astimezone(tz).strftime("%m-%d %H:%M") if at else "—"
 
 
-def _change(ch, name_of, tz) -> dict:
-    return {"round": ch.round, "old": _short(ch.old_at, tz), "new": _short(ch.new_at, tz), "how": ch.how,
+def _change(ch, old, name_of, tz) -> dict:
+    return {"round": ch.round, "old": _short(old, tz), "new": _short(ch.new_at, tz), "how": ch.how,
             "by": name_of(ch.by) if ch.by else "—", "at": _short(ch.at, tz), "at_sort": ch.at}
 
 

@@ -162,11 +162,19 @@ def deadline_text(at: datetime | None, app, now: datetime | None = None, default
         "（默认时限）" if default else "")
 
 
+def later_changes(m: Matter) -> list[tuple[DeadlineChange, datetime | None]]:
+    """Every change of the deadline after the first 派发, each with the deadline it replaced (a new round's row
+    has none of its own: the previous round's deadline is the one it replaced)."""
+    rows = m.changes[1:] if m.changes and m.changes[0].old_at is None else m.changes
+    before = {r.number: r.deadline_at for r in m.rounds}
+    return [(c, c.old_at if c.old_at is not None else before.get(c.round - 1)) for c in rows]
+
+
 def changes_text(app, m: Matter, fmt) -> list[str]:
-    """Each change of the deadline after the first 派发: 12-04 17:30 → 12-09 17:30（延期，李副总，12-03 10:00）."""
+    """Each change of the deadline after the first 派发: 第1轮 12-04 17:30 → 12-09 17:30（延期，李副总，12-03 10:00）."""
     d = app.directory
-    return [f"第{c.round}轮 {fmt(c.old_at)} → {fmt(c.new_at)}（{c.how}，{d.name_of(c.by) if c.by else '-'}，"
-            f"{fmt(c.at)}）" for c in m.changes if c.old_at is not None]
+    return [f"第{c.round}轮 {fmt(old)} → {fmt(c.new_at)}（{c.how}，{d.name_of(c.by) if c.by else '-'}，{fmt(c.at)}）"
+            for c, old in later_changes(m)]
 
 
 def working_days_taken(app, m: Matter) -> str:
@@ -342,8 +350,9 @@ def csv_row(app, m: Matter) -> list[str]:
     fmt = _fmt(app)
     day = lambda x: x.astimezone(app.tz).date().isoformat() if x else ""  # noqa: E731
     first, cur = m.first, m.current
-    original = first.base_deadline_at if first is not None and first.base_deadline_at else (
-        m.changes[0].new_at if m.changes else t.deadline_at)
+    # 原定时限: as first dispatched (the 派发 row of the deadline changes), whatever came after
+    original = next((c.new_at for c in m.changes if c.old_at is None and c.new_at is not None), None) or (
+        first.base_deadline_at if first is not None and first.base_deadline_at else t.deadline_at)
     progress = cur.last_progress_at if cur is not None and cur.last_progress_at else (
         m.last_progress.at if m.last_progress else None)
     leader = d.name_of(t.leader) + (f"（{d.name_of(t.by)}代）" if t.by and t.by != t.leader else "")
