@@ -313,7 +313,11 @@ def show_text(app, req: Request, mails: list[dict]) -> str:
             out.append(f"    要求：{r.requirements}")
         out.append(f"    派发：{fmt(r.dispatched_at)}    时限：{fmt(r.deadline_at)}"
                    + (f"（延期前：{fmt(r.base_deadline_at)}）" if r.base_deadline_at != r.deadline_at else ""))
-        out.append(f"    签收：{fmt(r.signed_at)}    最近进展：{fmt(r.last_progress_at)}    催办：{v['reminders']}次"
+        following = next((n.dispatched_at for n in m.rounds if n.number > r.number and n.dispatched_at), None)
+        said = [o.at for o in m.progress if r.dispatched_at and o.at >= r.dispatched_at
+                and (following is None or o.at < following)]
+        out.append(f"    签收：{fmt(r.signed_at)}    最近进展：{fmt(r.last_progress_at or max(said, default=None))}"
+                   f"    催办：{v['reminders']}次"
                    + (f"    逾期督办：{fmt(r.escalated_at)}" if r.escalated_at else ""))
         out.append(f"    办结报告：{fmt(r.reported_at)}" + (f"｜{_one_line(r.report)}" if r.report else ""))
         out.append(f"    核报：{fmt(r.checked_at)}" + (f"（{v['checked_by']}）" if v["checked_by"] else "")
