@@ -21,18 +21,18 @@ ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 PROGRESS_WORDS = ("进展", "协办完毕")
 
 
-def holding(app, req):
+def holding(app, req, steps=None, task=None):
     """Who holds the 交办 now (the units while it is done, otherwise the office or the leader), since when,
-    and its deadline in force while it is done (a flows.Holding)."""
+    and its deadline in force while it is done (a flows.Holding); `steps` and `task` when already read."""
     # imported here: importing daemon.flows.base runs daemon.flows, whose registry imports this module
     from daemon.flows.base import Holding
-    steps = core.active_steps(req)
+    steps = core.active_steps(req) if steps is None else steps
     if not steps:
         return Holding("", None)
     d = app.directory
     units = [s for s in steps if s.kind in UNIT_STEPS]
     if units:
-        task = core.task_of(req)
+        task = task or core.task_of(req)
         return Holding("、".join(d.name_of(a) for s in units for a in s.approvers),
                        min(s.activated_at for s in units), task.deadline_at)
     step = steps[0]
@@ -220,7 +220,7 @@ def open_list_rows(app, matters: list[Matter], now: datetime | None = None) -> l
     now = now or clock.now()
     rows = []
     for m in matters:
-        h = holding(app, m.req)
+        h = holding(app, m.req, m.steps, m.task)
         rows.append({"number": m.req.number, "title": m.task.content or m.req.title,
                      "state_label": STATE_LABELS.get(m.req.state, m.req.state), "holder": h.who,
                      "lead": app.directory.name_of(m.task.lead) if m.task.lead else "",
@@ -238,7 +238,7 @@ def status_ctx(app, req: Request, mails: list[dict], now: datetime | None = None
     """What the 查询 answer about one 交办 shows (template jb_status)."""
     now = now or clock.now()
     m = matter(req)
-    h = holding(app, req)
+    h = holding(app, req, m.steps, m.task)
     d = app.directory
     opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
                 for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
@@ -287,7 +287,7 @@ def show_text(app, req: Request, mails: list[dict]) -> str:
     d = app.directory
     fmt = _fmt(app)
     now = clock.now()
-    h = holding(app, req)
+    h = holding(app, req, m.steps, t)
     by = f"（由{d.name_of(t.by)}代为交办）" if t.by and t.by != t.leader else ""
     out = [f"{req.number}  {t.content or req.title}",
            f"  交办领导：{d.name_of(t.leader)} <{t.leader}>{by}    来源：{t.source or '-'}",
