@@ -286,6 +286,24 @@ def run_weekly(app: App, force: bool = False) -> bool:
     return True
 
 
+def run_jb_ledger(app: App, force: bool = False) -> bool:
+    """At jiaoban.weekly_report: last week's 交办 台账 to each leader and the head, once a week (SPEC §6.7)."""
+    from daemon.jiaoban import ledger
+    local = clock.now().astimezone(app.tz)
+    weekday, at = app.cfg.jiaoban.weekly_report
+    # later in the week only to catch up on a 台账 the daemon missed, not on its very first day
+    due = (local.weekday(), local.time()) >= (weekday, at) and (
+        local.weekday() == weekday or _last_job("jb-ledger-") is not None)
+    if not app.cfg.leaders or not (force or due):
+        return False
+    iso = local.isocalendar()
+    with db.atomic():
+        if not _claim_job(f"jb-ledger-{iso.year}-W{iso.week:02d}"):
+            return False
+        ledger.send(app, ledger.last_complete_week(local.date()))
+    return True
+
+
 def weekly_context(app: App, monday: date, since: datetime | None = None) -> dict:
     """Last week; or, when a summary was skipped (a week without a working day), everything since the last one."""
     from daemon.workflow import step_label
@@ -343,7 +361,7 @@ def _span(cal, amount: timedelta) -> str:
 
 def run_all(app: App) -> None:
     """Every periodic duty that may be due now; each isolated so one failure does not stop the others."""
-    for job in (run_due, jb_chase.run_chase, run_digest, run_weekly, resend_forms):
+    for job in (run_due, jb_chase.run_chase, run_digest, run_weekly, run_jb_ledger, resend_forms):
         try:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback

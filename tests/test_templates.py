@@ -223,7 +223,55 @@ DECIDING = {"review", "approval", "reminder"}
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert flood_notice loop_alert jb_list jb_list_which jb_escalation").split()
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert jb_list jb_list_which jb_escalation").split() + [
+             "jb_status", "jb_ledger"]
+
+
+# 交办 (SPEC §6): the 查询 answer about one matter or a leader's open ones, and the weekly 台账
+def _jb_ledger(whole: bool):
+    from daemon.jiaoban.ledger import Ledger
+    row = {"number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报", "lead": "综合科", "leader": "李副总",
+           "deadline": "12月4日（周五）17:30前", "reminders": 2}
+    change = {"round": 1, "old": "12-04 17:30", "new": "12-09 17:30", "how": "延期", "by": "李副总", "at": "12-03 10:00"}
+    counts = {"new": 3, "new_cancelled": 1, "closed": 2, "按期": 1, "延期后办结": 1, "逾期办结": 0, "deemed": 1, "open": 4,
+              "not_due": 1, "overdue": 2, "reading": 1, "year_closed": 9, "year_on_time": 7, "rate": "77.8%",
+              "year": 2026}
+    led = Ledger(date(2026, 11, 30), date(2026, 12, 6), utc(2026, 12, 6, 16, 0), True,
+                 "" if whole else "李副总", whole, counts,
+                 overdue=[{**row, "days": 2, "last_progress": "12-02 初稿已完成"}],
+                 reading=[{**row, "reported_at": utc(2026, 12, 4, 8, 40), "checked_at": None, "result": "按期"}],
+                 running=[{**row, "state_label": "办理中", "left": "剩 3 个工作日"}],
+                 closed=[{**row, "result": "延期后办结", "deemed": True, "days": "6.2", "changes": [change]}],
+                 changes=[{**change, "number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报"}],
+                 units=[{"name": "综合科", "open": 2, "overdue": 1, "closed": 5, "on_time": 4}] if whole else [])
+    return {**base(None), "ledger": led, "c": counts}
+
+
+JB_REQ = make_req(number="督办〔2026〕3号", title="起草年度安全生产检查通报", unit_name="李副总", sender="li@example.test",
+                  attachments=[], findings=[], urgency="加急")
+JB_TASK = NS(content="起草年度安全生产检查通报", requirements="突出问题整改，不超过两页。")
+JB_ROUND = {"number": 1, "dispatched_at": utc(2026, 12, 1, 3, 0), "signed_at": utc(2026, 12, 1, 4, 0),
+            "reminders": 1, "reported_at": utc(2026, 12, 4, 8, 40), "result": "按期", "checked_at": utc(2026, 12, 4, 9, 0),
+            "checked_by": "办公室", "check_opinion": "报告如实", "read_at": None, "deemed": False, "instruction": ""}
+CASES.update({
+    "jb_status": ({**base(JB_REQ), "mail": MAIL, "task": JB_TASK, "state_label": "待阅示", "holder": "李副总",
+                   "since": utc(2026, 12, 4, 9, 0), "leader_name": "李副总", "lead_name": "综合科", "co_names": ["安全科"],
+                   "deadline_line": "12月4日（周五）17:30前", "rounds": [JB_ROUND],
+                   "last_progress": {"at": utc(2026, 12, 2, 1, 0), "name": "综合科", "decision": "进展", "text": "初稿已完成"},
+                   "changes": ["第1轮 2026-12-04 17:30 → 2026-12-09 17:30（延期，李副总，2026-12-03 10:00）"],
+                   "opinions": [{"at": utc(2026, 12, 2, 1, 0), "name": "综合科", "decision": "进展", "text": "初稿已完成"}],
+                   "mails": [{"at": utc(2026, 12, 1, 2, 12), "direction": "收", "who": "李副总", "subject": "交办",
+                              "action": "登记"}]}, False),
+    "jb_status_listing": ({**base(None), "mail": MAIL, "listing": True, "leader_name": "李副总",
+                           "matters": [{"number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报", "state_label": "办理中",
+                                        "holder": "综合科", "lead": "综合科", "deadline": "12月4日（周五）17:30前",
+                                        "left": "逾期 2 个工作日", "overdue": 2}]}, False),
+    "jb_status_listing_empty": ({**base(None), "mail": MAIL, "listing": True, "leader_name": "李副总", "matters": []},
+                                False),
+    "jb_ledger": (_jb_ledger(False), False),
+    "jb_ledger_head": (_jb_ledger(True), False),
+    "query_denied_jiaoban": ({**base(None), "mail": MAIL, "number": "督办〔2026〕99号", "noun": "交办事项"}, False),
+})
 
 
 def template_of(case: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from daemon import mime
 from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, COORDINATE, DOING, EXTEND, EXTENDING,
                             OPEN_STATES, READ, READING, REASSIGN, RUNNING, UNIT_STEPS, VERIFY, VERIFYING)
 from daemon.jiaoban import change, chase, dispatch, progress, report, views
@@ -123,7 +124,16 @@ def _any_mail(act: Act) -> bool:
 
 
 NONE = Check("—", lambda act: True)
-QUERY = Check("主题或首行为“查询”", lambda act: act.reply.word == Word.QUERY or act.pipe.asks_query(act.reply))
+def _asks_query(act: Act) -> bool:
+    """查询 first in the text, or first in the subject of a mail whose text holds no keyword (查询 督办〔2026〕3号,
+    perhaps with a signature); a text that merely begins with the word (查询了相关资料……) is no 查询."""
+    if act.reply.word == Word.QUERY:
+        return True
+    subject = mime.strip_subject_prefixes(act.pipe.mail.subject or "")
+    return act.reply.word == Word.TEXT and subject.startswith("查询")
+
+
+QUERY = Check("主题或首行为“查询”", _asks_query)
 ANY_MAIL = Check("回复本件任一邮件（或带本件流转码）", _any_mail,
                  refusal="请直接回复该交办事项的任一往来邮件，以免误处理其他事项。")
 VERIFY_CODE = Check("核定单（或派发前发给办公室的本件邮件）的流转码", _answers_step(VERIFY))
@@ -139,7 +149,8 @@ OFFICE = (Role.STAFF, Role.HEAD)
 UNITS = (Role.LEAD, Role.CO)
 
 TABLE: tuple[Transition, ...] = (
-    Transition(ANY, ANY, (Word.QUERY,), QUERY, views.query, "答复办理情况（按查看权限）"),
+    # any word: a 查询 in the subject alone (查询 督办〔2026〕3号, an empty text) is one too; the check decides
+    Transition(ANY, ANY, ANY, QUERY, views.query, "答复办理情况（按查看权限）"),
     Transition(OPEN_STATES, (Role.LEADER,), (Word.WITHDRAW,), ANY_MAIL, change.withdraw, "撤销，告知各单位"),
     Transition(OPEN_STATES, (Role.LEADER, *OFFICE), (Word.CORRECT,), ANY_MAIL, change.correct,
                "更正要素，向各单位发变更通知"),
