@@ -334,7 +334,6 @@ def send_back(act, word) -> None:
         DeadlineChange.create(request=req, round=task.round, old_at=rnd.deadline_at, new_at=new_at, by=act.sender,
                               how="退回", at=now)
         rnd.deadline_at = rnd.base_deadline_at = new_at
-        rnd.escalated_at = None
         rnd.save()
         set_deadline(app, req, task, new_at, act.reply.fields["时限"][-1])
     steps = _reopen_units(app, req, task, rnd)
