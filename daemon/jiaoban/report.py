@@ -170,8 +170,14 @@ def co_status(app, req: Request, task, rnd: Round) -> list[tuple[str, str]]:
 
 
 def _same(directory, person: str, address: str) -> bool:
-    from daemon.jiaoban.table import same_party
-    return same_party(directory, person, address)
+    """`person` is `address`, its delegate, or another address of the same unit (as table.same_party, which
+    this module does not import: the table imports it)."""
+    if not address:
+        return False
+    if address in directory.principals_for(person):
+        return True
+    unit = directory.unit_of(person)
+    return unit is not None and directory.unit_of(address) == unit
 
 
 def last_progress(app, req: Request, rnd: Round, before: datetime | None = None) -> str:
