@@ -189,7 +189,8 @@ def test_sent_back_with_a_new_deadline(world, monkeypatch):
     lead = step_of(req, LEAD, "zonghe@t.test")
     assert [s.approvers for s in core.active_steps(req, CO)] == [["anquan@t.test"]]     # it had not finished
     mail = world.last_to("zonghe@t.test", "退回")
-    assert lead.code in mail.subject and "请补充问题整改的具体措施" in mail.text and "12月8日（周二）" in mail.text
+    assert lead.code in mail.subject and "请补充问题整改的具体措施" in mail.text
+    assert "12月8日（周二）17:30前" in mail.subject and "调整为12月8日（周二）17:30前" in mail.text
     assert "anquan@t.test" in [a for r in Mail.select().where(Mail.kind == "jb_sent_back") for a in r.rcpts]
     # the lead unit reports again, on time against the new base
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-07T11:00:00+08:00")
@@ -207,6 +208,13 @@ def test_sent_back_keeps_the_deadline_without_a_line(world, monkeypatch):
     assert req.state == DOING and core.task_of(req).deadline_at == DEADLINE
     assert not DeadlineChange.select().where(DeadlineChange.how == "退回").exists()
     assert "办理时限不变" in world.last_to("zonghe@t.test", "退回").text
+
+
+def test_a_deadline_that_would_cross_the_year_is_asked_for_its_year(world, monkeypatch):
+    req = reported(world, monkeypatch)
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "退回：请修改。\n时限：12月3日前")
+    assert world.request().state == CHECKING
+    assert "2027年12月3日前" in world.last_to("clerk@t.test", "未能办理").text
 
 
 def test_sent_back_with_a_past_deadline_is_refused(world, monkeypatch):
@@ -237,6 +245,7 @@ def test_read_closes_with_the_instruction(world, monkeypatch):
     assert len(world.mails_to("zonghe@t.test")) == n
     assert "已办结" in world.last_to("zhao@t.test", "未作处理").text
     assert Round.get(Round.request == req).instruction == "请印发"
+    assert Opinion.get(Opinion.decision == "阅示").name == "李副总"
 
 
 @pytest.mark.parametrize("word", ["已阅", "同意", "办结", "可以"])
@@ -250,6 +259,7 @@ def test_the_delegate_may_close(world, monkeypatch):
     req = checked(world, monkeypatch)
     world.reply("zhao@t.test", world.last_to("li@t.test", "请阅示"), "阅")
     assert world.request(req.number).state == CLOSED
+    assert Opinion.get(Opinion.decision == "阅示").name == "赵秘书（代李副总）"
 
 
 def test_an_ambiguous_close_is_asked_about(world, monkeypatch):
@@ -347,7 +357,7 @@ def test_deemed_closed_after_the_leaders_silence(world, monkeypatch):
     assert req.state == CLOSED
     rnd = Round.get(Round.request == req)
     assert rnd.deemed and rnd.result == ON_TIME and rnd.instruction == ""
-    assert Opinion.select().where(Opinion.text == report.DEEMED).exists()
+    assert Opinion.get(Opinion.text == report.DEEMED).name == "系统"
     assert "视为办结" in world.last_to("zonghe@t.test", "视为办结").text
     assert report.deem_closed_due(world.app) == 0        # idempotent
     assert Step.get((Step.request == req) & (Step.kind == READ)).state == APPROVED_STEP

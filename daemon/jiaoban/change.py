@@ -39,7 +39,7 @@ def withdraw(act, word) -> None:
     told_units = _dispatched(req)
     state_before = STATE_LABELS.get(req.state, req.state)
     core.cancel_steps(req)
-    core.record(req, act.sender, app.directory.name_of(act.sender), "撤销", reason)
+    core.record(req, act.sender, report.leader_name(app, act.sender, task), "撤销", reason)
     req.closed_at = clock.now()
     req.result = "撤销"
     core.set_state(req, CANCELLED)
@@ -51,7 +51,7 @@ def withdraw(act, word) -> None:
     else:
         core.send(app, "jb_withdrawn", staff, req, cc=[task.leader], action="撤销，告知办公室", reason=reason,
                   audience="staff", state_before=state_before)
-    pipe.note(f"{app.directory.name_of(act.sender)}撤销交办" + (f"：{reason}" if reason else ""), "decision", req)
+    pipe.note(f"{report.leader_name(app, act.sender, task)}撤销交办" + (f"：{reason}" if reason else ""), "decision", req)
 
 
 # ---- 更正 ---------------------------------------------------------------------------------------------------
@@ -147,11 +147,12 @@ def correct(act, word) -> None:
     req.save()
 
     d = app.directory
-    by = report.who(app, act.sender)
+    by = report.who(app, act.sender) if d.is_staff(act.sender) or act.sender == app.cfg.office.head \
+        else report.leader_name(app, act.sender, task)
     core.record(req, act.sender, by, "更正", said.new_text.strip())
     _notify(act, changes, free, dispatched, removed, new_steps)
     what = "；".join(f"{label}：{old} → {new}" for label, old, new in changes) or "无要素变更"
-    pipe.note(f"{d.name_of(act.sender) if not d.is_staff(act.sender) else by}更正：{what}" +
+    pipe.note(f"{by}更正：{what}" +
               (f"；另附意见：{free}" if free else ""), "decision", req)
 
 

@@ -127,6 +127,14 @@ def who(app, address: str) -> str:
         else d.name_of(address)
 
 
+def leader_name(app, sender: str, task) -> str:
+    """李副总, or 赵秘书（代李副总） when the leader's delegate wrote."""
+    d = app.directory
+    if sender == task.leader or not task.leader:
+        return d.name_of(sender)
+    return f"{d.name_of(sender)}（代{d.name_of(task.leader)}）"
+
+
 def timing(app, rnd: Round) -> str:
     """按期 / 延期后办结 / 逾期 N 个工作日, with the deadline in force, as the 核报单 shows it."""
     result = result_of(rnd.reported_at, rnd.base_deadline_at, rnd.deadline_at)
@@ -207,8 +215,13 @@ def deadline_changes(app, req: Request) -> list[str]:
 
 def history(app, req: Request) -> list[str]:
     """The 办理记录, one line each, oldest first."""
-    return [f"{when(app, op.at)} {op.name} {op.decision}" + (f"：{op.text}" if op.text else "")
+    return [f"{when(app, op.at)} {op.name} {op.decision}" + (f"：{_one_line(op.text)}" if op.text else "")
             for op in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
+
+
+def _one_line(text: str, limit: int = 60) -> str:
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit] + "……"
 
 
 def facts(app, req: Request, task, rnd: Round) -> dict:
@@ -356,6 +369,10 @@ def read_time_limit(app, text: str, reference: datetime) -> datetime:
     found = read_deadline(text, reference, app.calendar)
     if not found.ok:
         raise workflow.Refused(found.reason)
+    if found.cross_year:
+        raise workflow.Refused(f"时限“{text}”将理解为{found.at.year}年{found.at.month}月{found.at.day}日（跨年），"
+                               f"为防误读，未作处理。如确是{found.at.year}年，请写明年份，如“时限：{found.at.year}年"
+                               f"{found.at.month}月{found.at.day}日前”。")
     if found.at <= reference:
         raise workflow.Refused(f"时限“{text}”（{shown(app, found.at)}）已过，"
                                "请写明今后的日期，如“时限：12月18日前”。")
@@ -395,7 +412,7 @@ def close(act, word) -> None:
                     action="请领导明确批示", step=act.step, code=act.step.code)
         return
     rnd = close_round(app, req, task, act.sender, text)
-    pipe.note(f"{app.directory.name_of(act.sender)}阅示，已办结（{rnd.result}）" + (f"：{text}" if text else ""),
+    pipe.note(f"{leader_name(app, act.sender, task)}阅示，已办结（{rnd.result}）" + (f"：{text}" if text else ""),
               "decision", req, step=act.step)
 
 
@@ -411,8 +428,10 @@ def close_round(app, req: Request, task, by: str, instruction: str, deemed: bool
     rnd.save()
     for step in core.active_steps(req):
         core.close_step(step, APPROVED_STEP if step.kind == READ else CANCELLED, by)
-    core.record(req, by or task.leader, DEEMED if deemed else app.directory.name_of(by), "阅示",
-                DEEMED if deemed else instruction)
+    if deemed:
+        core.record(req, "", "系统", "阅示", DEEMED)
+    else:
+        core.record(req, by, leader_name(app, by, task), "阅示", instruction)
     req.closed_at = now
     req.result = rnd.result
     core.set_state(req, CLOSED)
@@ -446,7 +465,8 @@ def reopen(act, word) -> None:
         old.read_at = now
         old.instruction = requirements
         old.save()
-    core.record(req, act.sender, app.directory.name_of(act.sender), "继续办理", said.new_text.strip(), step=act.step)
+    core.record(req, act.sender, leader_name(app, act.sender, task), "继续办理", said.new_text.strip(),
+                step=act.step)
     for step in core.active_steps(req):
         core.close_step(step, APPROVED_STEP if step.kind == READ else CANCELLED, act.sender)
     req.closed_at = None
