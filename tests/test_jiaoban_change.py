@@ -35,7 +35,8 @@ def world(tmp_path, monkeypatch):
 def notices(monkeypatch):
     """dispatch.send_notices (the 派发's, written elsewhere) stands in: the steps it was given."""
     sent = []
-    monkeypatch.setattr(dispatch, "send_notices", lambda app, req, task, steps: sent.append(steps), raising=False)
+    monkeypatch.setattr(dispatch, "send_notices", lambda app, req, task, steps, how="派发": sent.append((steps, how)),
+                        raising=False)
     return sent
 
 
@@ -160,7 +161,7 @@ def test_staff_change_the_lead_unit_and_the_units_follow(world, notices):
     assert task.lead == "caiwu@t.test" and task.co_units == ["anquan@t.test"]
     assert [(s.kind, s.approvers) for s in core.active_steps(req)] == [(CO, ["anquan@t.test"]),
                                                                       (LEAD, ["caiwu@t.test"])]
-    assert [[s.approvers for s in steps] for steps in notices] == [[["caiwu@t.test"]]]
+    assert [([s.approvers for s in steps], how) for steps, how in notices] == [([["caiwu@t.test"]], "改派")]
     assert "不再承办" in world.last_to("zonghe@t.test", "不再承办").subject
     mail = world.last_to("li@t.test", "交办事项变更")
     assert "办公室作如下更正" in mail.text and "承办：综合科 → 财务科" in mail.text

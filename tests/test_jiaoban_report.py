@@ -293,7 +293,8 @@ def test_a_forged_read_from_another_leader_is_not_applied(world, monkeypatch):
 
 def test_continue_with_a_deadline_dispatches_the_next_round(world, monkeypatch):
     sent = []
-    monkeypatch.setattr(dispatch, "send_notices", lambda app, req, task, steps: sent.append(steps), raising=False)
+    monkeypatch.setattr(dispatch, "send_notices", lambda app, req, task, steps, how="派发": sent.append((steps, how)),
+                        raising=False)
     req = checked(world, monkeypatch)
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-07T09:00:00+08:00")
     world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "继续办理：请补充各分公司整改情况\n时限：12月11日前")
@@ -307,7 +308,7 @@ def test_continue_with_a_deadline_dispatches_the_next_round(world, monkeypatch):
     assert first.instruction == "请补充各分公司整改情况" and first.reported_at
     steps = core.active_steps(req)
     assert [(s.kind, s.round) for s in steps] == [(LEAD, 2), (CO, 2)]
-    assert sent == [steps]
+    assert sent == [(steps, "继续办理")]
     assert DeadlineChange.select().where(DeadlineChange.how == "新一轮").get().by == "li@t.test"
 
 

@@ -209,7 +209,7 @@ def render(renderer, case):
 
 
 def test_every_template_has_a_case():
-    # the 交办's mails (jb_*) are rendered by its own tests, through the flows that send them
+    # the 交办's mails (jb_*) are rendered by the tests of the part that sends them
     names = {p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith((".", "_", "jb_"))} - {"guide"}
     assert names <= set(NAMES), names - set(NAMES)
     assert {template_of(c) for c in CASES} == set(NAMES)

@@ -201,7 +201,7 @@ def _notify(act, changes, free, dispatched, removed, new_steps) -> None:
                       unit_name="、".join(d.name_of(a) for a in removed), **common)
         if new_steps:
             from daemon.jiaoban import dispatch
-            dispatch.send_notices(app, req, task, new_steps)
+            dispatch.send_notices(app, req, task, new_steps, how="改派")
     verify = next(iter(core.active_steps(req, VERIFY)), None)
     if from_leader:
         # office staff always see what the leader changed or wrote (on a VERIFY step: the 派发 answers it)

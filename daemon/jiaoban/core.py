@@ -75,7 +75,7 @@ def deadline_line(app, at: datetime | None, now: datetime | None = None) -> str:
     """12月4日（周五）17:30前，剩3个工作日 — or 待明确 when there is none."""
     if at is None:
         return "待明确"
-    return describe(at.astimezone(app.tz), now or clock.now(), app.calendar)    # stored in UTC, shown local
+    return describe(at.astimezone(app.tz), now or clock.now(), app.calendar)   # rows come back in UTC
 
 
 def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:

@@ -480,7 +480,7 @@ def reopen(act, word) -> None:
         set_deadline(app, req, task, new_at, limit_text)
         steps = core.start_round(app, req, task, act.sender, how="新一轮")
         from daemon.jiaoban import dispatch
-        dispatch.send_notices(app, req, task, steps)
+        dispatch.send_notices(app, req, task, steps, how="继续办理")
         pipe.note(f"{app.directory.name_of(act.sender)}批示继续办理，第{number}轮已派发，时限"
                   f"{shown(app, new_at)}", "decision", req, step=act.step)
         return
@@ -520,13 +520,16 @@ def deem_closed_due(app) -> int:
            if s.activated_at is not None and app.calendar.add(s.activated_at, duration) <= now]
     closed = 0
     for step in due:
-        with models.db.atomic():
-            claimed = (Step.update(state=APPROVED_STEP, decided_at=now, decided_by="")
-                       .where((Step.id == step.id) & (Step.state == ACTIVE)).execute())
-            if claimed != 1:
-                continue
-            req = Request.get_by_id(step.request_id)
-            task = core.task_of(req)
-            close_round(app, req, task, "", "", deemed=True)
-            closed += 1
+        try:
+            with models.db.atomic():
+                claimed = (Step.update(state=APPROVED_STEP, decided_at=now, decided_by="")
+                           .where((Step.id == step.id) & (Step.state == ACTIVE)).execute())
+                if claimed != 1:
+                    continue            # answered meanwhile, or closed by the other daemon
+                req = Request.get_by_id(step.request_id)
+                close_round(app, req, core.task_of(req), "", "", deemed=True)
+        except Exception:  # noqa: BLE001 - one broken matter must not keep the others open
+            log.exception("%s could not be closed as 视为办结", step.request_id)
+            continue
+        closed += 1
     return closed
