@@ -3,6 +3,8 @@ intake, with World."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from datetime import datetime
 from types import SimpleNamespace
@@ -281,14 +283,55 @@ def test_the_leader_writing_while_it_is_done_is_told_what_to_write(world):
     texts_are_clean(world)
 
 
+def html_of(row) -> str:
+    msg = email.message_from_bytes(bytes(row.data), policy=email.policy.default)
+    return msg.get_body(("html",)).get_content()
+
+
 def test_every_mail_of_a_full_matter_is_clean(world, monkeypatch, notices):
-    req = world.dispatched()
-    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿见附件。", attachments=[("初稿.docx", b"x")])
-    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "核报")
+    req = world.dispatched(content="检查<script>alert(1)</script>通报")
+    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿见附件。<b>加粗</b>", attachments=[("初稿.docx", b"x")])
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "退回：请补充。")
+    world.reply("zonghe@t.test", world.last_to("zonghe@t.test", "退回"), "办结：已补充。")
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "核报\n核报意见：<i>可</i>")
     world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "好的")
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "阅，但请补充")
     world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "阅，请印发")
-    assert world.request().state == CLOSED
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "继续办理：再改\n时限：12月11日前")
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "更正：\n时限：12月14日前")
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "撤销：<u>不办了</u>")
+    assert world.request().state == CANCELLED
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "阅<script>")
     texts_are_clean(world)
+    templates = set()
     for row in Outbox.select():
-        html = bytes(row.data).decode("utf-8", "replace")
-        assert not re.search(r"\bNone\b", html)
+        templates.add(row.mail.kind)
+        html = re.sub(r"<!--.*?-->", "", html_of(row), flags=re.S)
+        assert "None" not in html and "<script>" not in html and "<b>加粗" not in html and "<u>" not in html
+        for tag in ("table", "tr", "td", "p", "div"):
+            assert len(re.findall(rf"<{tag}\b", html)) == len(re.findall(rf"</{tag}>", html)), (row.mail.kind, tag)
+    assert {"jb_check", "jb_sent_back", "jb_read", "jb_read_help", "jb_closed", "jb_changed", "jb_withdrawn",
+            "jb_explain"} <= templates
+
+
+def test_the_leader_on_a_closed_matter_is_told_how_to_reopen(world):
+    req = world.dispatched()
+    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿已完成。")
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "核报")
+    world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "阅")
+    world.reply("li@t.test", mail_of_the_matter(world, req, "li@t.test"), "很好")
+    mail = world.last_to("li@t.test", "未作处理")
+    assert "已办结" in mail.text and "继续办理：要求" in mail.text and "“其他”" not in mail.text
+
+
+def test_an_extension_overtaken_by_the_report_is_told_it_ended(world):
+    req = world.dispatched()
+    with models.db.atomic():
+        extend = core.open_step(req, "jb_extend", ["li@t.test"])
+        ask = core.send(world.app, "jb_changed", ["li@t.test"], req, extend, action="测试", audience="leader",
+                        changes=[], free="", by_name="办公室", unit_name="李副总")
+    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿已完成。")
+    world.reply("li@t.test", world.mails_to("li@t.test")[-1], "同意")
+    assert world.request().state == CHECKING
+    assert "延期审批环节已于" in world.last_to("li@t.test", "未作处理").text
+    assert ask.step_id == extend.id

@@ -11,6 +11,7 @@ from daemon import outbox
 from daemon.jiaoban import STATE_LABELS, STEP_LABELS, core
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
+from daemon.models import CANCELLED as STEP_CANCELLED
 
 # what a row lets a person write, as the explanation words it (by the handler's name)
 _HINTS = {
@@ -38,6 +39,7 @@ _HINTS = {
     "send_back": "回复核报单：“退回：修改要求”",
     "close": "回复请阅示邮件：“阅”，批示写在其后",
     "reopen": "回复请阅示邮件：“继续办理：要求”，可另起一行写“时限：……”",
+    "unclear": "",          # the two above say it
 }
 
 
@@ -50,7 +52,8 @@ def hints(act) -> list[str]:
             continue
         if row.roles is not None and not any(r in row.roles for r in act.roles):
             continue
-        hint = _HINTS.get(row.apply.__name__) or "、".join(f"“{w.value}”" for w in row.verbs or ())
+        name = row.apply.__name__
+        hint = _HINTS[name] if name in _HINTS else "、".join(f"“{w.value}”" for w in row.verbs or ())
         if hint and hint not in out:
             out.append(hint)
     return out
@@ -130,19 +133,19 @@ def explain(act) -> None:
         return _tell(act, why, [] if held is None else ["也可直接回复本邮件（已带本轮流转码）。"], "告知已进入新一轮",
                      step=held)
 
-    if step is not None and step.state != ACTIVE and any(
-            _same(d, sender, a) for a in step.approvers):
+    if step is not None and step.state != ACTIVE and any(_same(d, sender, a) for a in step.approvers):
+        label = STEP_LABELS.get(step.kind, step.kind)
         when = step.decided_at.astimezone(app.tz) if step.decided_at else None
-        by = d.name_of(step.decided_by) if step.decided_by else ""
         done = f"已于{when.month}月{when.day}日 {when:%H:%M}" if when else "已"
-        pipe.note(f"该环节（{STEP_LABELS.get(step.kind, step.kind)}）{done}{'由' + by if by else ''}办理，"
-                  f"本邮件未改变任何状态", "late", req, ignored=True, step=step)
-        return _tell(act, f"您回复的{STEP_LABELS.get(step.kind, step.kind)}环节{done}"
-                          f"{'由' + by if by else ''}办理，本次来信未改变办理结果。当前状态：{state}。",
-                     hints(act), "告知该环节已办理")
+        if step.state == STEP_CANCELLED:
+            done += "结束"
+        else:
+            done += (f"由{d.name_of(step.decided_by)}" if step.decided_by else "") + "办理"
+        pipe.note(f"该环节（{label}）{done}，本邮件未改变任何状态", "late", req, ignored=True, step=step)
+        return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
 
     held = _held(act)
-    if held is not None and word != Word.TEXT:
+    if held is not None:
         label = STEP_LABELS.get(held.kind, held.kind)
         pipe.note(f"“{word.value}”未回复本人{label}环节的邮件（无流转码），未处理", "not_entitled", req, ignored=True,
                   step=held)
