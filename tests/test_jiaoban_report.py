@@ -306,6 +306,7 @@ def test_continue_with_a_deadline_dispatches_the_next_round(world, monkeypatch):
     assert second.deadline_at == second.base_deadline_at == task.deadline_at and second.dispatched_at
     first = Round.get((Round.request == req) & (Round.number == 1))
     assert first.instruction == "请补充各分公司整改情况" and first.reported_at
+    assert first.read_at is None and first.result == ""          # reopened, not closed
     steps = core.active_steps(req)
     assert [(s.kind, s.round) for s in steps] == [(LEAD, 2), (CO, 2)]
     assert sent == [(steps, "继续办理")]

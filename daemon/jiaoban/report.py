@@ -462,8 +462,7 @@ def reopen(act, word) -> None:
         new_at = read_time_limit(app, limit_text, now)
     old = core.round_of(req, task.round)
     if req.state == READING:
-        old.read_at = now
-        old.instruction = requirements
+        old.instruction = requirements     # the 批示 on its report; not closed (read_at stays empty), no result
         old.save()
     core.record(req, act.sender, leader_name(app, act.sender, task), "继续办理", said.new_text.strip(),
                 step=act.step)
