@@ -167,6 +167,7 @@ def test_staff_change_the_lead_unit_and_the_units_follow(world, notices):
     assert "不再承办" in world.last_to("zonghe@t.test", "不再承办").subject
     mail = world.last_to("li@t.test", "交办事项变更")
     assert "办公室作如下更正" in mail.text and "承办：综合科 → 财务科" in mail.text
+    assert "\n　　各承办、协办单位已收到变更通知。" in mail.text
     assert "承办：综合科 → 财务科" in world.last_to("anquan@t.test", "交办事项变更").text
 
 

@@ -190,7 +190,7 @@ def test_sent_back_with_a_new_deadline(world, monkeypatch):
     assert [s.approvers for s in core.active_steps(req, CO)] == [["anquan@t.test"]]     # it had not finished
     mail = world.last_to("zonghe@t.test", "退回")
     assert lead.code in mail.subject and "请补充问题整改的具体措施" in mail.text
-    assert "12月8日（周二）17:30前" in mail.subject and "调整为12月8日（周二）17:30前" in mail.text
+    assert "12月8日（周二）17:30前" in mail.subject and "\n　　办理时限调整为12月8日（周二）17:30前" in mail.text
     assert "anquan@t.test" in [a for r in Mail.select().where(Mail.kind == "jb_sent_back") for a in r.rcpts]
     # the lead unit reports again, on time against the new base
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-07T11:00:00+08:00")
