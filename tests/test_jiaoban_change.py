@@ -118,6 +118,7 @@ def test_office_staff_cannot_withdraw(world):
     assert world.request().state == DOING
     mail = world.last_to("clerk@t.test", "未作处理")
     assert "更正" in mail.text and "催办" in mail.text
+    assert "申请改派" not in mail.text and "核定单" not in mail.text       # no such step waits for them
 
 
 def test_a_closed_matter_cannot_be_withdrawn(world):

@@ -162,6 +162,7 @@ def test_checked_goes_before_the_leader(world, monkeypatch):
     read = step_of(req, READ, "li@t.test")
     mail = world.last_to("li@t.test", "请阅示")
     assert read.code in mail.subject and "按期" in mail.subject
+    assert world.last_to("zhao@t.test", "请阅示").message_id == mail.message_id       # the delegate copied
     assert [a.filename for a in mail.attachments] == ["通报初稿.docx"]
     for part in ("李副总：", "请阅示", "通报初稿见附件", "按要求完成，建议印发。", "核报", "“阅”"):
         assert part in mail.text, part

@@ -8,7 +8,8 @@ answered once; nothing here changes the matter.
 from __future__ import annotations
 
 from daemon import outbox
-from daemon.jiaoban import STATE_LABELS, STEP_LABELS, core
+from daemon.jiaoban import (CHECK, CLARIFY, COORDINATE, EXTEND, REASSIGN, STATE_LABELS, STEP_LABELS, VERIFY,
+                            core)
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
 from daemon.models import CANCELLED as STEP_CANCELLED
@@ -44,13 +45,19 @@ _HINTS = {
 
 
 def hints(act) -> list[str]:
-    """What the sender may write about the matter in its present state, one line each, in table order."""
-    from daemon.jiaoban.table import TABLE
+    """What the sender may write about the matter in its present state, one line each, in table order: rows
+    that answer a step's mail only while such a step is open (a 申请改派 forward only while one waits)."""
+    from daemon.jiaoban import table
+    waiting = {table.VERIFY_CODE: VERIFY, table.CLARIFY_CODE: CLARIFY, table.EXTEND_CODE: EXTEND,
+               table.REASSIGN_CODE: REASSIGN, table.COORDINATE_CODE: COORDINATE, table.CHECK_CODE: CHECK}
+    open_kinds = {s.kind for s in core.active_steps(act.req)}
     out = []
-    for row in TABLE:
+    for row in table.TABLE:
         if row.states is not None and act.req.state not in row.states:
             continue
         if row.roles is not None and not any(r in row.roles for r in act.roles):
+            continue
+        if row.needs in waiting and waiting[row.needs] not in open_kinds:
             continue
         name = row.apply.__name__
         hint = _HINTS[name] if name in _HINTS else "、".join(f"“{w.value}”" for w in row.verbs or ())

@@ -320,7 +320,9 @@ def checked(act, word) -> None:
     read = core.open_step(req, READ, [task.leader], task.round)
     act.pipe.note(f"{who(app, act.sender)}核报，送{app.directory.name_of(task.leader)}阅示", "decision", req,
                   step=act.step)
-    core.send(app, "jb_read", [task.leader], req, read, attachments=report_files(app, req), action="请领导阅示",
+    delegate = app.directory.delegate_of(task.leader)
+    core.send(app, "jb_read", [task.leader], req, read, cc=[delegate] if delegate else [],
+              attachments=report_files(app, req), action="请领导阅示",
               round=rnd, facts=facts(app, req, task, rnd), history=history(app, req))
 
 
