@@ -40,8 +40,8 @@ CHECKLIST = (
 # 「阅，但请补充……」: closing words followed by a request for more work could mean either; asked, never guessed
 _DOUBT = re.compile(r"但|不过|然而|补充|完善|修改|重新|重报|补报|再报|返工|重做|继续办理|不同意|不予")
 # names of files a report says it attaches: 附件：问题清单.xlsx、附件2 …
-_FILE_NAME = re.compile(r"[《“\"]?([^\s《》“”\"、，,；;：:（）()]{1,60}\.(?:docx?|xlsx?|pptx?|pdf|wps|et|ofd|zip|rar|jpe?g|png|txt|csv))",
-                        re.IGNORECASE)
+_FILE_NAME = re.compile(r"[《“\"]?([^\s《》“”\"、，,；;：:（）()]{1,60}"
+                        r"\.(?:docx?|xlsx?|pptx?|pdf|wps|et|ofd|zip|rar|jpe?g|png|txt|csv))", re.IGNORECASE)
 _NUMBERED = re.compile(r"附件\s*([0-9０-９一二三四五六七八九十]{1,3})")
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
@@ -224,9 +224,10 @@ def _one_line(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "……"
 
 
-def facts(app, req: Request, task, rnd: Round) -> dict:
-    """What the 核报单 and the 请阅示 show beside the report, all from the record (SPEC §6.2 step 7)."""
-    files = report_files(app, req)
+def facts(app, req: Request, task, rnd: Round, files: list | None = None) -> dict:
+    """What the 核报单 and the 请阅示 show beside the report, all from the record (SPEC §6.2 step 7); `files`: the
+    report's attachments when in hand, else read again from its archived mail."""
+    files = report_files(app, req) if files is None else files
     names = [a.name for a in files]
     return {
         "round": rnd, "timing": timing(app, rnd), "reported_when": when(app, rnd.reported_at),
@@ -289,18 +290,8 @@ def report(act, word) -> None:
     check = core.open_step(req, CHECK, holders, task.round)
     pipe.note(f"{app.directory.name_of(act.sender)}报送办结报告，送{who(app, holders[0])}核报", REPORT_KIND, req,
               step=act.step)
-    fx = facts_now(app, req, task, rnd, files)
     core.send(app, "jb_check", holders, req, check, attachments=files, action="办结报告送核报",
-              round=rnd, facts=fx, head=holders == [app.cfg.office.head])
-
-
-def facts_now(app, req, task, rnd, files) -> dict:
-    """facts() for a report still in hand (its mail is not in the archive's index yet)."""
-    fx = facts(app, req, task, rnd)
-    names = [a.name for a in files]
-    fx["attachment_names"] = names
-    fx["missing"] = missing_attachments(rnd.report, names)
-    return fx
+              round=rnd, facts=facts(app, req, task, rnd, files), head=holders == [app.cfg.office.head])
 
 
 # ---- step 7: the office's check -------------------------------------------------------------------------
@@ -410,7 +401,8 @@ def close(act, word) -> None:
     if doubtful(text):
         pipe.note(f"领导批示“{word.value}，{text[:40]}”，既可理解为办结也可理解为继续办理，已请领导明确", "unclear", req,
                   step=act.step)
-        pipe.answer("jb_read_help", {"reply": act.reply, "reason": "both", "asks": True, **core.ctx(app, req, task)}, req,
+        pipe.answer("jb_read_help", {"reply": act.reply, "reason": "both", "asks": True,
+                                     **core.ctx(app, req, task)}, req,
                     action="请领导明确批示", step=act.step, code=act.step.code)
         return
     rnd = close_round(app, req, task, act.sender, text)
@@ -501,7 +493,8 @@ def unclear(act, word) -> None:
     """Any other reply to the 请阅示: nothing changes; the leader told in one short mail what to write."""
     app, req, task = act.app, act.req, act.task
     act.pipe.note("领导回复未含“阅”或“继续办理”等批示用语，未改变状态，已告知批示写法", "unclear", req, step=act.step)
-    act.pipe.answer("jb_read_help", {"reply": act.reply, "reason": "other", "asks": True, **core.ctx(app, req, task)}, req,
+    act.pipe.answer("jb_read_help", {"reply": act.reply, "reason": "other", "asks": True,
+                                     **core.ctx(app, req, task)}, req,
                     action="告知领导批示写法", step=act.step, code=act.step.code)
 
 
