@@ -312,9 +312,9 @@ def checked(act, word) -> None:
     act.pipe.note(f"{who(app, act.sender)}核报，送{app.directory.name_of(task.leader)}阅示", "decision", req,
                   step=act.step)
     delegate = app.directory.delegate_of(task.leader)
-    core.send(app, "jb_read", [task.leader], req, read, cc=[delegate] if delegate else [],
-              attachments=report_files(app, req), action="请领导阅示",
-              round=rnd, facts=facts(app, req, task, rnd), history=history(app, req))
+    files = report_files(app, req)
+    core.send(app, "jb_read", [task.leader], req, read, cc=[delegate] if delegate else [], attachments=files,
+              action="请领导阅示", round=rnd, facts=facts(app, req, task, rnd, files), history=history(app, req))
 
 
 def _reopen_units(app, req: Request, task, rnd: Round) -> list[Step]:
