@@ -312,6 +312,7 @@ def test_continue_with_a_deadline_dispatches_the_next_round(world, monkeypatch):
     assert [(s.kind, s.round) for s in steps] == [(LEAD, 2), (CO, 2)]
     assert sent == [(steps, "继续办理")]
     assert DeadlineChange.select().where(DeadlineChange.how == "新一轮").get().by == "li@t.test"
+    assert Opinion.get(Opinion.decision == "继续办理").text == "请补充各分公司整改情况\n时限：12月11日前"
 
 
 def test_continue_without_a_deadline_goes_back_to_the_office(world, monkeypatch):

@@ -458,8 +458,8 @@ def reopen(act, word) -> None:
     if req.state == READING:
         old.instruction = requirements     # the 批示 on its report; not closed (read_at stays empty), no result
         old.save()
-    core.record(req, act.sender, leader_name(app, act.sender, task), "继续办理", said.new_text.strip(),
-                step=act.step)
+    core.record(req, act.sender, leader_name(app, act.sender, task), word.value,
+                requirements + (f"\n时限：{limit_text}" if limit_text else ""), step=act.step)
     for step in core.active_steps(req):
         core.close_step(step, APPROVED_STEP if step.kind == READ else CANCELLED, act.sender)
     req.closed_at = None
