@@ -387,3 +387,13 @@ def test_never_deemed_closed_when_switched_off(tmp_path, monkeypatch):
         assert world.request(req.number).state == READING
     finally:
         models.close()
+
+
+def test_the_one_tap_buttons_decide_as_a_reply_does(world, monkeypatch):
+    """A button opens a new mail whose subject carries the number and the step's code (no threading headers)."""
+    req = checked(world, monkeypatch)
+    html = world.last_to("li@t.test", "请阅示").html
+    code = step_of(req, READ).code
+    assert f"%E3%80%94%E6%B5%81%E8%BD%AC%E7%A0%81%EF%BC%9A{code}" in html          # 〔流转码：CODE in the mailto:
+    world.send("li@t.test", f"【{req.number}】答复 〔流转码：{code}〕", "阅")
+    assert world.request().state == CLOSED
