@@ -397,3 +397,23 @@ def test_the_one_tap_buttons_decide_as_a_reply_does(world, monkeypatch):
     assert f"%E3%80%94%E6%B5%81%E8%BD%AC%E7%A0%81%EF%BC%9A{code}" in html          # 〔流转码：CODE in the mailto:
     world.send("li@t.test", f"【{req.number}】答复 〔流转码：{code}〕", "阅")
     assert world.request().state == CLOSED
+
+
+def test_a_read_after_the_timer_took_the_step_changes_nothing(world, monkeypatch):
+    req = checked(world, monkeypatch)
+    read_mail = world.last_to("li@t.test", "请阅示")
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-14T09:00:00+08:00")
+    with models.db.atomic():
+        assert report.deem_closed_due(world.app) == 1
+    world.reply("li@t.test", read_mail, "阅，请印发")
+    rnd = Round.get(Round.request == req)
+    assert rnd.deemed and rnd.instruction == ""
+    assert len([m for m in world.mails_to("zonghe@t.test") if "办结" in m.subject]) == 1
+    assert "未改变办理结果" in world.last_to("li@t.test", "未作处理").text
+
+
+def test_claiming_a_taken_step_fails(world, monkeypatch):
+    req = checked(world, monkeypatch)
+    step = step_of(req, READ)
+    assert report.claim(step, "li@t.test") and step.state == APPROVED_STEP
+    assert not report.claim(Step.get_by_id(step.id), "")

@@ -389,6 +389,8 @@ def close(act, word) -> None:
     changes nothing and says so; 「阅，但请补充……」 is asked about."""
     app, req, task, pipe = act.app, act.req, act.task, act.pipe
     text = act.reply.text
+    if req.state == READING and not doubtful(text) and not claim(act.step, act.sender):
+        req = act.req = Request.get_by_id(req.id)       # closed meanwhile (视为办结 by the timer)
     if req.state == CLOSED:
         rnd = core.round_of(req, task.round)
         pipe.note(f"本件已于{when(app, rnd.read_at)}办结，再次“{word.value}”未改变任何状态", "late", req,
@@ -408,6 +410,17 @@ def close(act, word) -> None:
     rnd = close_round(app, req, task, act.sender, text)
     pipe.note(f"{leader_name(app, act.sender, task)}阅示，已办结（{rnd.result}）" + (f"：{text}" if text else ""),
               "decision", req, step=act.step)
+
+
+def claim(step: Step, by: str) -> bool:
+    """Take the active step for this decision with a conditional UPDATE, so that the timer's 视为办结 and the
+    leader's 阅 never both close one round (a second daemon sees the step taken)."""
+    now = clock.now()
+    taken = (Step.update(state=APPROVED_STEP, decided_at=now, decided_by=by)
+             .where((Step.id == step.id) & (Step.state == ACTIVE)).execute()) == 1
+    if taken:
+        step.state, step.decided_at, step.decided_by = APPROVED_STEP, now, by
+    return taken
 
 
 def close_round(app, req: Request, task, by: str, instruction: str, deemed: bool = False) -> Round:
@@ -516,9 +529,7 @@ def deem_closed_due(app) -> int:
     for step in due:
         try:
             with models.db.atomic():
-                claimed = (Step.update(state=APPROVED_STEP, decided_at=now, decided_by="")
-                           .where((Step.id == step.id) & (Step.state == ACTIVE)).execute())
-                if claimed != 1:
+                if not claim(step, ""):
                     continue            # answered meanwhile, or closed by the other daemon
                 req = Request.get_by_id(step.request_id)
                 close_round(app, req, core.task_of(req), "", "", deemed=True)
