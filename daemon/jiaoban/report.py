@@ -25,6 +25,7 @@ log = logging.getLogger("officeflow.jiaoban")
 
 ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 DEEMED = "视为办结（领导无新批示）"
+TAKEN = "该环节已由他人办理，本邮件未改变办理结果。"
 REPORT_KIND = "jb_report"       # Mail.kind of a report received: its attachments are read again for 阅示
 
 # 复命三注意 and 三原则 (seed §二): for the reader to confirm; officeflow judges none of them
@@ -274,6 +275,8 @@ def report(act, word) -> None:
     if not text and not files:
         raise workflow.Refused("办结报告未写明办理情况。请在“办结：”后写明完成情况、存在的问题和后续工作意见，"
                                "或附上办结报告。")
+    if act.step.kind == LEAD and not claim(act.step, act.sender):
+        raise workflow.Refused(TAKEN)
     now = clock.now()
     rnd = core.round_of(req, task.round)
     rnd.report = text
@@ -281,10 +284,7 @@ def report(act, word) -> None:
     rnd.save()
     core.record(req, act.sender, app.directory.name_of(act.sender), "办结", text, step=act.step)
     for step in core.active_steps(req):
-        if step.kind == LEAD and step.round == task.round:
-            core.close_step(step, APPROVED_STEP, act.sender)
-        else:
-            core.close_step(step, CANCELLED)       # co-units, 请求协调, a pending extension: overtaken
+        core.close_step(step, CANCELLED)           # co-units, 请求协调, a pending extension: overtaken
     core.set_state(req, CHECKING)
     holders = checkers(app, task)
     check = core.open_step(req, CHECK, holders, task.round)
@@ -300,13 +300,14 @@ def checked(act, word) -> None:
     """核报 [+ 核报意见：] on the 核报单: the report before the leader (待阅示)."""
     app, req, task = act.app, act.req, act.task
     opinion = "\n".join(act.reply.fields.get("核报意见", [])) or act.reply.text
+    if not claim(act.step, act.sender):
+        raise workflow.Refused(TAKEN)
     rnd = core.round_of(req, task.round)
     rnd.checked_at = clock.now()
     rnd.checked_by = act.sender
     rnd.check_opinion = opinion
     rnd.save()
     core.record(req, act.sender, who(app, act.sender), "核报", opinion, step=act.step)
-    core.close_step(act.step, APPROVED_STEP, act.sender)
     core.set_state(req, READING)
     read = core.open_step(req, READ, [task.leader], task.round)
     act.pipe.note(f"{who(app, act.sender)}核报，送{app.directory.name_of(task.leader)}阅示", "decision", req,
@@ -340,8 +341,9 @@ def send_back(act, word) -> None:
     new_at = None
     if act.reply.fields.get("时限"):
         new_at = read_time_limit(app, act.reply.fields["时限"][-1], now)
+    if not claim(act.step, act.sender):
+        raise workflow.Refused(TAKEN)
     core.record(req, act.sender, who(app, act.sender), "退回", guidance, step=act.step)
-    core.close_step(act.step, APPROVED_STEP, act.sender)
     if new_at is not None and new_at != rnd.deadline_at:
         DeadlineChange.create(request=req, round=task.round, old_at=rnd.deadline_at, new_at=new_at, by=act.sender,
                               how="退回", at=now)
