@@ -337,3 +337,13 @@ def test_an_extension_overtaken_by_the_report_is_told_it_ended(world):
     assert world.request().state == CHECKING
     assert "延期审批环节已于" in world.last_to("li@t.test", "未作处理").text
     assert ask.step_id == extend.id
+
+
+def test_a_correction_on_one_line(world):
+    req = world.dispatched()
+    world.reply("clerk@t.test", mail_of_the_matter(world, req, "clerk@t.test"), "更正：时限：12月7日下午3点前")
+    assert core.task_of(world.request()).deadline_at == at("2026-12-07T15:00:00")
+    change = DeadlineChange.get(DeadlineChange.how == "更正")
+    assert change.by == "clerk@t.test"
+    assert "经办公室更正" in world.last_to("zonghe@t.test", "交办事项变更").text
+    assert "12月7日（周一）15:00前" in world.last_to("li@t.test", "交办事项变更").text
