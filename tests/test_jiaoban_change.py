@@ -347,3 +347,17 @@ def test_a_correction_on_one_line(world):
     assert change.by == "clerk@t.test"
     assert "经办公室更正" in world.last_to("zonghe@t.test", "交办事项变更").text
     assert "12月7日（周一）15:00前" in world.last_to("li@t.test", "交办事项变更").text
+
+
+def test_the_explanation_carries_the_code_of_the_step_the_word_is_for(world):
+    req = world.dispatched()
+    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿已完成。")
+    with models.db.atomic():
+        core.open_step(req, "jb_coordinate", ["clerk@t.test"])        # an older 请求协调 still open first
+        Step.update(position=0).where((Step.request == req) & (Step.kind == "jb_coordinate")).execute()
+    world.send("clerk@t.test", f"【{req.number}】核报", "核报")
+    assert world.request().state == CHECKING
+    mail = world.last_to("clerk@t.test", "未作处理")
+    assert mail.subject.endswith(f"〔流转码：{step_of(req, CHECK).code}〕")
+    world.reply("clerk@t.test", mail, "核报")
+    assert world.request().state == READING

@@ -8,8 +8,8 @@ answered once; nothing here changes the matter.
 from __future__ import annotations
 
 from daemon import outbox
-from daemon.jiaoban import (CHECK, CLARIFY, COORDINATE, EXTEND, REASSIGN, STATE_LABELS, STEP_LABELS, VERIFY,
-                            core)
+from daemon.jiaoban import (CHECK, CLARIFY, COORDINATE, EXTEND, READ, REASSIGN, STATE_LABELS, STEP_LABELS,
+                            UNIT_STEPS, VERIFY, core)
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
 from daemon.models import CANCELLED as STEP_CANCELLED
@@ -93,13 +93,17 @@ def _earlier_round(act, step: Step | None) -> bool:
 
 
 def _held(act) -> Step | None:
-    """An active step of the matter the sender holds (or acts for)."""
-    from daemon.jiaoban.table import same_party
+    """An active step of the matter the sender holds (or acts for): the one the word they wrote is for when
+    they hold several (核报 → the 核报单 rather than a 请求协调), else the first."""
+    from daemon.jiaoban import table
     d = act.app.directory
-    for step in core.active_steps(act.req):
-        if any(same_party(d, act.sender, a) for a in step.approvers):
-            return step
-    return None
+    held = [s for s in core.active_steps(act.req) if any(table.same_party(d, act.sender, a) for a in s.approvers)]
+    steps_of = {table.VERIFY_CODE: (VERIFY,), table.CLARIFY_CODE: (CLARIFY,), table.EXTEND_CODE: (EXTEND,),
+                table.REASSIGN_CODE: (REASSIGN,), table.COORDINATE_CODE: (COORDINATE,), table.CHECK_CODE: (CHECK,),
+                table.READ_CODE: (READ,), table.ROUND_MAIL: UNIT_STEPS}
+    fitting = {k for row in table.TABLE if row.fits(act.req.state, act.roles, act.reply.word)
+               for k in steps_of.get(row.needs, ())}
+    return next((s for s in held if s.kind in fitting), held[0] if held else None)
 
 
 def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None) -> None:
