@@ -13,9 +13,9 @@ import pytest
 from jiaoban_world import World
 
 from daemon import models
-from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING,
-                            core, dispatch)
-from daemon.models import ACTIVE, DeadlineChange, Mail, Opinion, Outbox, Round, Step
+from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READING, VERIFY, VERIFYING, core,
+                            dispatch)
+from daemon.models import DeadlineChange, Mail, Opinion, Outbox, Round, Step
 
 CST = "+08:00"
 

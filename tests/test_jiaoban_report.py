@@ -11,7 +11,7 @@ from daemon import models
 from daemon.jiaoban import (CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core,
                             dispatch, report)
 from daemon.jiaoban.report import EXTENDED, LATE, ON_TIME, missing_attachments, result_of
-from daemon.models import ACTIVE, APPROVED_STEP, DeadlineChange, Mail, Opinion, Round, Step
+from daemon.models import APPROVED_STEP, DeadlineChange, Mail, Opinion, Round, Step
 
 CST = "+08:00"
 

@@ -15,9 +15,7 @@ from datetime import datetime
 from daemon import clock, mime, models, outbox, workflow
 from daemon.deadline import read as read_deadline
 from daemon.deadline import format_deadline, working_days_left
-from daemon.jiaoban import (CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, UNIT_STEPS, VERIFY,
-                            VERIFYING, core)
-from daemon.jiaoban.reader import Word
+from daemon.jiaoban import CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core
 from daemon.models import ACTIVE, APPROVED_STEP, CANCELLED, DeadlineChange, Mail, Opinion, Request, Round, Step
 from daemon.workcal import parse_duration
 
