@@ -361,3 +361,12 @@ def test_the_explanation_carries_the_code_of_the_step_the_word_is_for(world):
     assert mail.subject.endswith(f"〔流转码：{step_of(req, CHECK).code}〕")
     world.reply("clerk@t.test", mail, "核报")
     assert world.request().state == READING
+
+
+def test_a_second_report_while_the_first_is_checked_is_told_so(world):
+    req = world.dispatched()
+    by_code(world, "zonghe@t.test", req, LEAD, "办结：初稿已完成。")
+    world.send("zonghe@t.test", f"回复：【{req.number}】交办通知", "办结：更正版见附件")
+    assert world.request().state == CHECKING
+    assert Round.get(Round.request == req).report == "初稿已完成。"
+    assert "正由办公室核报" in world.last_to("zonghe@t.test", "未作处理").text

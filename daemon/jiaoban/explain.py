@@ -8,8 +8,8 @@ answered once; nothing here changes the matter.
 from __future__ import annotations
 
 from daemon import outbox
-from daemon.jiaoban import (CHECK, CLARIFY, COORDINATE, EXTEND, READ, REASSIGN, STATE_LABELS, STEP_LABELS,
-                            UNIT_STEPS, VERIFY, core)
+from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
+                            STEP_LABELS, UNIT_STEPS, VERIFY, core, report)
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
 from daemon.models import CANCELLED as STEP_CANCELLED
@@ -162,6 +162,13 @@ def explain(act) -> None:
                   step=held)
         return _tell(act, f"来信不是对发给您的{label}邮件的回复（主题中无该环节流转码），为防误办，未予采用。"
                           "如意见不变，请直接回复本邮件。", hints(act), "告知回复对应邮件", step=held)
+
+    if Role.LEAD in act.roles and word == Word.REPORT and req.state in (CHECKING, READING):
+        rnd = core.round_of(req, act.task.round)
+        where = "正由办公室核报" if req.state == CHECKING else f"已呈{d.name_of(act.task.leader)}阅示"
+        pipe.note(f"办结报告已报送、{where}，再次“办结”未处理", "late", req, ignored=True)
+        return _tell(act, f"你单位的办结报告已于{report.when(app, rnd.reported_at)}报送，{where}，本次来信未作为新的报告。"
+                          "如需补充或更换，请与办公室联系；报告被退回后，可重新报送。", [], "告知办结报告已在办")
 
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
