@@ -98,6 +98,21 @@ def _answers_step(*kinds: str):
     return test
 
 
+def _answers_read(act: Act) -> bool:
+    """The leader answers the current round's 请阅示: its active step, or, once the matter is closed, the step it
+    closed (继续办理 then is a new decision; a repeated 阅 changes nothing)."""
+    if _answers_step(READ)(act):
+        return True
+    if act.req.state != CLOSED:
+        return False
+    step = (Step.select().where((Step.request == act.req) & (Step.kind == READ) & (Step.round == act.task.round))
+            .order_by(Step.position.desc()).first())
+    if step is not None and _holds(act, step) and answers(act, step):
+        act.step = step
+        return True
+    return False
+
+
 def _round_mail(act: Act) -> bool:
     """The mail answers any mail of the current round sent to the sender's unit, or carries the code of its
     unit step (SPEC §6.4: 进展, 请求协调 and 签收 are accepted on any of them)."""
@@ -143,7 +158,7 @@ EXTEND_CODE = Check("延期申请邮件的流转码", _answers_step(EXTEND))
 REASSIGN_CODE = Check("申请改派转办邮件的流转码", _answers_step(REASSIGN))
 COORDINATE_CODE = Check("请求协调转办邮件的流转码", _answers_step(COORDINATE))
 CHECK_CODE = Check("核报单的流转码", _answers_step(CHECK))
-READ_CODE = Check("请阅示邮件的流转码", _answers_step(READ))
+READ_CODE = Check("请阅示邮件的流转码", _answers_read)
 
 OFFICE = (Role.STAFF, Role.HEAD)
 UNITS = (Role.LEAD, Role.CO)
