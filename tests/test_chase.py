@@ -401,11 +401,11 @@ def test_a_long_digest_lists_the_longest_waiting_and_counts_the_rest(office, mon
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
     office.db()                 # binds the database
     app = App(office.cfg)
-    outbox.configure(office.cfg)
     ctx = chase.digest_context(app)
     assert (ctx["items_total"], len(ctx["items"])) == (5, 3)
     assert [i["number"] for i in ctx["items"]] == [f"办请〔2026〕{n}号" for n in (1, 2, 3)]
-    _, text, html = outbox.renderer().render("digest", {**ctx, "office": office.cfg.office, "code": "",
-                                                        "now": clock.now(), "tz": office.cfg.office.timezone})
+    rnd = outbox.renderer_for(office.cfg.office.timezone)
+    _, text, html = rnd.render("digest", {**ctx, "office": office.cfg.office, "code": "",
+                                          "now": clock.now(), "tz": office.cfg.office.timezone})
     assert "在办请示5件" in text and "另有2件未列出" in text and "另有2件未列出" in html
     models.close()

@@ -25,21 +25,9 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def _local(value):
-    return value.astimezone(CST) if isinstance(value, datetime) else value
-
-
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    from zoneinfo import ZoneInfo
-
-    from daemon import outbox
-    if hasattr(outbox, "_office_tz"):
-        outbox._office_tz = ZoneInfo("Asia/Shanghai")        # what outbox.configure(cfg) sets at start
-    r = Renderer(TEMPLATES)
-    for env in (r.html, r.text):
-        env.filters.setdefault("local", _local)
-    return r
+    return Renderer(TEMPLATES, "Asia/Shanghai")
 
 
 def make_req(title="关于购置办公设备的请示", **changes):
@@ -296,6 +284,14 @@ def test_decision_instruction_is_one_line(renderer):
 def test_times_are_local(renderer):
     _, text, _ = render(renderer, "receipt")
     assert "2026年11月20日 09:12" in text          # 01:12 UTC in Asia/Shanghai
+
+
+def test_times_are_in_the_zone_of_the_office_being_rendered():
+    from daemon.outbox import renderer_for
+    london, shanghai = renderer_for("Europe/London"), renderer_for("Asia/Shanghai")
+    assert renderer_for("Europe/London") is london and london is not shanghai      # made once per zone
+    assert "2026年11月20日 01:12" in render(london, "receipt")[1]
+    assert "2026年11月20日 09:12" in render(shanghai, "receipt")[1]           # the first is not changed
 
 
 def test_not_understood_quotes_at_most_ten_lines(renderer):
