@@ -58,6 +58,7 @@ def app(tmp_path, monkeypatch):
     models.close()
 
 
+@pytest.mark.slow          # 1,170 mails through the whole pipeline into the database
 def test_every_corpus_mail_goes_through_intake(app):
     files = _raw_mails()
     assert len(files) > 600
