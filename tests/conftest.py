@@ -107,6 +107,25 @@ def office(mailservers, maildomain, tmp_path, monkeypatch):
     models.close()
 
 
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_parsed() -> dict:
+    """Every file of the shared mail corpus parsed once for the session: path → its Mail, or the
+    MailParseError that refused it (skipped where the corpus is not beside the repository)."""
+    from daemon.mime import MailParseError, parse
+    if not CORPUS.is_dir():
+        pytest.skip("the shared mail corpus is not beside the repository")
+    out = {}
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.md"):
+        try:
+            out[path] = parse(path.read_bytes())
+        except MailParseError as exc:
+            out[path] = exc
+    return out
+
+
 SERVER_FIXTURES = {"mailservers", "pgserver", "tls_servers"}
 SLOW_FIXTURES = {"soffice"}
 FAST_LANE = "not mailserver and not slow"
