@@ -76,6 +76,8 @@ MAIL = NS(subject="回复：【办请〔2026〕7号】请审批：关于购置�
           from_name="李副总", text="好的\n\n> 原邮件……")
 STEP = NS(position=2, kind="one", approvers=["li@example.test"], code=CODE, state="active",
           activated_at=utc(2026, 11, 24, 8, 0), decided_at=None, decided_by="", reminders=1)
+REPORT_STEP = NS(position=3, kind="report", approvers=["zonghe@example.test"], code="R2D2XQ", state="active",
+                 activated_at=utc(2026, 11, 25, 7, 0), decided_at=None, decided_by="", reminders=1)
 REPLY = NS(verb=NS(value="未识别"), new_text="好的\n我看一下再说\n" + "\n".join(f"第{i}行" for i in range(3, 15)),
            opinion="", target="")
 
@@ -139,6 +141,8 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "late_unknown_time": (message(step=STEP, decided_by="王副总", decided_at=None), False),
     "reminder": (approver_ctx(count=1, waited="1个工作日2小时", overdue=False), True),
     "reminder_firm": (approver_ctx(count=3, waited="4个工作日", overdue=True), True),
+    "report_reminder": (workflow(step=REPORT_STEP, count=1, waited="10个工作日", overdue=False), True),
+    "report_reminder_firm": (workflow(step=REPORT_STEP, count=3, waited="12个工作日", overdue=True), True),
     "escalation": (workflow(step=STEP, approver_name="李副总", count=2, waited="3个工作日"), True),
     "away_notice": (workflow(step=STEP, approver_name="李副总", delegate_name="赵主任",
                              away_text="我于11月25日至29日出差，期间邮件不能及时处理。"), True),
@@ -177,7 +181,7 @@ DECIDING = {"review", "approval", "reminder"}
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert flood_notice loop_alert").split()
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert report_reminder").split()
 
 
 def template_of(case: str) -> str:
