@@ -22,7 +22,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 3             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 4             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -56,10 +56,19 @@ def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
              since, "", 0, ""))
 
 
+def _to_4(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 4: a leader's ad-hoc assignments (交办) — tables of their own, and the round (轮次) a step belongs to;
+    every step already there is of round 1 of a 请示."""
+    migrate(migrator.add_column("step", "round", pw.IntegerField(null=True, default=1)))
+    database.execute_sql('UPDATE "step" SET "round" = 1')
+    database.create_tables(models, safe=True)
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
     3: _to_3,
+    4: _to_4,
 }
 
 
