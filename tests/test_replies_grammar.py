@@ -34,7 +34,7 @@ def test_the_table_is_large_new_and_covers_every_class():
 @pytest.mark.parametrize("text,verb,shape", CASES, ids=[f"{i}:{c[0][:14]}" for i, c in enumerate(CASES)])
 def test_case_in_the_seven_client_styles(text, verb, shape):
     failures = []
-    for n, client in rotate(list(enumerate(SEVEN)), len(text), keep=3):
+    for n, client in rotate(list(enumerate(SEVEN)), len(text), keep=2):
         has_html, charset, html_only = _VARIANTS[(n + len(text)) % 4]
         if has_html and CLIENTS[client][2] is None:
             has_html, html_only = False, False
