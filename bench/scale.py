@@ -155,7 +155,6 @@ def run(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(write_config(Path(tmp)), need_secrets=False)
         models.connect(cfg.database.url)
-        outbox.configure(cfg)
         app = App(cfg)
         t_build = timed(lambda: build(n))
         db_file = Path(tmp) / "officeflow.db"
@@ -169,7 +168,7 @@ def run(n: int) -> None:
         t_raw = min(timed(raw) for _ in range(3))
         middle = models.Request.get(models.Request.seq == n // 2)
         monday = clock.now().astimezone(app.tz).date() - timedelta(days=clock.now().astimezone(app.tz).weekday())
-        rnd = outbox.renderer()
+        rnd = outbox.renderer_for(cfg.office.timezone)
         base = {"office": cfg.office, "code": "", "now": clock.now(), "tz": cfg.office.timezone}
         views = {
             "list": lambda: records.list_lines(app),

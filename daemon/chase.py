@@ -77,11 +77,12 @@ def _due_steps(now: datetime) -> list[Step]:
 
 
 def run_due(app: App) -> int:
-    """Send the reminders that are due now, only in office hours on working days; returns the mails queued."""
+    """Send the reminders that are due now, only in office hours on working days, to approvers and to
+    executing units that owe a 办结回告; returns the mails queued."""
     now = clock.now()
     if not app.calendar.is_working_time(now):
         return 0
-    sent = 0
+    sent = _remind_reports(app, now)
     for step in _due_steps(now):
         req = step.request
         try:
@@ -101,6 +102,62 @@ def run_due(app: App) -> int:
             continue
         log.info("%s reminder %d for step %d (%d mails)", req.number, step.reminders, step.position, n)
         sent += n
+    return sent
+
+
+# -- the 办结回告 the executing units owe ------------------------------------------------------------------
+
+def _report_due_from(app: App, req: Request) -> datetime:
+    """When the report step of an approved request is first due: report_after from the approval."""
+    return app.calendar.add(req.state_since, parse_duration(app.cfg.reminders.report_after))
+
+
+def _due_reports(app: App, now: datetime) -> list[Step]:
+    """Active report steps of approved requests whose due time has passed. A step made by the schema upgrade
+    has no due time (the upgrade knows no calendar): it gets the one it would have had, first."""
+    unset = Step.select(Step, Request).join(Request).where(
+        (Step.kind == REPORT) & (Step.state == ACTIVE) & (Request.state == APPROVED) & Step.next_reminder_at.is_null())
+    for step in list(unset):
+        Step.update(next_reminder_at=_report_due_from(app, step.request)).where(
+            (Step.id == step.id) & Step.next_reminder_at.is_null()).execute()
+    return list(Step.select(Step, Request).join(Request).where(
+        (Step.kind == REPORT) & (Step.state == ACTIVE) & (Request.state == APPROVED) & (Step.next_reminder_at <= now))
+        .order_by(Step.next_reminder_at))
+
+
+def _report_ctx(app: App, req: Request, step: Step, count: int) -> dict:
+    return {"req": req, "form": views.form_data(app, req), "state_label": flows.label(req), "step": step,
+            "count": count, "waited": app.calendar.format_waited(step.activated_at or req.state_since, clock.now()),
+            "overdue": _overdue(app, req)}
+
+
+def _remind_reports(app: App, now: datetime) -> int:
+    """请报办结情况: one mail to the executing units of each approved request whose report step is due, again
+    every repeat_every, claimed as approvers' reminders are. It carries the request's done_code, so answering
+    it with 办结：… closes the request as answering the result mail does. A request approved without an
+    executing unit has nobody who could answer it: it gets no reminder and stays in the digest."""
+    sent = 0
+    for step in _due_reports(app, now):
+        req = step.request
+        if not req.execute:
+            continue
+        try:
+            with db.atomic():
+                claimed = (Step.update(reminders=Step.reminders + 1,
+                                       next_reminder_at=_due(app, req, now, app.cfg.reminders.repeat_every))
+                           .where((Step.id == step.id) & (Step.state == ACTIVE)
+                                  & (Step.next_reminder_at == step.next_reminder_at)).execute())
+                if not claimed:
+                    continue
+                step = Step.get_by_id(step.id)
+                names = "、".join(app.directory.name_of(a) for a in req.execute)
+                outbox.queue(app.cfg, "report_reminder", list(req.execute), _report_ctx(app, req, step, step.reminders),
+                             request=req, code=req.done_code, action=f"催报办结情况：{names}（第{step.reminders}次）")
+        except Exception:  # noqa: BLE001 - one broken request must not stop the reminders of the others
+            log.exception("%s report reminder failed", req.number)
+            continue
+        log.info("%s report reminder %d to %s", req.number, step.reminders, ", ".join(req.execute))
+        sent += 1
     return sent
 
 
@@ -199,11 +256,12 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     limit = parse_duration(app.cfg.reminders.report_after)
     overdue_total = sum(1 for i in items if i["overdue"])
     not_reported, not_reported_total = [], 0
-    # the 办结回告 owed: active report steps whose due time has passed
+    # the 办结回告 owed: active report steps whose due time has passed (and moved on with each reminder)
     owed = (Step.select(Step.id, Step.kind, Step.next_reminder_at, Request.id, Request.number, Request.title,
                         Request.unit_name, Request.state, Request.state_since, Request.execute, Request.kind)
             .join(Request).where((Step.kind == REPORT) & (Step.state == ACTIVE) & (Request.state == APPROVED)
-                                 & ((Step.next_reminder_at <= now) | Step.next_reminder_at.is_null()))
+                                 & ((Step.next_reminder_at <= now) | (Step.reminders > 0)
+                                    | Step.next_reminder_at.is_null()))
             .order_by(Request.state_since))
     for step in owed.iterator():
         req = step.request

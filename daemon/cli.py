@@ -32,8 +32,6 @@ def _db(cfg):
     from daemon import models
     from daemon.app import App
     models.connect(cfg.database.url)
-    from daemon import outbox
-    outbox.configure(cfg)
     return App(cfg)
 
 

@@ -135,6 +135,7 @@ def _in_child(filename: str, suffix: str, data: bytes, soffice: str,
     python-docx would cost several hundred for every attachment of every request."""
     budget = READ_SECONDS + (CONVERT_TIMEOUT if soffice else 0)
     budget = min(budget, left) if left is not None else budget
+    _preload(suffix)
     r, w = os.pipe()
     try:
         pid = os.fork()
@@ -160,6 +161,19 @@ def _in_child(filename: str, suffix: str, data: bytes, soffice: str,
         # killed by its CPU or memory limit (or a bug): say so, never guess
         log.warning("reading attachment %r failed (wait status %s)", filename, status)
         return None, NOTE_LIMIT
+
+
+def _preload(suffix: str) -> None:
+    """Import here the library a child reads `suffix` with, so that it is imported once for the daemon and not
+    again in every child (pypdf alone takes a good part of a second to import)."""
+    try:
+        if suffix == ".pdf":
+            import pypdf  # noqa: F401
+        elif suffix in {".docx"} | CONVERTIBLE_SUFFIXES:
+            import docx  # noqa: F401
+            import docx.oxml.parser  # noqa: F401
+    except ImportError:
+        pass                # the child says what is missing, as it would have
 
 
 def _child(r: int, w: int, suffix: str, data: bytes, soffice: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import peewee as pw
 
 from daemon import clock, models
-from daemon.models import APPROVING, ACTIVE, OPEN_STATES, Job, Mail, Outbox, Request, Step
+from daemon.models import APPROVED, APPROVING, ACTIVE, OPEN_STATES, REPORT, Job, Mail, Outbox, Request, Step
 
 IMAP_CONTACT = "heartbeat-imap"      # the last time the daemon talked to the IMAP server successfully
 DAEMON_ALIVE = "heartbeat-daemon"    # the last pass of the daemon's loop (also while it waits to reconnect)
@@ -153,8 +153,10 @@ def _database(cfg, report: Report) -> None:
     escalated = Step.select(Step.request).where((Step.state == ACTIVE) & Step.escalated_at.is_null(False))
     report.requests_overdue = Request.select().where(
         Request.state.in_(OPEN_STATES) & ((Request.deadline < today) | Request.id.in_(escalated))).count()
+    # an approver's reminder, or an executing unit's 请报办结情况
     nxt = Step.select(pw.fn.MIN(Step.next_reminder_at)).join(Request).where(
-        (Step.state == ACTIVE) & (Request.state == APPROVING)).scalar()
+        (Step.state == ACTIVE) & ((Request.state == APPROVING)
+                                  | ((Step.kind == REPORT) & (Request.state == APPROVED)))).scalar()
     report.next_reminder = _as_time(nxt)
 
 

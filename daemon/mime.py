@@ -140,9 +140,12 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
     return data.decode("gb18030", errors="replace")
 
 
+_RAW_BYTE = re.compile("[\udc80-\udcff]")        # a raw 8-bit byte kept by the email package as a surrogate
+
+
 def _unescape_raw(value: str) -> str:
     """A header str that carries raw 8-bit bytes (as surrogates) decoded as UTF-8 or GB18030."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not _RAW_BYTE.search(value):
         return value
     return decode_bytes(value.encode("utf-8", "surrogateescape"))
 

@@ -107,7 +107,7 @@ class Request(Base):
     done_report = pw.TextField(default="")
     code = pw.CharField()                   # short code of the review mail to office staff; rotates
     done_code = pw.CharField(default="")    # short code of the result mail to the executing unit (办结)
-    report_reminded_at = UTCDateTimeField(null=True)
+    report_reminded_at = UTCDateTimeField(null=True)   # unused: the report step's reminders and due time say it
     kind = pw.CharField(null=True, default="请示")   # the kind of work (daemon.flows); null read as 请示
 
 

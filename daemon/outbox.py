@@ -5,15 +5,17 @@ Nothing here decides what to send; the workflow does. Sending goes through daemo
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
 import socket
 import urllib.parse
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 from email.utils import formataddr, format_datetime, parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 import peewee as pw
@@ -47,10 +49,12 @@ class Attach:
 
 
 class Renderer:
-    """templates/<name>/{subject.txt, body.txt, body.html}; autoescape on for HTML."""
+    """templates/<name>/{subject.txt, body.txt, body.html}; autoescape on for HTML. The `local` filter turns
+    an aware datetime into the time zone this renderer was made for (the office's)."""
 
-    def __init__(self, root: Path = TEMPLATES):
+    def __init__(self, root: Path = TEMPLATES, tz: str | tzinfo | None = None):
         from daemon.docform import FILTERS
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         loader = jinja2.FileSystemLoader(str(root))
         self.html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
                                        trim_blocks=True, lstrip_blocks=True)
@@ -58,14 +62,27 @@ class Renderer:
                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         for env in (self.html, self.text):
             env.filters.update(FILTERS)
-            env.filters["local"] = _local
+            env.filters["local"] = self.local
             env.globals["mailto"] = mailto
+
+    def local(self, value):
+        """An aware datetime in this renderer's time zone; anything else as it is."""
+        if self.tz is None or not isinstance(value, datetime):
+            return value
+        return value.astimezone(self.tz)
 
     def render(self, name: str, ctx: dict) -> tuple[str, str, str]:
         subject = self.text.get_template(f"{name}/subject.txt").render(ctx)
         body = self.text.get_template(f"{name}/body.txt").render(ctx)
         html = self.html.get_template(f"{name}/body.html").render(ctx)
         return " ".join(subject.split()), body, html
+
+
+@functools.lru_cache(maxsize=8)
+def renderer_for(tz: str) -> Renderer:
+    """The renderer of the templates for an office in time zone `tz` (an IANA name); made once per zone,
+    never changed after, so a config reload with another zone simply gets another one."""
+    return Renderer(TEMPLATES, tz)
 
 
 MAX_MAILTO = 2000      # phone mail apps and some browsers refuse longer mailto: links
@@ -79,30 +96,6 @@ def mailto(to: str, subject: str, body: str) -> str:
     if len(link) > MAX_MAILTO:
         raise ValueError(f"mailto: link of {len(link)} characters, more than {MAX_MAILTO}")
     return link
-
-
-def _local(value, tz: str | None = None):
-    """An aware datetime in the office time zone (set by configure())."""
-    if value is None:
-        return None
-    return value.astimezone(_office_tz) if _office_tz else value
-
-
-_office_tz = None
-_renderer: Renderer | None = None
-
-
-def configure(cfg: Config) -> None:
-    global _office_tz
-    from zoneinfo import ZoneInfo
-    _office_tz = ZoneInfo(cfg.office.timezone)
-
-
-def renderer() -> Renderer:
-    global _renderer
-    if _renderer is None:
-        _renderer = Renderer()
-    return _renderer
 
 
 def _domain(cfg: Config) -> str:
@@ -121,7 +114,7 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
     at = clock.now()
     code = code or new_code()
     ctx = {**ctx, "office": cfg.office, "code": code, "now": at, "tz": cfg.office.timezone}
-    subject, body, html = renderer().render(template, ctx)
+    subject, body, html = renderer_for(cfg.office.timezone).render(template, ctx)
     name, addr = parseaddr(cfg.smtp.from_addr)
     subject = clip_middle(subject, MAX_HEADER)        # the code and number at its end survive a cut
     message_id = f"of.{at.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(6)}@{_domain(cfg)}"

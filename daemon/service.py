@@ -151,7 +151,6 @@ def _reloaded(cfg: Config) -> Config | None:
 def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
     notifier = Notifier()
     models.connect(cfg.database.url)
-    outbox.configure(cfg)
     app = App(cfg)
     mailbox = Mailbox(cfg.imap)
     if once:
@@ -186,7 +185,6 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
                 if new is not None:
                     mailbox.close()
                     cfg, app, mailbox = new, App(new), Mailbox(new.imap)
-                    outbox.configure(cfg)
                 notifier.ready(f"watching {cfg.imap.folder} of {cfg.imap.username}")
             try:
                 mailbox.connect()

@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import lanes  # noqa: E402
 from mailservers import MailServers, dovecot_binary  # noqa: E402
 from pgserver import PgServer, pg_bindir  # noqa: E402
 
@@ -106,15 +107,65 @@ def office(mailservers, maildomain, tmp_path, monkeypatch):
     models.close()
 
 
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_parsed() -> dict:
+    """Every file of the shared mail corpus parsed once for the session: path → its Mail, or the
+    MailParseError that refused it (skipped where the corpus is not beside the repository)."""
+    from daemon.mime import MailParseError, parse
+    if not CORPUS.is_dir():
+        pytest.skip("the shared mail corpus is not beside the repository")
+    out = {}
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.md"):
+        try:
+            out[path] = parse(path.read_bytes())
+        except MailParseError as exc:
+            out[path] = exc
+    return out
+
+
 SERVER_FIXTURES = {"mailservers", "pgserver", "tls_servers"}
+SLOW_FIXTURES = {"soffice"}
+FAST_LANE = "not mailserver and not slow"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help=f"the fast lane: only tests that are '{FAST_LANE}', property tests with a tenth of "
+                          "their examples (the full suite runs everything)")
+
+
+def pytest_configure(config):
+    if config.getoption("fast"):
+        lanes.FAST = True
+        given = config.option.markexpr
+        config.option.markexpr = f"({given}) and {FAST_LANE}" if given else FAST_LANE
+
+
+@pytest.fixture(scope="session")
+def soffice():
+    """LibreOffice's soffice, for the tests that convert documents with it (skipped only off CI without it)."""
+    from daemon import doctext
+    binary = doctext.soffice_path()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice is not installed, but CI is set: install libreoffice-writer-nogui")
+        pytest.skip("LibreOffice (soffice) is not installed; .doc/.wps fall back to a note")
+    return binary
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that starts or uses a real server is a `mailserver` test, marked or not.
+    """Every test that starts or uses a real server is a `mailserver` test, and every test that starts
+    LibreOffice a `slow` one, marked or not.
 
-    So `pytest -m "not mailserver"` is the fast lane of pure tests, whatever a new test forgets to say.
-    The sandbox tests start their own mail server; they are marked in their modules.
+    So `pytest --fast` is the fast lane of pure tests, whatever a new test forgets to say. The sandbox
+    tests start their own mail server; they are marked in their modules.
     """
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.mailserver)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)

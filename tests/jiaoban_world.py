@@ -12,7 +12,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from daemon import intake, mime, models, outbox
+from daemon import intake, mime, models
 from daemon.app import App
 from daemon.config import load_config
 from daemon.jiaoban import core
@@ -84,7 +84,6 @@ class World:
         path.write_text(CONFIG.format(tmp=tmp, extra=extra, **flags), encoding="utf-8")
         self.cfg = load_config(path)
         models.connect(self.cfg.database.url)
-        outbox.configure(self.cfg)
         self.app = App(self.cfg)
 
     def send(self, sender: str, subject: str, body: str, reply_to=None, message_id: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import io
 import os
 import tempfile
@@ -149,7 +150,27 @@ def _small_font() -> Path:
     return Path(name)
 
 
+PDF_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "sample-pdfs"
+
+
 def _pdf(lines: list[str]) -> bytes:
+    """The lines as a PDF with a text layer; kept in .cache/ by what it is made from, since the samples are
+    built when the tests are collected and fonts and PDFs take a second every time."""
+    from importlib.metadata import version
+
+    key = hashlib.sha256(f"{version('fpdf2')}\n{cjk_font()}\n".encode() + "\n".join(lines).encode()).hexdigest()
+    cached = PDF_CACHE / f"{key[:32]}.pdf"
+    if cached.is_file():
+        return cached.read_bytes()
+    data = _make_pdf(lines)
+    PDF_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(cached)                 # atomic: a run beside this one never reads half a file
+    return data
+
+
+def _make_pdf(lines: list[str]) -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF()

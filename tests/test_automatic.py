@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.mime import parse
+from lanes import examples
 
 TITLE = "关于2027年春节休假安排的请示"
 
@@ -121,7 +122,7 @@ _WORDS = st.sampled_from(["休假", "外出", "自动回复", "自动答复", "�
 _TEXT = st.text(alphabet=st.sampled_from("春节年度安排经费的调整工作人员2027：:（）"), max_size=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(before=_TEXT, word=_WORDS, after=_TEXT, number=st.integers(1, 999),
        kind=st.sampled_from(["请审批", "请审核拟办", "已受理", "回执", "审批结果"]),
        prefix=st.sampled_from(["", "回复：", "Re: ", "答复: ", "RE：", "转发："]))

@@ -52,6 +52,7 @@ escalate_after = 2
 urgent = { "特急" = "2h", "加急" = "4h" }
 digest_at = "23:00"
 weekly_at = "09:00"
+report_after = "10d"
 """
 
 
@@ -352,6 +353,92 @@ def test_the_weekly_summary_goes_to_the_head_on_the_first_working_day_of_the_wee
     assert sent(office, "clerk", "weekly") == []
 
 
+# -- the 办结回告 the executing unit owes ------------------------------------------------------------------
+
+def approved(office: Office, when: str) -> str:
+    """A 请示 filed, accepted and approved by 李副总 at `when`; returns its number."""
+    number = start(office, when)
+    office.reply("li", sent(office, "li", "approval", number)[-1], "同意")
+    at(office, when)
+    assert request(office, number).state == "approved"
+    return number
+
+
+def test_the_executing_unit_is_asked_for_its_report_when_due_and_again_until_it_reports(office):
+    reconfigure(office, report_after="2d")
+    number = approved(office, "2026-11-26 10:00")           # Thursday: the report is due on Monday at 10:00
+    done_code = request(office, number).done_code
+    for when in ("2026-11-27 10:00", "2026-11-28 10:00", "2026-11-29 10:00", "2026-11-30 09:59"):
+        at(office, when)
+        assert sent(office, "zonghe", "report_reminder") == [], when
+    at(office, "2026-11-30 10:00")
+    at(office, "2026-11-30 10:00")                          # a restart at the same moment
+    at(office, "2026-11-30 16:00")
+    asked = sent(office, "zonghe", "report_reminder", number)
+    assert len(asked) == 1 and asked[0].subject.startswith(f"【{number}】请报办结情况：关于购置办公设备的请示")
+    assert f"〔流转码：{done_code}〕" in asked[0].subject and "尚未收到你单位的办结回告" in asked[0].text
+    assert "办结：" in asked[0].text
+    db = office.db()
+    record = db.Mail.get(db.Mail.kind == "report_reminder")
+    assert (record.action, record.code, record.rcpts) == ("催报办结情况：综合科（第1次）", done_code,
+                                                          [office.addr["zonghe"]])
+    assert sent(office, "unit1", "report_reminder") == [] and sent(office, "li", "report_reminder") == []
+    at(office, "2026-11-30 23:00")                          # the digest still lists it, though asked today
+    digest = sent(office, "clerk", "digest")[-1].text
+    assert "已批准待办结回告1件" in digest and number in digest.partition("二、")[2].partition("三、")[0]
+
+    at(office, "2026-12-01 09:59")
+    assert len(sent(office, "zonghe", "report_reminder", number)) == 1
+    at(office, "2026-12-01 10:00")                          # repeat_every later, firmer
+    asked = sent(office, "zonghe", "report_reminder", number)
+    assert len(asked) == 2 and "（第2次）" in asked[1].subject and "此前已催报1次" in asked[1].text
+
+    office.reply("zonghe", asked[1], "办结：设备已于12月1日采购到位并登记入账。")      # answering the reminder
+    at(office, "2026-12-01 10:30")
+    req = request(office, number)
+    assert (req.state, req.done_report) == ("done", "设备已于12月1日采购到位并登记入账。")
+    at(office, "2026-12-02 10:00")
+    at(office, "2026-12-03 10:00")
+    assert len(sent(office, "zonghe", "report_reminder", number)) == 2
+
+
+def test_two_daemons_on_one_database_ask_for_a_report_once(office, monkeypatch):
+    reconfigure(office, report_after="1d")
+    number = approved(office, "2026-11-26 10:00")
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-27T10:00:00+08:00")
+    office.db()
+    both_looked = threading.Barrier(2, timeout=60)
+    find = chase._due_reports
+
+    def found_then_wait(app, now):
+        steps = find(app, now)
+        both_looked.wait()              # both daemons have seen the report due before either claims it
+        return steps
+
+    monkeypatch.setattr(chase, "_due_reports", found_then_wait)
+    results, errors = [], []
+
+    def daemon():
+        try:
+            results.append(chase.run_due(App(office.cfg)))   # own App, own SQLite connection (per thread)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            models.db.close()
+
+    threads = [threading.Thread(target=daemon) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(results) == [0, 1]
+    monkeypatch.setattr(chase, "_due_reports", find)
+    office.run_once()
+    assert len(sent(office, "zonghe", "report_reminder", number)) == 1
+    db = office.db()
+    assert db.Step.get((db.Step.request == request(office, number)) & (db.Step.kind == "report")).reminders == 1
+
+
 # -- two daemons on one database -------------------------------------------------------------------------
 
 def test_two_daemons_on_one_database_send_one_reminder(office, monkeypatch):
@@ -401,11 +488,11 @@ def test_a_long_digest_lists_the_longest_waiting_and_counts_the_rest(office, mon
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T11:00:00+08:00")
     office.db()                 # binds the database
     app = App(office.cfg)
-    outbox.configure(office.cfg)
     ctx = chase.digest_context(app)
     assert (ctx["items_total"], len(ctx["items"])) == (5, 3)
     assert [i["number"] for i in ctx["items"]] == [f"办请〔2026〕{n}号" for n in (1, 2, 3)]
-    _, text, html = outbox.renderer().render("digest", {**ctx, "office": office.cfg.office, "code": "",
-                                                        "now": clock.now(), "tz": office.cfg.office.timezone})
+    rnd = outbox.renderer_for(office.cfg.office.timezone)
+    _, text, html = rnd.render("digest", {**ctx, "office": office.cfg.office, "code": "",
+                                          "now": clock.now(), "tz": office.cfg.office.timezone})
     assert "在办请示5件" in text and "另有2件未列出" in text and "另有2件未列出" in html
     models.close()

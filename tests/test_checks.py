@@ -26,7 +26,9 @@ def settings(**kw):
     return SimpleNamespace(**base)
 
 
+@functools.lru_cache(maxsize=None)
 def run(sample: Sample):
+    """The check of a sample, made once for the module: it is pure, and a PDF is read in a child process."""
     return check(sample.subject, sample.body, list(sample.attachments), TODAY,
                  settings(require_signer=sample.require_signer))
 

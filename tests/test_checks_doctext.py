@@ -83,15 +83,12 @@ def test_doc_wps_et_without_libreoffice_say_what_to_install(monkeypatch, name):
     assert "apt-get install libreoffice-writer-nogui libreoffice-calc-nogui" in doctext.NOTE_NO_OFFICE
 
 
-def test_doc_converted_with_libreoffice(tmp_path):
-    binary = doctext.soffice_path()
-    if binary is None:
-        pytest.skip("LibreOffice (soffice) is not installed; .doc/.wps fall back to a note, tested above")
+def test_doc_converted_with_libreoffice(soffice, tmp_path):
     import subprocess
     d = finish(drafts()["equipment"])
     source = tmp_path / "q.docx"
     source.write_bytes(_docx(d.lines()))
-    subprocess.run([binary, f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless",
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless",
                     "--convert-to", "doc", "--outdir", str(tmp_path), str(source)], check=True, timeout=120,
                    capture_output=True)
     text, note = extract_text("关于购置办公设备的请示.doc", (tmp_path / "q.doc").read_bytes())

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from daemon import compose, mime
 from daemon.outbox import Attach
+from lanes import examples
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -184,7 +185,7 @@ def test_a_header_with_a_line_break_is_refused_as_before():
 _readable = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=400)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=_readable, name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200),
        text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
 def test_any_subject_name_and_text_read_back(subject, name, text):

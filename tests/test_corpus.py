@@ -30,46 +30,54 @@ def _all_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.md")
 
 
-def test_every_corpus_file_parses_or_is_refused_with_a_reason():
-    refused, parsed = [], 0
-    for path in _all_files():
-        try:
-            mail = parse(path.read_bytes())
-        except MailParseError as exc:
-            assert str(exc), path
-            refused.append((path.relative_to(CORPUS).parts[0], path.name, str(exc)))
+@pytest.fixture(scope="module")
+def parsed(corpus_parsed) -> dict[Path, object]:
+    assert set(corpus_parsed) == set(_all_files())
+    return corpus_parsed
+
+
+@pytest.fixture(scope="module")
+def chinese(corpus_parsed) -> dict[Path, object]:
+    """The Chinese developers' mails of lkml-erofs-zh, parsed."""
+    return {p: m for p, m in corpus_parsed.items() if p.parent == CORPUS / "lkml-erofs-zh" and p.suffix == ".eml"}
+
+
+def test_every_corpus_file_parses_or_is_refused_with_a_reason(parsed):
+    refused, count = [], 0
+    for path, mail in parsed.items():
+        if isinstance(mail, MailParseError):
+            assert str(mail), path
+            refused.append((path.relative_to(CORPUS).parts[0], path.name, str(mail)))
             continue
         read_reply(mail)  # must not raise either
-        parsed += 1
+        count += 1
     raw_refused = [r for r in refused if r[0] in RAW_FOLDERS]
-    assert parsed > 700
+    assert count > 700
     # only the Outlook .msg (a compound file, not RFC 822) among the raw mails
     assert [(f, n) for f, n, _ in raw_refused] == [("spamscope-mail-parser", "mail_outlook_1")], raw_refused
 
 
-def test_chinese_mails_decode_without_replacement_characters():
+def test_chinese_mails_decode_without_replacement_characters(chinese):
     damaged = []
-    for path in sorted((CORPUS / "lkml-erofs-zh").glob("*.eml")):
-        mail = parse(path.read_bytes())
+    for path, mail in chinese.items():
         if "\ufffd" in mail.subject + mail.from_name + mail.text[:4000] and b"\xef\xbf\xbd" not in path.read_bytes():
             damaged.append(path.name)
-    assert not damaged
+    assert chinese and not damaged
 
 
-def test_chinese_client_quotes_never_remain_in_new_text():
+def test_chinese_client_quotes_never_remain_in_new_text(chinese):
     leaked = []
     pattern = re.compile(r"写道\s*[:：]?\s*$|原始邮件|回复的原邮件|^\s*>|^\s*(发件人|发送时间)\s*[:：]", re.M)
-    for path in sorted((CORPUS / "lkml-erofs-zh").glob("*.eml")):
-        mail = parse(path.read_bytes())
+    for path, mail in chinese.items():
         if mail.in_reply_to and pattern.search(new_text(mail)):
             leaked.append(path.name)
     assert not leaked
 
 
-def test_no_corpus_mail_reads_as_a_chinese_approval_by_accident():
+def test_no_corpus_mail_reads_as_a_chinese_approval_by_accident(chinese):
     # developer mail: none of it is an approval in Chinese; bounces (邮件被退回) are not returns either
-    for path in sorted((CORPUS / "lkml-erofs-zh").glob("*.eml")):
-        reply = read_reply(parse(path.read_bytes()))
+    for path, mail in chinese.items():
+        reply = read_reply(mail)
         assert reply.verb is not Verb.RETURN, path.name
         if reply.verb in (Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS):
             assert reply.matched.isascii(), (path.name, reply.matched)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from daemon.deadline import (NEVER_A_DATE, Deadline, Refusal, describe, format_deadline, read, remaining_text,
                              working_days_left)
 from daemon.workcal import WorkCalendar
+from lanes import examples
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
@@ -524,7 +525,7 @@ def expressions(draw):
 references = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 31, 23, 59))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(expressions(), references)
 def test_a_deadline_is_never_before_the_reference_day(text, ref):
     result = read(text, ref, CAL)
@@ -533,7 +534,7 @@ def test_a_deadline_is_never_before_the_reference_day(text, ref):
         assert result.at.tzinfo is not None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(dates(), references)
 def test_a_date_is_read_as_written_or_refused_never_rolled_over(written, ref):
     month, day, text = written
@@ -551,14 +552,14 @@ def test_a_date_is_read_as_written_or_refused_never_rolled_over(written, ref):
         assert (month, day) == (2, 29)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(expressions(), references, st.sampled_from(NEVER_A_DATE), st.sampled_from(["{w}{e}", "{e}{w}", "{w}，{e}",
                                                                                     "请{e}{w}办理", "{w}：{e}"]))
 def test_a_never_a_date_word_never_yields_a_date(text, ref, word, shape):
     assert not read(shape.format(w=word, e=text), ref, CAL).ok
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(expressions(), references)
 def test_the_formatted_deadline_reads_back_as_the_same_moment(text, ref):
     result = read(text, ref, CAL)
@@ -569,7 +570,7 @@ def test_the_formatted_deadline_reads_back_as_the_same_moment(text, ref):
     assert again.at == result.at
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.one_of(st.sampled_from(list("0123456789０１２年月日号前后内周星期天今明本这下上中旬底末季度个工作点半:：.-/，尽快每第")),
                                   st.characters())), references)
 def test_any_text_gives_a_deadline_or_a_reason_and_never_raises(text, ref):
@@ -577,7 +578,7 @@ def test_any_text_gives_a_deadline_or_a_reason_and_never_raises(text, ref):
     assert result.ok or result.reason
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(expressions(), references, st.sampled_from(["请综合科牵头，安全科配合，{e}拿出通报初稿，不超过两页。",
                                                    "时限：{e}", "{e}", "请于{e}报送办公室。", "  {e}\n"]))
 def test_an_expression_reads_the_same_inside_a_sentence(text, ref, sentence):
@@ -587,7 +588,7 @@ def test_an_expression_reads_the_same_inside_a_sentence(text, ref, sentence):
         assert (inside.at, inside.flags, inside.text) == (alone.at, alone.flags, alone.text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(numbers(1, 33), st.sampled_from(["日前", "号前", "日之前"]), references)
 def test_a_day_of_the_month_is_that_day_of_this_or_the_next_month_or_refused(number, suffix, ref):
     n, written = number

@@ -30,8 +30,11 @@ def bomb_docx(unpacked: int = 100 * 1024 * 1024) -> bytes:
                 b'openxmlformats.org/wordprocessingml/2006/main"><w:body>')
         with z.open("word/document.xml", "w", force_zip64=True) as f:
             f.write(head)
-            for _ in range(unpacked // len(para)):
-                f.write(para)
+            count = unpacked // len(para)
+            block = para * 4096           # written in blocks: a write per paragraph costs seconds per bomb
+            for _ in range(count // 4096):
+                f.write(block)
+            f.write(para * (count % 4096))
             f.write(b"</w:body></w:document>")
     return out.getvalue()
 

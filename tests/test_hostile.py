@@ -48,6 +48,7 @@ def header_blocks():
 
 # ---------------------------------------------------------------- 11.1 huge subject
 
+@pytest.mark.slow          # megabytes of header, or a flood of mails, through intake
 def test_a_megabyte_subject_gives_a_capped_title_and_capped_headers(world):
     subject = "关于" + "购置" * 500_000
     raw = raw_by_hand(subject)
@@ -65,6 +66,7 @@ def test_a_megabyte_subject_gives_a_capped_title_and_capped_headers(world):
     assert mime.parse(archived).subject == subject          # the archive keeps every character
 
 
+@pytest.mark.slow          # megabytes of header, or a flood of mails, through intake
 def test_answers_and_alerts_quote_a_huge_subject_cut(world):
     assert intake.handle(world.app, raw_by_hand("推广" * 400_000, sender="stranger@else.test")) == intake.PROCESSED
     assert intake.handle(world.app, raw_by_hand("机密" + "文件" * 400_000)) == intake.PROCESSED
@@ -74,6 +76,7 @@ def test_answers_and_alerts_quote_a_huge_subject_cut(world):
 
 # ---------------------------------------------------------------- 11.2 huge References, database errors
 
+@pytest.mark.slow          # megabytes of header, or a flood of mails, through intake
 def test_a_huge_references_header_keeps_the_newest_ids_and_still_finds_the_request(world):
     world.filed_and_routed()
     note = world.last_to("wang@t.test", "请审批")
@@ -247,6 +250,7 @@ def test_what_counts_as_not_a_request(subject, body, attachments, registered):
     assert intake.not_a_request(mail, None) is not registered
 
 
+@pytest.mark.slow          # megabytes of header, or a flood of mails, through intake
 def test_a_flood_from_one_sender_is_recorded_not_registered_and_staff_told_once(world, monkeypatch):
     limit = world.cfg.limits.new_requests_per_hour
     for n in range(limit + 5):

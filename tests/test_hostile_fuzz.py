@@ -17,6 +17,8 @@ from daemon.models import Mail
 from tests.test_doctext_limits import bomb_docx
 from tests.test_intake_edges import BODY, World
 
+pytestmark = pytest.mark.slow          # its mails start reader children and LibreOffice: the full lane only
+
 _serial = itertools.count()
 BOMB = bomb_docx(8 * 1024 * 1024)
 

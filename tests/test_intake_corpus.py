@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import intake, models, outbox
+from daemon import intake, models
 from daemon.app import App
 from daemon.config import load_config
 
@@ -54,11 +54,11 @@ def app(tmp_path, monkeypatch):
         """), encoding="utf-8")
     cfg = load_config(cfg_path)
     models.connect(cfg.database.url)
-    outbox.configure(cfg)
     yield App(cfg)
     models.close()
 
 
+@pytest.mark.slow          # 1,170 mails through the whole pipeline into the database
 def test_every_corpus_mail_goes_through_intake(app):
     files = _raw_mails()
     assert len(files) > 600

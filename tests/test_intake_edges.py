@@ -9,7 +9,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from daemon import intake, mime, models, outbox
+from daemon import intake, mime, models
 from daemon.app import App
 from daemon.config import load_config
 from daemon.models import Mail, Outbox, Request, Step
@@ -78,7 +78,6 @@ class World:
         path.write_text(CONFIG.format(tmp=tmp, fmt=fmt), encoding="utf-8")
         self.cfg = load_config(path)
         models.connect(self.cfg.database.url)
-        outbox.configure(self.cfg)
         self.app = App(self.cfg)
 
     def send(self, sender, subject, body, reply_to=None, message_id=None) -> str:

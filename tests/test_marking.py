@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from daemon.checks import classification_of
 from daemon.checks.marking import normalise
+from lanes import examples
 
 TITLE = "关于调整保卫方案的请示"
 
@@ -113,7 +114,7 @@ _LEVEL_CHARS = st.sampled_from([("机", "密", "机密"), ("機", "密", "机密
                                 ("绝", "密", "绝密"), ("絕", "密", "绝密")])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(level=_LEVEL_CHARS, gaps=_GAPS, form=_FORMS, where=st.sampled_from(["subject", "line", "name"]))
 def test_spaces_and_invisible_characters_inside_a_marking_do_not_hide_it(level, gaps, form, where):
     a, b, expected = level
@@ -134,7 +135,7 @@ _ZERO_WIDTH = st.text(st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "
                       max_size=2)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(mention=_MENTIONS, inside=_ZERO_WIDTH, gaps=_GAPS, before=st.sampled_from(["关于", "关于加强", "关于做好", "为"]))
 def test_a_mention_with_invisible_characters_raises_no_alarm(mention, inside, gaps, before):
     """Zero-width characters inside the words, any blank around them: still a mention, not a marking."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from daemon.mime import MailParseError, html_to_text, parse, strip_subject_prefixes
+from lanes import examples
 
 TITLE = "关于购置办公设备的请示"
 
@@ -138,7 +139,7 @@ def test_not_a_mail_is_refused_with_a_reason(raw, reason):
         parse(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=400) | st.builds(lambda a, b: b"From: a@b\r\nContent-Type: " + a + b"\r\n\r\n" + b,
                                             st.binary(max_size=60), st.binary(max_size=200)))
 def test_parse_raises_nothing_but_mail_parse_error(raw):

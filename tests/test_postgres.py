@@ -200,7 +200,7 @@ def test_a_mail_with_nul_characters_is_registered(office):
     Dovecot turns NUL into 0x80 on delivery, so the raw mail goes straight to intake (other IMAP servers
     may hand it over untouched).
     """
-    from daemon import intake, outbox
+    from daemon import intake
     from daemon.app import App
 
     a = office.addr
@@ -211,7 +211,6 @@ def test_a_mail_with_nul_characters_is_registered(office):
            ).encode("utf-8")
     cfg = office.cfg
     models.connect(cfg.database.url)
-    outbox.configure(cfg)
     assert intake.handle(App(cfg), raw) == intake.PROCESSED
     req = models.Request.get()
     assert req.number == "办请〔2026〕1号" and req.message_id == mid

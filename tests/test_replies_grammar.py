@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from daemon import mime
 from daemon.replies import SHAPE_LABELS, Offer, Verb, classify, read_reply
+from lanes import examples, rotate
 from tests.replies_cases import CASES as OLD_CASES, CLIENTS, build_mail
 from tests.replies_grammar_cases import (APPROVALS, CANCELLING, CASES, CONDITIONS, HANDOVERS, NEVER_APPROVE,
                                          OPINIONS, PEOPLE, QUESTIONS)
@@ -33,7 +34,7 @@ def test_the_table_is_large_new_and_covers_every_class():
 @pytest.mark.parametrize("text,verb,shape", CASES, ids=[f"{i}:{c[0][:14]}" for i, c in enumerate(CASES)])
 def test_case_in_the_seven_client_styles(text, verb, shape):
     failures = []
-    for n, client in enumerate(SEVEN):
+    for n, client in rotate(list(enumerate(SEVEN)), len(text), keep=2):
         has_html, charset, html_only = _VARIANTS[(n + len(text)) % 4]
         if has_html and CLIENTS[client][2] is None:
             has_html, html_only = False, False
@@ -95,7 +96,7 @@ def test_placeholders_of_a_one_tap_answer_sent_unfilled_are_not_an_opinion():
 FILLER = st.text(alphabet=list("资金预算采购设备方案程序会议材料价格年月日，。、 0123456789"), max_size=10)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(a=st.sampled_from(APPROVALS), shape=st.sampled_from(CONDITIONS + CANCELLING + QUESTIONS + HANDOVERS),
        p=st.sampled_from(PEOPLE), opinion=FILLER, tail=st.sampled_from(["", "。", "！", "\n李明"]))
 def test_a_condition_or_cancelling_clause_added_to_an_approval_never_approves(a, shape, p, opinion, tail):
@@ -106,7 +107,7 @@ def test_a_condition_or_cancelling_clause_added_to_an_approval_never_approves(a,
     assert classify(text + "\n" + opinion).verb not in APPROVE, text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(case=st.sampled_from(CASES + [(t, v, None) for t, v, _, _ in OLD_CASES if t]),
        client=st.sampled_from(sorted(CLIENTS)), variant=st.sampled_from(_VARIANTS))
 def test_adding_a_quote_never_changes_the_decision(case, client, variant):
@@ -130,12 +131,12 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared mail corpus is not beside the repository")
-def test_no_corpus_mail_with_a_shape_that_never_approves_reads_as_approval():
+def test_no_corpus_mail_with_a_shape_that_never_approves_reads_as_approval(corpus_parsed):
     """Every real Chinese-client mail with a never-approve shape written above its own text (and its quote,
     signature, charset) reads as no approval."""
     approvals, checked = [], 0
     for n, path in enumerate(sorted((CORPUS / "lkml-erofs-zh").glob("*.eml"))):
-        mail = mime.parse(path.read_bytes())
+        mail = corpus_parsed[path]
         shape = NEVER_APPROVE[n % len(NEVER_APPROVE)]
         shaped = replace(mail, text=shape + "\n\n" + mail.text, html="")
         if read_reply(shaped).verb in APPROVE:

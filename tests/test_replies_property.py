@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from daemon.replies import Lexicon, Verb, classify
+from lanes import examples
 
 NEGATIONS = ["不", "未", "不予", "暂不", "不能"]
 APPROVING = [
@@ -17,7 +18,7 @@ FILLER = st.text(alphabet=list("的一是在了有和人这中大为上个国我
 NOT_APPROVE = {Verb.APPROVE, Verb.APPROVE_WITH_CONDITIONS}
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(template=st.sampled_from(APPROVING), word=st.sampled_from(["同意", "批准"]), neg=st.sampled_from(NEGATIONS),
        before=FILLER, after=FILLER, lexicon=st.sampled_from([None, Lexicon(("好的", "ok", "行"))]))
 def test_negation_before_the_verdict_never_approves(template, word, neg, before, after, lexicon):
@@ -29,7 +30,7 @@ def test_negation_before_the_verdict_never_approves(template, word, neg, before,
     assert classify(approving, lexicon=lexicon).verb in NOT_APPROVE | {Verb.UNKNOWN}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(word=st.sampled_from(["同意", "批准"]), neg=st.sampled_from(NEGATIONS), spaces=st.sampled_from(["", " ", "\u3000"]))
 def test_negation_survives_spacing(word, neg, spaces):
     text = spaces.join(neg + word) + "。"

@@ -3,14 +3,16 @@ made by the schema upgrade for requests approved before, and what the digest lis
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from test_intake_edges import world  # noqa: F401 - the fixture: an office in process on SQLite
 from test_migrations import FIXTURES, _load_release1, _pg_params
 
-from daemon import chase, flows, models, records, views
-from daemon.models import REPORT, Request, Step
+from daemon import chase, clock, flows, models, records, views
+from daemon.models import REPORT, Mail, Request, Step
 from daemon.workcal import parse_duration
 
 
@@ -93,3 +95,81 @@ def test_the_upgrade_on_postgresql_gives_an_approved_request_its_report_step(pgs
             2, ["zonghe@t.test"], "active", req.state_since, "请示")
     finally:
         models.close()
+
+
+# -- 请报办结情况: the report step chased ------------------------------------------------------------------
+
+def now_at(monkeypatch, moment) -> None:
+    monkeypatch.setenv("OFFICEFLOW_NOW", moment.isoformat())
+
+
+def report_step(req) -> Step:
+    return Step.get((Step.request == req) & (Step.kind == REPORT))
+
+
+def asked(world) -> list:
+    return [m for m in world.mails_to("zonghe@t.test") if "请报办结情况" in m.subject]
+
+
+def test_nothing_is_asked_before_the_report_step_is_due(world, monkeypatch):
+    req = approved(world)
+    now_at(monkeypatch, report_step(req).next_reminder_at - timedelta(minutes=1))
+    assert chase.run_due(world.app) == 0 and asked(world) == []
+
+
+def test_the_report_reminder_carries_the_done_code_and_is_recorded(world, monkeypatch):
+    req = approved(world)
+    due = report_step(req).next_reminder_at
+    now_at(monkeypatch, due)
+    assert chase.run_due(world.app) == 1
+    assert chase.run_due(world.app) == 0                # claimed: the same moment again sends nothing
+    [mail] = asked(world)
+    assert mail.subject == f"【{req.number}】请报办结情况：关于购置办公设备的请示 〔流转码：{req.done_code}〕"
+    record = Mail.get(Mail.kind == "report_reminder")
+    assert (record.request_id, record.step_id, record.code, record.action) == (
+        req.id, None, req.done_code, "催报办结情况：综合科（第1次）")
+    step = report_step(req)
+    assert step.reminders == 1
+    assert step.next_reminder_at == world.app.calendar.next_working_moment(
+        world.app.calendar.add(due, parse_duration("1d")))
+
+
+def test_a_reminder_lost_to_another_daemon_is_not_sent(world, monkeypatch):
+    req = approved(world)
+    now_at(monkeypatch, report_step(req).next_reminder_at)
+    stale = chase._due_reports(world.app, clock.now())
+    assert chase.run_due(world.app) == 1                # the other daemon
+    monkeypatch.setattr(chase, "_due_reports", lambda app, now: stale)
+    assert chase.run_due(world.app) == 0 and len(asked(world)) == 1
+
+
+def test_done_in_a_new_mail_with_the_code_of_the_reminder_closes_the_request(world, monkeypatch):
+    req = approved(world)
+    now_at(monkeypatch, report_step(req).next_reminder_at)
+    chase.run_due(world.app)
+    [mail] = asked(world)
+    code = re.search(r"〔流转码：(\w+)〕", mail.subject).group(1)
+    world.send("zonghe@t.test", f"【{req.number}】答复 〔流转码：{code}〕", "办结：已采购到位。")    # the phone button
+    assert (Request.get().state, report_step(req).state) == ("done", "approved")
+    now_at(monkeypatch, report_step(req).decided_at + timedelta(days=30))
+    assert chase.run_due(world.app) == 0 and len(asked(world)) == 1
+
+
+def test_a_report_step_from_the_upgrade_gets_its_due_time_then_is_chased(world, monkeypatch):
+    req = approved(world)
+    due = report_step(req).next_reminder_at
+    Step.update(next_reminder_at=None).where(Step.kind == REPORT).execute()     # as the upgrade leaves it
+    now_at(monkeypatch, due - timedelta(minutes=1))
+    assert chase.run_due(world.app) == 0
+    assert report_step(req).next_reminder_at == due
+    now_at(monkeypatch, due)
+    assert chase.run_due(world.app) == 1 and len(asked(world)) == 1
+
+
+def test_without_an_executing_unit_nobody_is_asked_and_the_digest_lists_it(world, monkeypatch):
+    req = approved(world)
+    Request.update(execute=[]).where(Request.id == req.id).execute()
+    now_at(monkeypatch, report_step(req).next_reminder_at + timedelta(hours=1))
+    assert chase.run_due(world.app) == 0
+    assert Mail.select().where(Mail.kind == "report_reminder").count() == 0
+    assert [r["holder"] for r in chase.digest_context(world.app)["not_reported"]] == ["第一分公司"]

@@ -133,6 +133,22 @@ def test_overdue_requests_and_the_next_reminder(office, monkeypatch):
     assert got["next_reminder"] == due.isoformat()
 
 
+def test_the_next_reminder_of_an_approved_request_is_the_one_asking_for_its_report(office, monkeypatch):
+    office.send_request()
+    office.run_once()
+    office.reply("clerk", office.last("clerk"), "受理\n流程：李副总")
+    office.run_once()
+    office.reply("li", office.last("li", "请审批"), "同意")
+    office.run_once()
+    db = office.db()
+    assert db.Request.get().state == "approved"
+    due = db.Step.get((db.Step.state == "active") & (db.Step.kind == "report")).next_reminder_at
+    models.close()
+    _beats(office, "2026-11-26T09:00:00+08:00", monkeypatch)
+    rc, got = _status(office)
+    assert rc == 0 and got["next_reminder"] == due.isoformat()
+
+
 def test_systemd_decides_whether_the_daemon_runs_when_it_knows_the_unit(office, monkeypatch, tmp_path):
     office.run_once()
     _beats(office, "2026-11-26T09:00:00+08:00", monkeypatch)

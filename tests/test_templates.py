@@ -25,21 +25,9 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def _local(value):
-    return value.astimezone(CST) if isinstance(value, datetime) else value
-
-
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    from zoneinfo import ZoneInfo
-
-    from daemon import outbox
-    if hasattr(outbox, "_office_tz"):
-        outbox._office_tz = ZoneInfo("Asia/Shanghai")        # what outbox.configure(cfg) sets at start
-    r = Renderer(TEMPLATES)
-    for env in (r.html, r.text):
-        env.filters.setdefault("local", _local)
-    return r
+    return Renderer(TEMPLATES, "Asia/Shanghai")
 
 
 def make_req(title="关于购置办公设备的请示", **changes):
@@ -88,6 +76,8 @@ MAIL = NS(subject="回复：【办请〔2026〕7号】请审批：关于购置�
           from_name="李副总", text="好的\n\n> 原邮件……")
 STEP = NS(position=2, kind="one", approvers=["li@example.test"], code=CODE, state="active",
           activated_at=utc(2026, 11, 24, 8, 0), decided_at=None, decided_by="", reminders=1)
+REPORT_STEP = NS(position=3, kind="report", approvers=["zonghe@example.test"], code="R2D2XQ", state="active",
+                 activated_at=utc(2026, 11, 25, 7, 0), decided_at=None, decided_by="", reminders=1)
 REPLY = NS(verb=NS(value="未识别"), new_text="好的\n我看一下再说\n" + "\n".join(f"第{i}行" for i in range(3, 15)),
            opinion="", target="")
 
@@ -151,6 +141,8 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "late_unknown_time": (message(step=STEP, decided_by="王副总", decided_at=None), False),
     "reminder": (approver_ctx(count=1, waited="1个工作日2小时", overdue=False), True),
     "reminder_firm": (approver_ctx(count=3, waited="4个工作日", overdue=True), True),
+    "report_reminder": (workflow(step=REPORT_STEP, count=1, waited="10个工作日", overdue=False), True),
+    "report_reminder_firm": (workflow(step=REPORT_STEP, count=3, waited="12个工作日", overdue=True), True),
     "escalation": (workflow(step=STEP, approver_name="李副总", count=2, waited="3个工作日"), True),
     "away_notice": (workflow(step=STEP, approver_name="李副总", delegate_name="赵主任",
                              away_text="我于11月25日至29日出差，期间邮件不能及时处理。"), True),
@@ -223,7 +215,7 @@ DECIDING = {"review", "approval", "reminder"}
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert flood_notice loop_alert jb_list jb_list_which jb_escalation").split() + [
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert report_reminder jb_list jb_list_which jb_escalation").split() + [
              "jb_status", "jb_ledger"]
 
 
@@ -379,6 +371,14 @@ def test_decision_instruction_is_one_line(renderer):
 def test_times_are_local(renderer):
     _, text, _ = render(renderer, "receipt")
     assert "2026年11月20日 09:12" in text          # 01:12 UTC in Asia/Shanghai
+
+
+def test_times_are_in_the_zone_of_the_office_being_rendered():
+    from daemon.outbox import renderer_for
+    london, shanghai = renderer_for("Europe/London"), renderer_for("Asia/Shanghai")
+    assert renderer_for("Europe/London") is london and london is not shanghai      # made once per zone
+    assert "2026年11月20日 01:12" in render(london, "receipt")[1]
+    assert "2026年11月20日 09:12" in render(shanghai, "receipt")[1]           # the first is not changed
 
 
 def test_not_understood_quotes_at_most_ten_lines(renderer):

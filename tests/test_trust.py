@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from daemon import mime, trust
+from lanes import examples
 
 
 def b64(text: str, charset: str = "utf-8") -> str:
@@ -94,7 +95,7 @@ _name = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blackl
                 max_size=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(name=_name, real=_addr, shown=_addr, quoted=st.booleans(), encoded=st.booleans(), case=st.booleans())
 @example(name=":0>", real="0@0.0", shown="0@0.0", quoted=False, encoded=False, case=False)   # read as a group
 def test_no_display_name_makes_another_address_the_sender(name, real, shown, quoted, encoded, case):
@@ -109,14 +110,14 @@ def test_no_display_name_makes_another_address_the_sender(name, real, shown, quo
         assert doubt, value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(name=_name.filter(lambda s: "@" not in s and s.strip()), real=_addr)
 def test_any_plain_quoted_name_is_trusted(name, real):
     _, addr, doubt = mime.sender([f'"{name}" <{real}>'])
     assert (addr, doubt) == (real, "")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(addrs=st.lists(_addr, min_size=2, max_size=4))
 def test_several_mailboxes_are_never_one_sender(addrs):
     _, addr, doubt = mime.sender([", ".join(addrs)])
@@ -180,7 +181,7 @@ def test_a_result_is_read_with_its_properties():
     assert results[0].props["header.d"] == "example.test"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_any_header_text_is_read_without_error_and_only_our_id_can_vouch(text):
     serv, _ = trust.parse(text)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from daemon import workcal
 from daemon.workcal import Duration, WorkCalendar, parse_duration, parse_office_hours
+from lanes import examples
 
 SH = ZoneInfo("Asia/Shanghai")
 M, H, D = "m", "h", "d"
@@ -399,7 +400,7 @@ moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(start=moments, minutes=st.integers(min_value=1, max_value=5000))
 def test_add_is_the_earliest_moment_with_that_much_office_time(start, minutes):
     result = PROPERTY_CAL.add(start, Duration(minutes, M))
@@ -408,7 +409,7 @@ def test_add_is_the_earliest_moment_with_that_much_office_time(start, minutes):
     assert PROPERTY_CAL.working_time_between(start, just_before) < timedelta(minutes=minutes)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(start=moments, days=st.integers(min_value=1, max_value=30))
 def test_add_days_is_whole_working_days_and_lands_in_office_time(start, days):
     result = PROPERTY_CAL.add(start, Duration(days, D))
@@ -418,7 +419,7 @@ def test_add_days_is_whole_working_days_and_lands_in_office_time(start, days):
     assert result.time() == begin.time()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(a=moments, b=moments, c=moments)
 def test_working_time_adds_up(a, b, c):
     between = PROPERTY_CAL.working_time_between
@@ -442,7 +443,7 @@ def _between_day_by_day(cal: WorkCalendar, start: datetime, end: datetime) -> ti
 _SPAN_CAL = WorkCalendar(extra_days_off=[date(2026, 12, 31)], extra_workdays=[date(2027, 1, 2)])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31)),
        st.integers(min_value=0, max_value=60 * 24 * 900))
 def test_working_time_between_counts_what_summing_day_by_day_counts(start, minutes):
