@@ -228,7 +228,7 @@ def text(app, monday: date, leader: str = "") -> str:
     """What `officeflow ledger` prints: the mail's subject and its plain text."""
     led = ledger(app, monday, leader)
     ctx = {**context(led), "office": app.cfg.office, "code": "", "now": clock.now(), "tz": app.cfg.office.timezone}
-    subject, body, _ = outbox.renderer().render(TEMPLATE, ctx)
+    subject, body, _ = outbox.renderer_for(app.cfg.office.timezone).render(TEMPLATE, ctx)
     return f"{subject}\n\n{body}".rstrip()
 
 
