@@ -409,3 +409,51 @@ def test_a_unit_with_qingshi_and_jiaoban_is_told_both(world):
     # office staff's 查询 stays the list of every unit's 请示
     world.send("clerk@t.test", "查询", "")
     assert world.last_to("clerk@t.test", "查询结果").subject == "查询结果：各单位在办请示1件"
+
+
+def test_the_digest_counts_each_kind_in_its_own_section(world):
+    from daemon import chase
+    _qingshi(world)
+    world.send("li@t.test", "交办：年度安全生产检查通报", EXAMPLE)            # waits for 核定
+    waiting = world.request()
+    late = world.dispatched("修订安全生产责任制", deadline="2026-11-30T17:30:00+08:00", lead="anquan@t.test",
+                            co_units=())
+    ctx = chase.digest_context(world.app)
+    assert [i["number"] for i in ctx["items"]] == ["办请〔2026〕1号"] and ctx["items_total"] == 1
+    jb = ctx["jiaoban"]
+    assert [r["number"] for r in jb["verifying"]] == [waiting.number]
+    assert [r["number"] for r in jb["overdue"]] == [late.number]
+    assert chase.run_digest(world.app, force=True)
+    digest = world.last_to("director@t.test", "待办汇总")
+    assert digest.subject == "待办汇总（2026年12月1日）：在办1件，交办逾期1件"
+    qingshi, jiaoban = digest.text.split("四、交办事项")
+    assert "办请〔2026〕1号" in qingshi and "督办" not in qingshi
+    assert "（1）待核定1件" in jiaoban and late.number in jiaoban and "办请" not in jiaoban.split("系统提示")[0]
+
+
+def test_list_without_a_kind_shows_both_each_in_its_own_words(world):
+    from daemon import records
+    _qingshi(world)
+    req = world.dispatched("起草年度安全生产检查通报", lead="zonghe@t.test", co_units=("anquan@t.test",))
+    lines = records.list_lines(world.app)
+    assert lines == records.list_lines(world.app, kind="请示") + records.list_lines(world.app, kind="交办")
+    qingshi, jiaoban = lines
+    assert qingshi == "办请〔2026〕1号\t审批中\t第一分公司\t关于购置办公设备的请示\t王总\t2026-12-01 10:12"
+    assert jiaoban == (f"{req.number}\t办理中\t李副总\t综合科\t起草年度安全生产检查通报\t"
+                       "12月4日（周五）17:30前\t剩 3 个工作日")
+
+
+def test_the_register_stays_the_qingshi_and_the_jiaoban_ledger_is_asked_for_by_kind(world, tmp_path):
+    import csv
+
+    from daemon import records
+    _qingshi(world)
+    req = world.dispatched("起草年度安全生产检查通报", lead="zonghe@t.test", co_units=("anquan@t.test",))
+    assert records.export_csv(world.app, tmp_path / "r.csv") == 1
+    with open(tmp_path / "r.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "收文编号" and [r[0] for r in rows[1:]] == ["办请〔2026〕1号"]
+    assert records.export_csv(world.app, tmp_path / "j.csv", kind="交办") == 1
+    with open(tmp_path / "j.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "编号" and [r[0] for r in rows[1:]] == [req.number]
