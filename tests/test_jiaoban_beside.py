@@ -389,6 +389,7 @@ def test_a_units_query_lists_the_jiaoban_it_leads_or_helps_with(world):
     assert f"{led.number}　起草年度安全生产检查通报（承办）" in text
     for absent in ("整理年度会议纪要", "核对差旅费报销", waiting.number):
         assert absent not in text
+    assert f"发送主题为“查询 编号”的邮件（如“查询 {helped.number}”）" in text
     assert "修订安全生产责任制" in answer.html and "协办" in answer.html
 
 
