@@ -372,23 +372,28 @@ def weekly_context(app: App, monday: date, since: datetime | None = None) -> dic
         last_monday = since.astimezone(app.tz).date() - timedelta(days=since.astimezone(app.tz).weekday())
         start = min(start, datetime.combine(last_monday, time(0), tzinfo=app.tz))
 
+    # the 请示 only: a leader's 交办 have their own weekly 台账 (SPEC §6.7) and must not swell these figures
+    qingshi = Request.kind.is_null() | (Request.kind != jiaoban.KIND)
+    of_qingshi = Request.select(Request.id).where(qingshi)
+
     def closed(state: str) -> int:
-        return Request.select().where((Request.state == state) & (Request.closed_at >= start)
+        return Request.select().where(qingshi & (Request.state == state) & (Request.closed_at >= start)
                                       & (Request.closed_at < end)).count()
 
-    stats = {"received": Request.select().where((Request.received_at >= start)
+    stats = {"received": Request.select().where(qingshi & (Request.received_at >= start)
                                                 & (Request.received_at < end)).count(),
              "done": closed(DONE), "rejected": closed(REJECTED), "withdrawn": closed(WITHDRAWN),
-             "approved": Request.select().where(Request.state.in_((APPROVED, DONE)) & (Request.state_since >= start)
-                                                & (Request.state_since < end)).count(),
+             "approved": Request.select().where(qingshi & Request.state.in_((APPROVED, DONE))
+                                                & (Request.state_since >= start) & (Request.state_since < end)).count(),
              "returned": Opinion.select().where((Opinion.decision == "退回") & (Opinion.at >= start)
-                                                & (Opinion.at < end)).count()}
+                                                & (Opinion.at < end) & Opinion.request.in_(of_qingshi)).count()}
     per_approver: dict[str, list[timedelta]] = {}
     per_step: dict[str, list[timedelta]] = {}
-    for r in Request.select().where((Request.proposal_at >= start) & (Request.proposal_at < end)):
+    for r in Request.select().where(qingshi & (Request.proposal_at >= start) & (Request.proposal_at < end)):
         per_step.setdefault("办公室审核", []).append(cal.working_time_between(r.received_at, r.proposal_at))
     steps = {s.id: s for s in Step.select().where((Step.decided_at >= start) & (Step.decided_at < end)
-                                                  & Step.activated_at.is_null(False) & (Step.kind != REPORT))}
+                                                  & Step.activated_at.is_null(False) & (Step.kind != REPORT)
+                                                  & Step.request.in_(of_qingshi))}
     for s in steps.values():
         per_step.setdefault(step_label(app, s), []).append(cal.working_time_between(s.activated_at, s.decided_at))
     # per approver: each one's own opinion on the step, so every signer of a 会签 counts, not only the last

@@ -14,7 +14,9 @@ import peewee as pw
 
 from daemon import clock, flows, limits, outbox, views
 from daemon.app import App
+from daemon import jiaoban as jb
 from daemon.jiaoban import KIND as JIAOBAN
+from daemon.jiaoban import core as jb_core
 from daemon.jiaoban import views as jb_views
 from daemon.models import (ACTIVE, DONE, REJECTED, REPORT, STEP_LABELS, WITHDRAWN, Mail,
                            Opinion, Request, Step, db)
@@ -104,6 +106,32 @@ def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     return rows
 
 
+ASSIGNED_STATES = (jb.DOING, jb.EXTENDING, jb.CHECKING, jb.READING)
+"""A 交办 a unit has been given (派发) and that is not closed: what a unit's 查询 lists of the 交办."""
+
+
+def unit_matters(app: App, sender: str) -> list[dict]:
+    """The open 交办 whose lead unit or a co-unit is the sender's unit (or the sender), overdue first, then by
+    deadline; each row says whether the unit leads it (承办) or helps (协办). Matters not yet dispatched are
+    the office's and the leader's, not the unit's."""
+    reqs = list(Request.select().where((Request.kind == JIAOBAN) & Request.state.in_(ASSIGNED_STATES))
+                .order_by(Request.received_at))
+    d = app.directory
+    mine, part = [], {}
+    for m in jb_views.load(reqs):
+        if jb_core.same_party(d, sender, m.task.lead):
+            part[m.req.number] = "承办"
+        elif any(jb_core.same_party(d, sender, c) for c in m.task.co_units or []):
+            part[m.req.number] = "协办"
+        else:
+            continue
+        mine.append(m)
+    rows = jb_views.open_list_rows(app, mine)
+    for r in rows:
+        r["part"] = part[r["number"]]
+    return rows
+
+
 def _typed_number(app: App, mail, reply) -> str:
     """The request number the sender wrote: after 查询, else in the subject, else in the first lines."""
     pattern = flows.numbers_pattern(app.cfg)
@@ -134,12 +162,22 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
         if leader:
             return _leader_query(app, pipeline, leader)
         unit = d.unit_of(sender)
-        if unit is not None or d.is_staff(sender):
-            rows = open_requests(app, unit.id if unit is not None else None)
-            who = unit.name if unit is not None else "各单位"
-            pipeline.note(f"查询{who}在办请示（{len(rows)}件）", "query")
-            return pipeline.answer("status_list", {"unit_name": who, "requests": rows},
-                                   action=f"答复查询（{who}在办请示）")
+        staff = d.is_staff(sender)
+        # the 交办 the sender's unit leads or helps with: a unit (or a 科室 named as a person) sees its own
+        assigned = unit_matters(app, sender) if app.cfg.leaders and not staff else []
+        if unit is not None or staff or assigned:
+            qingshi = unit is not None or staff         # a 科室 without a unit sends no 请示: none to list
+            rows = open_requests(app, unit.id if unit is not None else None) if qingshi else []
+            who = unit.name if unit is not None else "各单位" if staff else d.name_of(sender)
+            if not assigned:
+                pipeline.note(f"查询{who}在办请示（{len(rows)}件）", "query")
+                return pipeline.answer("status_list", {"unit_name": who, "requests": rows},
+                                       action=f"答复查询（{who}在办请示）")
+            listed = (f"在办请示{len(rows)}件、" if qingshi else "") + f"承办协办交办事项{len(assigned)}件"
+            pipeline.note(f"查询{who}{listed}", "query")
+            return pipeline.answer("status_list", {"unit_name": who, "requests": rows, "matters": assigned,
+                                                   "qingshi": qingshi},
+                                   action=f"答复查询（{who}{'在办请示、' if qingshi else ''}交办事项）")
     number = typed or (req.number if req is not None else "") or "（未写编号）"
     jiaoban = req.kind == JIAOBAN if req is not None else bool(
         flows.number_pattern(app.cfg.jiaoban.number_format).fullmatch(number))
