@@ -113,7 +113,7 @@ class _Office:
     """The office in process: mail in through intake.handle, out of the outbox table (both as of that commit)."""
 
     def __init__(self, tmp: Path, leaders: bool):
-        from daemon import models, outbox
+        from daemon import models
         from daemon.app import App
         from daemon.config import load_config
         self.tmp = tmp
@@ -121,7 +121,6 @@ class _Office:
         self.config.write_text(CONFIG.format(tmp=tmp, leader="leader = true" if leaders else ""), encoding="utf-8")
         self.cfg = load_config(self.config)
         models.connect(self.cfg.database.url)
-        outbox.configure(self.cfg)
         self.app = App(self.cfg)
         self.sent = 0
 
