@@ -32,12 +32,43 @@ def compose(headers: list[tuple[str, str]], text: str, html: str, attachments=()
     """The whole message (CRLF line ends): `headers` in order, then a multipart/alternative of `text` and
     `html` (both UTF-8), inside a multipart/mixed with `attachments` (each with .name, .content_type and
     .data) when there are any."""
+    skeleton, holes = compose_split(headers, text, html, attachments)
+    return assemble(skeleton, [(offset, attachments[i].data) for offset, i in holes])
+
+
+def compose_split(headers: list[tuple[str, str]], text: str, html: str,
+                  attachments=()) -> tuple[bytes, list[tuple[int, int]]]:
+    """The message of compose() without the encoded bodies of its attachments: the bytes around them, and for
+    each attachment (in order) the offset in those bytes where its body goes with its index in `attachments`.
+    assemble() puts them back; the bodies can then be stored once however many mails carry them."""
     out = [header(name, value) for name, value in headers]
     body = _multipart("alternative", [_text("plain", text), _text("html", html)])
-    if attachments:
-        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
     out.append(b"MIME-Version: 1.0\r\n")
+    if not attachments:
+        out.append(body)
+        return b"".join(out), []
+    heads = [_attachment_head(a) for a in attachments]
+    b = _boundary(body, *heads)      # "=_" never occurs in base64: the bodies cannot hold the boundary
+    sep = f"\r\n--{b}\r\n".encode("ascii")
+    out.append(f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\n'.encode("ascii"))
     out.append(body)
+    holes = []
+    size = sum(len(x) for x in out)
+    for i, head in enumerate(heads):
+        out += [sep, head]
+        size += len(sep) + len(head)
+        holes.append((size, i))
+    out.append(f"\r\n--{b}--\r\n".encode("ascii"))
+    return b"".join(out), holes
+
+
+def assemble(skeleton: bytes, bodies: list[tuple[int, bytes]]) -> bytes:
+    """The whole message again from compose_split()'s bytes and each attachment's offset and (raw) data."""
+    out, at = [], 0
+    for offset, data in sorted(bodies, key=lambda x: x[0]):
+        out += [skeleton[at:offset], _base64(data)]
+        at = offset
+    out.append(skeleton[at:])
     return b"".join(out)
 
 
@@ -159,13 +190,13 @@ def _text(subtype: str, text: str) -> bytes:
     return head + b"base64\r\n\r\n" + _base64(b"".join(line + b"\n" for line in lines))
 
 
-def _attachment(a) -> bytes:
+def _attachment_head(a) -> bytes:
+    """An attachment's part up to its base64 body."""
     ctype = (a.content_type or "").lower()
     if not _CONTENT_TYPE.fullmatch(ctype):
         ctype = "application/octet-stream"
-    head = (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
+    return (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
             f"{disposition(a.name)}\r\n\r\n").encode("ascii")
-    return head + _base64(a.data)
 
 
 def disposition(filename: str) -> str:
