@@ -22,7 +22,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 3             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 5             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -56,10 +56,24 @@ def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
              since, "", 0, ""))
 
 
+def _to_4(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 4: new tables only."""
+    database.create_tables(models, safe=True)
+
+
+def _to_5(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 5: attachments of outgoing mail stored once by their sha256 (blob), and where each goes back into
+    its message (outboxpart). New tables only: outbox rows queued or sent before keep their whole message in
+    outbox.data, which is how a row without parts is read, so they send and show as before."""
+    database.create_tables(models, safe=True)
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
     3: _to_3,
+    4: _to_4,
+    5: _to_5,
 }
 
 

@@ -206,6 +206,9 @@ class Mail(Base):
 
 
 class Outbox(Base):
+    """Outgoing mail until sent, and its stored copy after. `data` is the message without the bodies of its
+    attachments when it has parts (OutboxPart), the whole message otherwise (mail queued by older releases)."""
+
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
     rcpts = JSONField()
@@ -219,6 +222,23 @@ class Outbox(Base):
     last_error = pw.TextField(default="")
 
 
+class Blob(Base):
+    """An attachment of outgoing mail, stored once by the sha256 of its bytes however many mails carry it."""
+
+    sha256 = pw.CharField(primary_key=True)     # hex
+    size = pw.IntegerField()
+    data = BytesField()
+
+
+class OutboxPart(Base):
+    """Where the body of an attachment goes back into an outbox row's data (daemon.mailstore). An outbox row
+    without parts holds its whole message."""
+
+    outbox = pw.ForeignKeyField(Outbox, backref="parts", on_delete="CASCADE")
+    position = pw.IntegerField()                # the offset in Outbox.data where the base64 of the blob goes
+    blob = pw.ForeignKeyField(Blob, backref="uses")     # no cascade: a blob in use cannot be deleted
+
+
 class Job(Base):
     """Periodic work done at most once per due time (digest of a day, weekly summary), even with two daemons."""
 
@@ -226,7 +246,7 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, OutboxPart, Job)
 
 
 def connect(url: str, upgrade: bool = True) -> pw.Database:
