@@ -336,26 +336,32 @@ def _span(cal, amount: timedelta) -> str:
     return text or "0分钟"
 
 
-def run_prune(app: App) -> bool:
-    """Once a day when `[archive] keep` is set: stored copies of sent mail of requests closed longer ago go, with
-    the attachments nothing else refers to (records.prune). One transaction: a failure leaves it for next time."""
+def run_storage(app: App) -> bool:
+    """Once a day: the stored sent mail of closed requests packed (records.compact), and, when `[archive] keep` is
+    set, that of requests closed longer ago removed with what nothing else refers to (records.prune)."""
+    day = clock.now().astimezone(app.tz).date().isoformat()
+    ran = False
+    if _claim_job(f"compact-{day}"):
+        ran = True
+        packed, saved = records.compact(app)
+        if packed:
+            log.info("- stored sent mail of %d closed requests packed, %.1f MB saved", packed, saved / 1e6)
     before = records.keep_before(app)
-    if before is None:
-        return False
-    local = clock.now().astimezone(app.tz)
-    with db.atomic():
-        if not _claim_job(f"prune-{local.date().isoformat()}"):
-            return False
-        done = records.prune(app, before, apply=True)
-    if done.mails:
-        log.info("- removed %d stored copies of sent mail and %d attachments (%.1f MB) of %d requests closed before %s",
-                 done.mails, done.attachments, done.size / 1e6, done.requests, before)
-    return True
+    if before is not None:
+        with db.atomic():       # the claim goes with the work: a prune that fails is tried again
+            if not _claim_job(f"prune-{day}"):
+                return ran
+            done = records.prune(app, before, apply=True)
+        ran = True
+        if done.mails:
+            log.info("- removed %d stored copies of sent mail and %d attachments (%.1f MB) of %d requests closed "
+                     "before %s", done.mails, done.attachments, done.size / 1e6, done.requests, before)
+    return ran
 
 
 def run_all(app: App) -> None:
     """Every periodic duty that may be due now; each isolated so one failure does not stop the others."""
-    for job in (run_due, run_digest, run_weekly, resend_forms, run_prune):
+    for job in (run_due, run_digest, run_weekly, resend_forms, run_storage):
         try:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback

@@ -1,49 +1,97 @@
-"""Outgoing mail as stored: each attachment once by its sha256, the rest of a message as written; rebuilt byte for
-byte for sending and for `show --eml`, and the unreferenced attachments removed by prune.
+"""Outgoing mail as stored: each attachment once by its sha256, the rest of a message compressed in its outbox row,
+and the rows of a closed request compressed together into one pack; rebuilt byte for byte for sending and for
+`show --eml`, and removed with what nothing refers to any more by prune.
 
-Everything lives in the database, written in the caller's transaction: a queued mail is sendable whatever
-moment a daemon dies at, on SQLite as on a PostgreSQL database shared by several daemons. Nothing here talks to
-SMTP or decides what to send.
+A message is kept as its skeleton (daemon.compose.compose_split: the message without its base64 bodies) with the
+raw text and HTML parts (a row's "serial"); attachments are blobs, put back at the offsets OutboxPart holds.
+Everything is written in the caller's transaction, so a queued mail is sendable whatever moment a daemon dies at,
+on SQLite as on a PostgreSQL database shared by several daemons. Nothing here talks to SMTP or decides what to
+send or keep.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import zlib
 from collections.abc import Iterable
 
 import peewee as pw
 
 from daemon import limits
 from daemon.compose import assemble, compose_split
-from daemon.models import Blob, Outbox, OutboxPart
+from daemon.models import Blob, Outbox, OutboxPart, Pack, PackedRow
+
+MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
+
+
+def _serial(skeleton: bytes, texts: list[tuple[int, bytes]]) -> bytes:
+    """One line of JSON (the skeleton's length, each text's offset in it and length), the skeleton, the texts."""
+    head = json.dumps({"skeleton": len(skeleton), "texts": [[offset, len(data)] for offset, data in texts]})
+    return b"".join([head.encode("ascii"), b"\n", skeleton, *(data for _, data in texts)])
+
+
+def _parse(serial: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    line, _, rest = serial.partition(b"\n")
+    head = json.loads(line)
+    at = head["skeleton"]
+    texts = []
+    for offset, length in head["texts"]:
+        texts.append((offset, rest[at:at + length]))
+        at += length
+    return rest[:head["skeleton"]], texts
 
 
 def store(mail, mail_from: str, rcpts: list[str], headers: list[tuple[str, str]], text: str, html: str,
           attachments=(), **row) -> Outbox:
-    """The outbox row of one composed message (daemon.compose), its attachments stored once; inside the caller's
-    transaction."""
+    """The outbox row of one message composed as daemon.compose writes it; inside the caller's transaction."""
     skeleton, holes = compose_split(headers, text, html, attachments)
-    box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts, data=skeleton, **row)
-    if holes:
-        digests = {}
-        for _, i in holes:
-            data = attachments[i].data
-            digest = hashlib.sha256(data).hexdigest()
-            if digest not in digests:
-                digests[digest] = data
-                _keep(digest, data)
-        OutboxPart.insert_many([{"outbox": box.id, "position": offset,
-                                 "blob": hashlib.sha256(attachments[i].data).hexdigest()}
-                                for offset, i in holes]).execute()
+    texts = [(h.offset, h.data) for h in holes if h.index is None]
+    box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
+                        data=MAGIC + zlib.compress(_serial(skeleton, texts)), **row)
+    parts, kept = [], set()
+    for h in holes:
+        if h.index is None:
+            continue
+        digest = hashlib.sha256(h.data).hexdigest()
+        if digest not in kept:
+            kept.add(digest)
+            _keep(digest, h.data)
+        parts.append({"outbox": box.id, "position": h.offset, "blob": digest})
+    if parts:
+        OutboxPart.insert_many(parts).execute()
     return box
 
 
 def _keep(digest: str, data: bytes) -> None:
     """The blob is there when the caller commits. An existing one is touched (its size written again) rather than
     passed over: on PostgreSQL that locks its row until the commit, so a prune running at the same moment cannot
-    delete it under the reference about to be made (the prune then fails on the reference and tries again)."""
+    delete it under the reference about to be made (the prune fails on the reference instead, and runs again)."""
     Blob.insert(sha256=digest, size=len(data), data=data).on_conflict(
         conflict_target=[Blob.sha256], update={Blob.size: len(data)}).execute()
+
+
+def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
+    if row.id in packed:
+        return packed[row.id]
+    data = bytes(row.data)
+    if data.startswith(MAGIC):
+        return zlib.decompress(data[len(MAGIC):])
+    return _serial(data, [])            # the whole message, as releases before schema 5 stored it
+
+
+def _packed(ids: list[int]) -> dict[int, bytes]:
+    """The serials of those of these rows that are in packs, each pack read and decompressed once."""
+    where: dict[int, tuple[int, int, int]] = {}
+    for chunk in limits.chunks(ids):
+        for box, pack_id, start, length in PackedRow.select(PackedRow.outbox, PackedRow.pack, PackedRow.start,
+                                                            PackedRow.length).where(PackedRow.outbox.in_(chunk)).tuples():
+            where[box] = (pack_id, start, length)
+    packs: dict[int, bytes] = {}
+    for chunk in limits.chunks(sorted({p for p, _, _ in where.values()})):
+        for pack_id, data in Pack.select(Pack.id, Pack.data).where(Pack.id.in_(chunk)).tuples():
+            packs[pack_id] = zlib.decompress(bytes(data))
+    return {box: packs[p][start:start + length] for box, (p, start, length) in where.items()}
 
 
 def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
@@ -51,19 +99,18 @@ def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
     rows = list(rows)
     parts: dict[int, list[tuple[int, str]]] = {}
     for chunk in limits.chunks([r.id for r in rows]):
-        for p in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
+        for box, position, digest in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
                 OutboxPart.outbox.in_(chunk)).tuples():
-            parts.setdefault(p[0], []).append((p[1], p[2]))
-    wanted = sorted({digest for ps in parts.values() for _, digest in ps})
+            parts.setdefault(box, []).append((position, digest))
     blobs: dict[str, bytes] = {}
-    for chunk in limits.chunks(wanted):
+    for chunk in limits.chunks(sorted({digest for ps in parts.values() for _, digest in ps})):
         for digest, data in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk)).tuples():
             blobs[digest] = bytes(data)
+    packed = _packed([r.id for r in rows])
     out = {}
     for r in rows:
-        data = bytes(r.data)
-        ps = parts.get(r.id)
-        out[r.id] = assemble(data, [(pos, blobs[digest]) for pos, digest in ps]) if ps else data
+        skeleton, texts = _parse(_row_serial(r, packed))
+        out[r.id] = assemble(skeleton, texts + [(position, blobs[digest]) for position, digest in parts.get(r.id, ())])
     return out
 
 
@@ -71,35 +118,72 @@ def message(row: Outbox) -> bytes:
     return messages([row])[row.id]
 
 
-def stored_size(ids: list[int]) -> tuple[int, set[str]]:
-    """What these outbox rows hold themselves (bytes) and the blobs they refer to."""
-    size, digests = 0, set()
+def not_packed() -> pw.Expression:
+    """Outbox rows whose stored copy is not in a pack (a condition on Outbox)."""
+    return ~pw.fn.EXISTS(PackedRow.select(PackedRow.id).where(PackedRow.outbox == Outbox.id))
+
+
+def pack(ids: list[int]) -> int:
+    """The sent, unpacked rows `ids` (the mail of one closed request) compressed together into one pack; their
+    own data emptied. Inside the caller's transaction; a row taken meanwhile (by another daemon's pack or prune)
+    fails it, and nothing is changed. Returns the bytes saved."""
+    unpacked = Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()
+    rows = list(Outbox.select(Outbox.id, Outbox.data).where(unpacked).order_by(Outbox.id))
+    if len(rows) != len(ids):
+        raise LookupError(f"outbox rows {ids} are not all sent and unpacked")
+    serials, at, places = [], 0, []
+    for r in rows:
+        serial = _row_serial(r, {})
+        serials.append(serial)
+        places.append({"outbox": r.id, "start": at, "length": len(serial)})
+        at += len(serial)
+    p = Pack.create(data=zlib.compress(b"".join(serials), 9))
+    taken = Outbox.update(data=b"").where(unpacked).execute()
+    if taken != len(ids):
+        raise LookupError(f"outbox rows {ids} changed while being packed")
+    PackedRow.insert_many([{**place, "pack": p.id} for place in places]).execute()
+    return sum(len(bytes(r.data)) for r in rows) - len(bytes(p.data))
+
+
+def held(ids: list[int]) -> tuple[int, set[str], set[int]]:
+    """What these outbox rows hold themselves (bytes), the blobs and the packs they refer to."""
+    size, digests, packs = 0, set(), set()
     for chunk in limits.chunks(ids):
-        size += Outbox.select(pw.fn.COALESCE(pw.fn.SUM(pw.fn.LENGTH(Outbox.data)), 0)).where(
-            Outbox.id.in_(chunk)).scalar() or 0
+        size += Outbox.select(pw.fn.SUM(pw.fn.LENGTH(Outbox.data))).where(Outbox.id.in_(chunk)).scalar() or 0
         digests.update(d for (d,) in OutboxPart.select(OutboxPart.blob).where(OutboxPart.outbox.in_(chunk)).tuples())
-    return size, digests
+        packs.update(p for (p,) in PackedRow.select(PackedRow.pack).where(PackedRow.outbox.in_(chunk)).tuples())
+    return size, digests, packs
 
 
-def unreferenced(digests: Iterable[str], without: Iterable[int] = ()) -> dict[str, int]:
-    """Of these blobs, those no outbox row refers to once the rows `without` are gone: their sizes by sha256."""
-    digests, gone = sorted(set(digests)), set(without)
-    used = set()
+def freed(digests: Iterable[str], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[str, int], dict[int, int]]:
+    """Of these blobs and packs, those no outbox row refers to once the rows `without` are gone, with their sizes."""
+    gone = set(without)
+    digests, packs = sorted(set(digests)), sorted(set(packs))
+    used_blobs, used_packs = set(), set()
     for chunk in limits.chunks(digests):
-        for digest, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
-                OutboxPart.blob.in_(chunk)).tuples():
-            if box not in gone:
-                used.add(digest)
-    free = {}
-    for chunk in limits.chunks([d for d in digests if d not in used]):
-        free.update(Blob.select(Blob.sha256, Blob.size).where(Blob.sha256.in_(chunk)).tuples())
-    return free
+        used_blobs.update(d for d, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
+            OutboxPart.blob.in_(chunk)).tuples() if box not in gone)
+    for chunk in limits.chunks(packs):
+        used_packs.update(p for p, box in PackedRow.select(PackedRow.pack, PackedRow.outbox).where(
+            PackedRow.pack.in_(chunk)).tuples() if box not in gone)
+    blobs, sizes = {}, {}
+    for chunk in limits.chunks([d for d in digests if d not in used_blobs]):
+        blobs.update(Blob.select(Blob.sha256, Blob.size).where(Blob.sha256.in_(chunk)).tuples())
+    for chunk in limits.chunks([p for p in packs if p not in used_packs]):
+        sizes.update(Pack.select(Pack.id, pw.fn.LENGTH(Pack.data)).where(Pack.id.in_(chunk)).tuples())
+    return blobs, sizes
 
 
-def drop_blobs(digests: Iterable[str]) -> int:
-    """Delete these blobs where no outbox row refers to them (any more); inside the caller's transaction."""
-    n = 0
+def drop(ids: list[int], digests: Iterable[str], packs: Iterable[int]) -> None:
+    """Delete the outbox rows `ids`, then those of these blobs and packs no row refers to any more; inside the
+    caller's transaction."""
+    for chunk in limits.chunks(ids):
+        OutboxPart.delete().where(OutboxPart.outbox.in_(chunk)).execute()
+        PackedRow.delete().where(PackedRow.outbox.in_(chunk)).execute()
+        Outbox.delete().where(Outbox.id.in_(chunk)).execute()
     for chunk in limits.chunks(sorted(set(digests))):
-        n += Blob.delete().where(Blob.sha256.in_(chunk) & ~pw.fn.EXISTS(
+        Blob.delete().where(Blob.sha256.in_(chunk) & ~pw.fn.EXISTS(
             OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.sha256))).execute()
-    return n
+    for chunk in limits.chunks(sorted(set(packs))):
+        Pack.delete().where(Pack.id.in_(chunk) & ~pw.fn.EXISTS(
+            PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()

@@ -62,9 +62,10 @@ def _to_4(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
 
 
 def _to_5(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
-    """Release 5: attachments of outgoing mail stored once by their sha256 (blob), and where each goes back into
-    its message (outboxpart). New tables only: outbox rows queued or sent before keep their whole message in
-    outbox.data, which is how a row without parts is read, so they send and show as before."""
+    """Release 5: sent mail stored once (daemon.mailstore): attachments by their sha256 (blob) and where each goes
+    back into its message (outboxpart), the mail of a closed request compressed together (pack, packedrow). New
+    tables only: outbox rows queued or sent before keep their whole message in outbox.data, which is how a row is
+    read when its data is not marked as compressed, so they send and show as before, and are packed like others."""
     database.create_tables(models, safe=True)
 
 

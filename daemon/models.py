@@ -206,8 +206,9 @@ class Mail(Base):
 
 
 class Outbox(Base):
-    """Outgoing mail until sent, and its stored copy after. `data` is the message without the bodies of its
-    attachments when it has parts (OutboxPart), the whole message otherwise (mail queued by older releases)."""
+    """Outgoing mail until sent, and its stored copy after, as daemon.mailstore writes it: in `data`, or in a
+    pack once its request is closed (PackedRow); the whole message in `data` for mail queued by releases before
+    schema 5."""
 
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
@@ -231,12 +232,26 @@ class Blob(Base):
 
 
 class OutboxPart(Base):
-    """Where the body of an attachment goes back into an outbox row's data (daemon.mailstore). An outbox row
-    without parts holds its whole message."""
+    """Where the body of an attachment goes back into an outbox row's message (daemon.mailstore)."""
 
     outbox = pw.ForeignKeyField(Outbox, backref="parts", on_delete="CASCADE")
-    position = pw.IntegerField()                # the offset in Outbox.data where the base64 of the blob goes
+    position = pw.IntegerField()                # where the base64 of the blob goes in the message's skeleton
     blob = pw.ForeignKeyField(Blob, backref="uses")     # no cascade: a blob in use cannot be deleted
+
+
+class Pack(Base):
+    """The stored copies of sent mail of one closed request, compressed together (daemon.mailstore.pack)."""
+
+    data = BytesField()
+
+
+class PackedRow(Base):
+    """Where an outbox row's stored copy is in a pack: its bytes from `start` in the pack's decompressed data."""
+
+    outbox = pw.ForeignKeyField(Outbox, unique=True, on_delete="CASCADE")
+    pack = pw.ForeignKeyField(Pack, backref="rows")     # no cascade: a pack in use cannot be deleted
+    start = pw.IntegerField()
+    length = pw.IntegerField()
 
 
 class Job(Base):
@@ -246,7 +261,7 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, OutboxPart, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, OutboxPart, Pack, PackedRow, Job)
 
 
 def connect(url: str, upgrade: bool = True) -> pw.Database:

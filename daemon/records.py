@@ -343,17 +343,20 @@ def keep_before(app: App) -> date | None:
     return today - timedelta(days=n * (7 if unit == "w" else 1))
 
 
+def _closed_before(cutoff: datetime):
+    return Request.select(Request.id).where(Request.state.in_(CLOSED_STATES) & (Request.closed_at < cutoff))
+
+
 def prune(app: App, before: date, apply: bool = False) -> Pruned:
     """Stored copies of sent mail of requests closed before `before` (local date): counted, removed if `apply`,
-    with the attachments no stored mail left refers to.
+    with the attachments and packs no stored mail left refers to.
 
     Only mail already sent goes; mail still queued or failed stays whatever its request, and so does an attachment
     another stored mail still carries. The register, the opinions and every 收发记录 line stay, and so do the raw
     incoming mails in the archive.
     """
-    from daemon.models import Outbox, OutboxPart
-    cutoff = datetime.combine(before, time(0), tzinfo=app.tz)
-    closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES) & (Request.closed_at < cutoff))
+    from daemon.models import Outbox
+    closed = _closed_before(datetime.combine(before, time(0), tzinfo=app.tz))
     with db.atomic():
         rows = (Outbox.select(Outbox.id, Mail.request).join(Mail)
                 .where((Outbox.state == "sent") & Mail.request.in_(closed)))
@@ -361,11 +364,29 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
         for box_id, request_id in rows.tuples().iterator():
             ids.append(box_id)
             requests.add(request_id)
-        size, digests = mailstore.stored_size(ids)
-        free = mailstore.unreferenced(digests, without=ids)
+        size, digests, packs = mailstore.held(ids)
+        blobs, packs = mailstore.freed(digests, packs, without=ids)
         if apply:
-            for chunk in limits.chunks(ids):            # bounded IN lists, whatever SQLite's variable limit
-                OutboxPart.delete().where(OutboxPart.outbox.in_(chunk)).execute()
-                Outbox.delete().where(Outbox.id.in_(chunk)).execute()
-            mailstore.drop_blobs(free)
-    return Pruned(len(requests), len(ids), len(free), size + sum(free.values()))
+            mailstore.drop(ids, blobs, packs)
+    return Pruned(len(requests), len(ids), len(blobs), size + sum(blobs.values()) + sum(packs.values()))
+
+
+def compact(app: App, limit: int | None = None) -> tuple[int, int]:
+    """The stored sent mail of each closed request compressed into one pack, a request a transaction (a failure
+    leaves the others done); returns the requests packed and the bytes saved."""
+    from daemon.models import Outbox
+    pending = (Outbox.select(Mail.request, pw.fn.COUNT(Outbox.id)).join(Mail)
+               .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(
+                   Request.select(Request.id).where(Request.state.in_(CLOSED_STATES))))
+               .group_by(Mail.request).having(pw.fn.COUNT(Outbox.id) > 1).limit(limit).tuples())
+    done = saved = 0
+    for request_id, _ in list(pending):
+        try:
+            with db.atomic():
+                ids = [i for (i,) in Outbox.select(Outbox.id).join(Mail).where(
+                    (Mail.request == request_id) & (Outbox.state == "sent") & mailstore.not_packed()).tuples()]
+                saved += mailstore.pack(ids)
+        except (LookupError, pw.IntegrityError):
+            continue            # another daemon packed or pruned it meanwhile
+        done += 1
+    return done, saved
