@@ -124,25 +124,39 @@ def not_packed() -> pw.Expression:
 
 
 def pack(ids: list[int]) -> int:
-    """The sent, unpacked rows `ids` (the mail of one closed request) compressed together into one pack; their
-    own data emptied. Inside the caller's transaction; a row taken meanwhile (by another daemon's pack or prune)
-    fails it, and nothing is changed. Returns the bytes saved."""
-    unpacked = Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()
-    rows = list(Outbox.select(Outbox.id, Outbox.data).where(unpacked).order_by(Outbox.id))
+    """The sent rows `ids` (the mail of one closed request) compressed together into one pack: their own data
+    emptied, those in a pack already (mail sent after the request was packed) taken out of it, and a pack left
+    without rows deleted. Inside the caller's transaction; a row taken meanwhile (by another daemon's pack or
+    prune) fails it, and nothing is changed. Returns the bytes saved."""
+    rows = list(Outbox.select(Outbox.id, Outbox.data).where(Outbox.id.in_(ids) & (Outbox.state == "sent"))
+                .order_by(Outbox.id))
+    packed = _packed(ids)
+    old = {p for (p,) in PackedRow.select(PackedRow.pack).where(PackedRow.outbox.in_(ids)).tuples()}
     if len(rows) != len(ids):
-        raise LookupError(f"outbox rows {ids} are not all sent and unpacked")
+        raise LookupError(f"outbox rows {ids} are not all sent")
+    before = sum(len(bytes(r.data)) for r in rows) + _packs_size(old)
     serials, at, places = [], 0, []
     for r in rows:
-        serial = _row_serial(r, {})
+        serial = _row_serial(r, packed)
         serials.append(serial)
         places.append({"outbox": r.id, "start": at, "length": len(serial)})
         at += len(serial)
     p = Pack.create(data=zlib.compress(b"".join(serials), 9))
-    taken = Outbox.update(data=b"").where(unpacked).execute()
-    if taken != len(ids):
+    emptied = Outbox.update(data=b"").where(Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()).execute()
+    moved = PackedRow.delete().where(PackedRow.outbox.in_(ids)).execute()
+    if emptied + moved != len(ids) or moved != len(packed):
         raise LookupError(f"outbox rows {ids} changed while being packed")
     PackedRow.insert_many([{**place, "pack": p.id} for place in places]).execute()
-    return sum(len(bytes(r.data)) for r in rows) - len(bytes(p.data))
+    if old:
+        Pack.delete().where(Pack.id.in_(list(old)) & ~pw.fn.EXISTS(
+            PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()
+    return before - len(bytes(p.data)) - _packs_size(old)
+
+
+def _packs_size(ids: set[int]) -> int:
+    if not ids:
+        return 0
+    return Pack.select(pw.fn.SUM(pw.fn.LENGTH(Pack.data))).where(Pack.id.in_(list(ids))).scalar() or 0
 
 
 def held(ids: list[int]) -> tuple[int, set[str], set[int]]:

@@ -372,19 +372,19 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
 
 
 def compact(app: App, limit: int | None = None) -> tuple[int, int]:
-    """The stored sent mail of each closed request compressed into one pack, a request a transaction (a failure
-    leaves the others done); returns the requests packed and the bytes saved."""
+    """The stored sent mail of each closed request compressed into one pack (mail sent since its last packing goes
+    into a new one with the rest), a request a transaction; returns the requests packed and the bytes saved."""
     from daemon.models import Outbox
-    pending = (Outbox.select(Mail.request, pw.fn.COUNT(Outbox.id)).join(Mail)
-               .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(
-                   Request.select(Request.id).where(Request.state.in_(CLOSED_STATES))))
-               .group_by(Mail.request).having(pw.fn.COUNT(Outbox.id) > 1).limit(limit).tuples())
+    closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES))
+    pending = (Outbox.select(Mail.request).join(Mail)
+               .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
+               .distinct().limit(limit).tuples())
     done = saved = 0
-    for request_id, _ in list(pending):
+    for (request_id,) in list(pending):
         try:
             with db.atomic():
                 ids = [i for (i,) in Outbox.select(Outbox.id).join(Mail).where(
-                    (Mail.request == request_id) & (Outbox.state == "sent") & mailstore.not_packed()).tuples()]
+                    (Mail.request == request_id) & (Outbox.state == "sent")).tuples()]
                 saved += mailstore.pack(ids)
         except (LookupError, pw.IntegrityError):
             continue            # another daemon packed or pruned it meanwhile
