@@ -12,7 +12,11 @@ send or keep.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import lzma
+import struct
+import zipfile
 import zlib
 from collections.abc import Iterable
 
@@ -20,9 +24,10 @@ import peewee as pw
 
 from daemon import limits
 from daemon.compose import assemble, compose_split
-from daemon.models import Blob, Outbox, OutboxPart, Pack, PackedRow
+from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
+CHUNK_MIN = 512         # a zip member smaller than this stays in its blob's data
 
 
 def _serial(skeleton: bytes, texts: list[tuple[int, bytes]]) -> bytes:
@@ -64,11 +69,88 @@ def store(mail, mail_from: str, rcpts: list[str], headers: list[tuple[str, str]]
 
 
 def _keep(digest: str, data: bytes) -> None:
-    """The blob is there when the caller commits. An existing one is touched (its size written again) rather than
-    passed over: on PostgreSQL that locks its row until the commit, so a prune running at the same moment cannot
-    delete it under the reference about to be made (the prune fails on the reference instead, and runs again)."""
-    Blob.insert(sha256=digest, size=len(data), data=data).on_conflict(
-        conflict_target=[Blob.sha256], update={Blob.size: len(data)}).execute()
+    """The blob is there when the caller commits, its chunks (zip members) too. An existing one is touched (its
+    size written again) rather than passed over: on PostgreSQL that locks its row until the commit, so a prune
+    running at the same moment cannot delete it under the reference about to be made (the prune fails on the
+    reference instead, and runs again)."""
+    ranges = zip_members(data)
+    stripped, chunks = _cut(data, ranges)
+    _upsert(digest, stripped, len(data))
+    if chunks and not BlobChunk.select().where(BlobChunk.blob == digest).exists():
+        rows = []
+        for position, chunk in chunks:
+            chunk_digest = hashlib.sha256(chunk).hexdigest()
+            _upsert(chunk_digest, chunk, len(chunk))
+            rows.append({"blob": digest, "position": position, "chunk": chunk_digest})
+        BlobChunk.insert_many(rows).execute()
+
+
+def _upsert(digest: str, data: bytes, size: int) -> None:
+    Blob.insert(sha256=digest, size=size, data=data).on_conflict(
+        conflict_target=[Blob.sha256], update={Blob.size: size}).execute()
+
+
+def zip_members(data: bytes) -> list[tuple[int, int]]:
+    """Where the compressed members of a zip file (a .docx, .xlsx …) of CHUNK_MIN bytes or more are in it, in
+    order; [] for anything else, or a zip file whose directory does not match its members."""
+    if not data.startswith(b"PK\x03\x04"):
+        return []
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        ranges = []
+        for info in infos:
+            at = info.header_offset
+            if data[at:at + 4] != b"PK\x03\x04":
+                return []
+            name, extra = struct.unpack_from("<HH", data, at + 26)
+            start = at + 30 + name + extra
+            if info.compress_size >= CHUNK_MIN and start + info.compress_size <= len(data):
+                ranges.append((start, start + info.compress_size))
+    except Exception:  # noqa: BLE001 - whatever a broken zip raises, it is kept whole
+        return []
+    ranges.sort()
+    if any(a_end > b_start for (_, a_end), (b_start, _) in zip(ranges, ranges[1:])):
+        return []
+    return ranges
+
+
+def _cut(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """`data` without these ranges, and each range's bytes with where it goes back in what is left."""
+    kept, chunks, at, size = [], [], 0, 0
+    for start, end in ranges:
+        kept.append(data[at:start])
+        size += start - at
+        chunks.append((size, data[start:end]))
+        at = end
+    kept.append(data[at:])
+    return b"".join(kept), chunks
+
+
+def _join(data: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
+    out, at = [], 0
+    for position, chunk in sorted(chunks, key=lambda c: c[0]):
+        out += [data[at:position], chunk]
+        at = position
+    out.append(data[at:])
+    return b"".join(out)
+
+
+def _blobs(digests: Iterable[str]) -> dict[str, bytes]:
+    """The whole bytes of these blobs, their chunks put back."""
+    digests = sorted(set(digests))
+    data: dict[str, bytes] = {}
+    chunks: dict[str, list[tuple[int, str]]] = {}
+    for chunk in limits.chunks(digests):
+        data.update((d, bytes(b)) for d, b in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk)).tuples())
+        for blob, position, piece in BlobChunk.select(BlobChunk.blob, BlobChunk.position, BlobChunk.chunk).where(
+                BlobChunk.blob.in_(chunk)).tuples():
+            chunks.setdefault(blob, []).append((position, piece))
+    pieces: dict[str, bytes] = {}
+    for chunk in limits.chunks(sorted({p for cs in chunks.values() for _, p in cs})):
+        pieces.update((d, bytes(b)) for d, b in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk))
+                      .tuples())
+    return {d: _join(b, [(position, pieces[p]) for position, p in chunks[d]]) if d in chunks else b
+            for d, b in data.items()}
 
 
 def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
@@ -90,7 +172,7 @@ def _packed(ids: list[int]) -> dict[int, bytes]:
     packs: dict[int, bytes] = {}
     for chunk in limits.chunks(sorted({p for p, _, _ in where.values()})):
         for pack_id, data in Pack.select(Pack.id, Pack.data).where(Pack.id.in_(chunk)).tuples():
-            packs[pack_id] = zlib.decompress(bytes(data))
+            packs[pack_id] = lzma.decompress(bytes(data))
     return {box: packs[p][start:start + length] for box, (p, start, length) in where.items()}
 
 
@@ -102,10 +184,7 @@ def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
         for box, position, digest in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
                 OutboxPart.outbox.in_(chunk)).tuples():
             parts.setdefault(box, []).append((position, digest))
-    blobs: dict[str, bytes] = {}
-    for chunk in limits.chunks(sorted({digest for ps in parts.values() for _, digest in ps})):
-        for digest, data in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk)).tuples():
-            blobs[digest] = bytes(data)
+    blobs = _blobs(digest for ps in parts.values() for _, digest in ps)
     packed = _packed([r.id for r in rows])
     out = {}
     for r in rows:
@@ -141,7 +220,7 @@ def pack(ids: list[int]) -> int:
         serials.append(serial)
         places.append({"outbox": r.id, "start": at, "length": len(serial)})
         at += len(serial)
-    p = Pack.create(data=zlib.compress(b"".join(serials), 9))
+    p = Pack.create(data=_xz(b"".join(serials)))
     emptied = Outbox.update(data=b"").where(Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()).execute()
     moved = PackedRow.delete().where(PackedRow.outbox.in_(ids)).execute()
     if emptied + moved != len(ids) or moved != len(packed):
@@ -151,6 +230,13 @@ def pack(ids: list[int]) -> int:
         Pack.delete().where(Pack.id.in_(list(old)) & ~pw.fn.EXISTS(
             PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()
     return before - len(bytes(p.data)) - _packs_size(old)
+
+
+def _xz(data: bytes) -> bytes:
+    """xz at its strongest, with a dictionary no larger than the data: a little memory, and packs a fifth smaller
+    than zlib makes them."""
+    size = min(max(4096, 1 << max(len(data) - 1, 1).bit_length()), 1 << 26)
+    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": size}])
 
 
 def _packs_size(ids: set[int]) -> int:
@@ -169,35 +255,61 @@ def held(ids: list[int]) -> tuple[int, set[str], set[int]]:
     return size, digests, packs
 
 
-def freed(digests: Iterable[str], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[str, int], dict[int, int]]:
-    """Of these blobs and packs, those no outbox row refers to once the rows `without` are gone, with their sizes."""
+def freed(digests: Iterable[str], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[str, int], dict[str, int],
+                                                                                      dict[int, int]]:
+    """Of these blobs (attachments) and packs, those no outbox row refers to once the rows `without` are gone, and
+    the chunks of those blobs nothing else refers to; each with the bytes it takes."""
     gone = set(without)
     digests, packs = sorted(set(digests)), sorted(set(packs))
-    used_blobs, used_packs = set(), set()
-    for chunk in limits.chunks(digests):
-        used_blobs.update(d for d, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
-            OutboxPart.blob.in_(chunk)).tuples() if box not in gone)
+    used_packs = set()
     for chunk in limits.chunks(packs):
         used_packs.update(p for p, box in PackedRow.select(PackedRow.pack, PackedRow.outbox).where(
             PackedRow.pack.in_(chunk)).tuples() if box not in gone)
-    blobs, sizes = {}, {}
-    for chunk in limits.chunks([d for d in digests if d not in used_blobs]):
-        blobs.update(Blob.select(Blob.sha256, Blob.size).where(Blob.sha256.in_(chunk)).tuples())
+    blobs = _sizes(d for d in digests if d not in _used(digests, gone, set()))
+    pieces = set()
+    for chunk in limits.chunks(sorted(blobs)):
+        pieces.update(p for (p,) in BlobChunk.select(BlobChunk.chunk).where(BlobChunk.blob.in_(chunk)).tuples())
+    pieces -= set(blobs)
+    chunks = _sizes(p for p in pieces if p not in _used(sorted(pieces), gone, set(blobs)))
+    sizes = {}
     for chunk in limits.chunks([p for p in packs if p not in used_packs]):
         sizes.update(Pack.select(Pack.id, pw.fn.LENGTH(Pack.data)).where(Pack.id.in_(chunk)).tuples())
-    return blobs, sizes
+    return blobs, chunks, sizes
+
+
+def _used(digests: list[str], gone_rows: set[int], gone_blobs: set[str]) -> set[str]:
+    """Those of these blobs an outbox row not in `gone_rows`, or a blob not in `gone_blobs`, refers to."""
+    used = set()
+    for chunk in limits.chunks(digests):
+        used.update(d for d, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
+            OutboxPart.blob.in_(chunk)).tuples() if box not in gone_rows)
+        used.update(d for d, blob in BlobChunk.select(BlobChunk.chunk, BlobChunk.blob).where(
+            BlobChunk.chunk.in_(chunk)).tuples() if blob not in gone_blobs)
+    return used
+
+
+def _sizes(digests: Iterable[str]) -> dict[str, int]:
+    out = {}
+    for chunk in limits.chunks(sorted(set(digests))):
+        out.update(Blob.select(Blob.sha256, pw.fn.LENGTH(Blob.data)).where(Blob.sha256.in_(chunk)).tuples())
+    return out
 
 
 def drop(ids: list[int], digests: Iterable[str], packs: Iterable[int]) -> None:
-    """Delete the outbox rows `ids`, then those of these blobs and packs no row refers to any more; inside the
-    caller's transaction."""
+    """Delete the outbox rows `ids`, then those of these blobs (attachments first, then their chunks) and packs no
+    row and no blob refers to any more; inside the caller's transaction."""
     for chunk in limits.chunks(ids):
         OutboxPart.delete().where(OutboxPart.outbox.in_(chunk)).execute()
         PackedRow.delete().where(PackedRow.outbox.in_(chunk)).execute()
         Outbox.delete().where(Outbox.id.in_(chunk)).execute()
-    for chunk in limits.chunks(sorted(set(digests))):
-        Blob.delete().where(Blob.sha256.in_(chunk) & ~pw.fn.EXISTS(
-            OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.sha256))).execute()
+    digests = sorted(set(digests))
+    for _ in range(2):              # the attachments go first; their chunks are free after
+        for chunk in limits.chunks(digests):
+            free = Blob.sha256.in_(chunk) & ~pw.fn.EXISTS(
+                OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.sha256)) & ~pw.fn.EXISTS(
+                BlobChunk.select(BlobChunk.id).where(BlobChunk.chunk == Blob.sha256))
+            BlobChunk.delete().where(BlobChunk.blob.in_(Blob.select(Blob.sha256).where(free))).execute()
+            Blob.delete().where(free).execute()
     for chunk in limits.chunks(sorted(set(packs))):
         Pack.delete().where(Pack.id.in_(chunk) & ~pw.fn.EXISTS(
             PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()

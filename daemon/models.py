@@ -226,9 +226,18 @@ class Outbox(Base):
 class Blob(Base):
     """An attachment of outgoing mail, stored once by the sha256 of its bytes however many mails carry it."""
 
-    sha256 = pw.CharField(primary_key=True)     # hex
-    size = pw.IntegerField()
-    data = BytesField()
+    sha256 = pw.CharField(primary_key=True)     # hex, of the whole attachment
+    size = pw.IntegerField()                    # of the whole attachment
+    data = BytesField()                         # the attachment, without its chunks when it has any
+
+
+class BlobChunk(Base):
+    """A piece of a blob kept as a blob of its own, put back at `position` in the blob's data: the members of a
+    zip file (.docx, .xlsx …), so that what every 审批单 shares (its styles, its theme) is stored once."""
+
+    blob = pw.ForeignKeyField(Blob, backref="chunks", on_delete="CASCADE")
+    position = pw.IntegerField()
+    chunk = pw.ForeignKeyField(Blob, backref="chunk_of")     # no cascade: a chunk in use cannot be deleted
 
 
 class OutboxPart(Base):
@@ -261,7 +270,7 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, OutboxPart, Pack, PackedRow, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, BlobChunk, OutboxPart, Pack, PackedRow, Job)
 
 
 def connect(url: str, upgrade: bool = True) -> pw.Database:

@@ -365,10 +365,11 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
             ids.append(box_id)
             requests.add(request_id)
         size, digests, packs = mailstore.held(ids)
-        blobs, packs = mailstore.freed(digests, packs, without=ids)
+        blobs, chunks, packs = mailstore.freed(digests, packs, without=ids)
         if apply:
-            mailstore.drop(ids, blobs, packs)
-    return Pruned(len(requests), len(ids), len(blobs), size + sum(blobs.values()) + sum(packs.values()))
+            mailstore.drop(ids, [*blobs, *chunks], packs)
+    return Pruned(len(requests), len(ids), len(blobs),
+                  size + sum(blobs.values()) + sum(chunks.values()) + sum(packs.values()))
 
 
 def compact(app: App, limit: int | None = None) -> tuple[int, int]:

@@ -3,6 +3,7 @@ closed requests packed), what prune may drop, and a kill -9 at any moment leavin
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import random
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon import compose, mailstore, models
-from daemon.models import Blob, Mail, Outbox, OutboxPart, Pack, PackedRow
+from daemon.models import Blob, BlobChunk, Mail, Outbox, OutboxPart, Pack, PackedRow
 from daemon.outbox import Attach
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,8 +63,9 @@ def _queue(headers=HEADERS, text=TEXT, html=HTML, attachments=(), state="queued"
 def _zip(member: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, text in (("word/document.xml", member), ("word/styles.xml", "<styles/>" * 500)):
-            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 26, 9, 0, 0)), text)
+        styles = "".join(f'<w:style w:styleId="s{i}" w:name="{i * 7919 % 10007}"/>' for i in range(300))
+        for name, text in (("word/document.xml", member), ("word/styles.xml", styles)):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 26, 9, 0, 0)), text, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
@@ -100,8 +102,10 @@ def test_any_message_is_rebuilt_byte_for_byte(db, fixed_boundaries, text, html, 
 
 def test_an_attachment_is_stored_once_however_many_mails_carry_it(db):
     rows = [_queue(attachments=ATTACHMENTS) for _ in range(5)]
-    assert Blob.select().count() == 2 and OutboxPart.select().count() == 10
-    assert {b.size for b in Blob.select()} == {len(a.data) for a in ATTACHMENTS}
+    assert Blob.select().count() == 3, "the docx and its styles, a chunk of their own, and the pdf"
+    assert OutboxPart.select().count() == 10 and BlobChunk.select().count() == 1
+    attachments = {p.blob_id for p in OutboxPart.select()}
+    assert {b.size for b in Blob.select().where(Blob.sha256.in_(list(attachments)))} == {len(a.data) for a in ATTACHMENTS}
     whole = mailstore.messages(rows)
     attached = sum(len(a.data) for a in ATTACHMENTS)
     assert all(len(bytes(r.data)) < 2000 < attached for r in rows)     # compressed texts, no attachment
@@ -149,20 +153,24 @@ def test_what_prune_drops_is_only_what_no_other_stored_mail_refers_to(db):
     mailstore.pack([r.id for r in closed])
     ids = [r.id for r in closed]
 
+    stored = Blob.select().count()
+    assert stored == 3, "the docx (its styles a chunk of their own) and the pdf"
+
     size, digests, packs = mailstore.held(ids)
-    blobs, packs = mailstore.freed(digests, packs, without=ids)
-    assert set(blobs) == {Blob.get(Blob.size == len(own.data)).sha256} and len(packs) == 1
+    blobs, chunks, packs = mailstore.freed(digests, packs, without=ids)
+    assert set(blobs) == {hashlib.sha256(own.data).hexdigest()} and not chunks and len(packs) == 1
     assert size == 0                                                  # packed rows hold nothing themselves
-    mailstore.drop(ids, blobs, packs)
-    assert Blob.select().count() == 1 and Pack.select().count() == 0 and PackedRow.select().count() == 0
+    mailstore.drop(ids, [*blobs, *chunks], packs)
+    assert Blob.select().count() == stored - 1 and Pack.select().count() == 0 and PackedRow.select().count() == 0
     assert Outbox.select().count() == 1
     assert shared.data in _attachments(mailstore.message(still_open))
 
     size, digests, packs = mailstore.held([still_open.id])
-    blobs, packs = mailstore.freed(digests, packs, without=[still_open.id])
-    assert size > 0 and list(blobs.values()) == [len(shared.data)] and not packs
-    mailstore.drop([still_open.id], blobs, packs)
-    assert Blob.select().count() == 0 and OutboxPart.select().count() == 0
+    blobs, chunks, packs = mailstore.freed(digests, packs, without=[still_open.id])
+    assert size > 0 and list(blobs) == [hashlib.sha256(shared.data).hexdigest()] and len(chunks) == 1 and not packs
+    assert sum(blobs.values()) + sum(chunks.values()) == len(shared.data)
+    mailstore.drop([still_open.id], [*blobs, *chunks], packs)
+    assert Blob.select().count() == 0 and OutboxPart.select().count() == 0 and BlobChunk.select().count() == 0
 
 
 def _attachments(raw: bytes) -> list[bytes]:
@@ -213,8 +221,9 @@ def test_a_kill_at_any_moment_leaves_every_stored_mail_whole(tmp_path):
             for row in rows:
                 files = _attachments(whole[row.id])
                 assert files[0] == ATTACHMENTS[0].data and len(files[1]) >= 3000
-            referenced = {p.blob_id for p in OutboxPart.select()}
+            referenced = {p.blob_id for p in OutboxPart.select()} | {c.chunk_id for c in BlobChunk.select()}
             assert referenced == {b.sha256 for b in Blob.select()}, "no blob lost, none left behind"
+            assert BlobChunk.select().count() == 1, "the docx's styles, once"
             assert {p.pack_id for p in PackedRow.select()} == {p.id for p in Pack.select()}
         finally:
             models.close()
@@ -250,9 +259,9 @@ def test_on_postgresql_an_attachment_taken_up_again_survives_a_prune_at_the_same
             try:
                 with models.db.atomic():
                     size, digests, packs = mailstore.held([old.id])
-                    blobs, packs = mailstore.freed(digests, packs, without=[old.id])
+                    blobs, chunks, packs = mailstore.freed(digests, packs, without=[old.id])
                     assert len(blobs) == 1, "the new reference is not committed yet: the blob looks free"
-                    mailstore.drop([old.id], blobs, packs)
+                    mailstore.drop([old.id], [*blobs, *chunks], packs)
             except pw.IntegrityError as e:
                 failed.append(e)
 

@@ -107,7 +107,8 @@ def test_attachments_go_out_whole_and_show_eml_gives_the_bytes_sent_before_and_a
 
     db = office.db()
     assert db.Request.get(db.Request.number == number).state == "done"
-    assert db.Blob.select().count() == 3, "the two originals and the form, each stored once"
+    attachments = {p.blob_id for p in db.OutboxPart.select()}
+    assert len(attachments) == 3, "the two originals and the form, each stored once"
     assert db.Pack.select().count() == 0
     models.close()
     sent = _eml_out(office, number, tmp_path / "before")
@@ -134,13 +135,14 @@ def test_prune_keeps_an_attachment_another_stored_mail_still_carries(office):
     office.reply("unit1", office.last("unit1", closed), "撤回")
     office.run_once()
     db = office.db()
-    assert db.Blob.select().count() == 1
+    assert len({p.blob_id for p in db.OutboxPart.select()}) == 1, "one attachment for both requests"
+    blobs = db.Blob.select().count()
     models.close()
 
     done = office.run_cli("prune", "-c", str(office.config_path), "--before", "2026-11-27", "--apply")
     assert done.returncode == 0 and "and 0 attachments" in done.stdout, done.stdout + done.stderr
     db = office.db()
-    assert _stored(db, closed) == 0 and db.Blob.select().count() == 1
+    assert _stored(db, closed) == 0 and db.Blob.select().count() == blobs
     models.close()
     review = [m for m in (message(e) for e in _eml_out(office, still_open, office.tmp / "eml")) if "审核" in m["Subject"]]
     assert [a.get_content() for a in review[0].iter_attachments()] == [listing]
@@ -150,7 +152,8 @@ def test_prune_keeps_an_attachment_another_stored_mail_still_carries(office):
     done = office.run_cli("prune", "-c", str(office.config_path), "--before", "2026-11-27", "--apply")
     assert done.returncode == 0 and "and 1 attachments" in done.stdout, done.stdout
     db = office.db()
-    assert db.Blob.select().count() == 0 and db.Outbox.select().where(db.Outbox.state == "sent").count() == 0
+    assert db.Blob.select().count() == 0 and db.BlobChunk.select().count() == 0
+    assert db.Outbox.select().where(db.Outbox.state == "sent").count() == 0
     models.close()
 
 
