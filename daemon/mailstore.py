@@ -54,40 +54,36 @@ def store(mail, mail_from: str, rcpts: list[str], headers: list[tuple[str, str]]
     texts = [(h.offset, h.data) for h in holes if h.index is None]
     box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
                         data=MAGIC + zlib.compress(_serial(skeleton, texts)), **row)
-    parts, kept = [], set()
+    parts, kept = [], {}
     for h in holes:
         if h.index is None:
             continue
         digest = hashlib.sha256(h.data).hexdigest()
         if digest not in kept:
-            kept.add(digest)
-            _keep(digest, h.data)
-        parts.append({"outbox": box.id, "position": h.offset, "blob": digest})
+            kept[digest] = _keep(digest, h.data)
+        parts.append({"outbox": box.id, "position": h.offset, "blob": kept[digest]})
     if parts:
         OutboxPart.insert_many(parts).execute()
     return box
 
 
-def _keep(digest: str, data: bytes) -> None:
-    """The blob is there when the caller commits, its chunks (zip members) too. An existing one is touched (its
-    size written again) rather than passed over: on PostgreSQL that locks its row until the commit, so a prune
-    running at the same moment cannot delete it under the reference about to be made (the prune fails on the
-    reference instead, and runs again)."""
-    ranges = zip_members(data)
-    stripped, chunks = _cut(data, ranges)
-    _upsert(digest, stripped, len(data))
-    if chunks and not BlobChunk.select().where(BlobChunk.blob == digest).exists():
-        rows = []
-        for position, chunk in chunks:
-            chunk_digest = hashlib.sha256(chunk).hexdigest()
-            _upsert(chunk_digest, chunk, len(chunk))
-            rows.append({"blob": digest, "position": position, "chunk": chunk_digest})
-        BlobChunk.insert_many(rows).execute()
+def _keep(digest: str, data: bytes) -> int:
+    """The id of the blob of `data`, there when the caller commits, its chunks (zip members) too. An existing one is
+    touched (its size written again) rather than passed over: on PostgreSQL that locks its row until the commit,
+    so a prune running at the same moment cannot delete it under the reference about to be made (the prune fails
+    on the reference instead, and runs again)."""
+    stripped, chunks = _cut(data, zip_members(data))
+    blob = _upsert(digest, stripped, len(data))
+    if chunks and not BlobChunk.select().where(BlobChunk.blob == blob).exists():
+        BlobChunk.insert_many([{"blob": blob, "position": position, "chunk": _upsert(
+            hashlib.sha256(chunk).hexdigest(), chunk, len(chunk))} for position, chunk in chunks]).execute()
+    return blob
 
 
-def _upsert(digest: str, data: bytes, size: int) -> None:
+def _upsert(digest: str, data: bytes, size: int) -> int:
     Blob.insert(sha256=digest, size=size, data=data).on_conflict(
         conflict_target=[Blob.sha256], update={Blob.size: size}).execute()
+    return Blob.select(Blob.id).where(Blob.sha256 == digest).scalar()
 
 
 def zip_members(data: bytes) -> list[tuple[int, int]]:
@@ -135,22 +131,21 @@ def _join(data: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def _blobs(digests: Iterable[str]) -> dict[str, bytes]:
+def _blobs(ids: Iterable[int]) -> dict[int, bytes]:
     """The whole bytes of these blobs, their chunks put back."""
-    digests = sorted(set(digests))
-    data: dict[str, bytes] = {}
-    chunks: dict[str, list[tuple[int, str]]] = {}
-    for chunk in limits.chunks(digests):
-        data.update((d, bytes(b)) for d, b in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk)).tuples())
+    ids = sorted(set(ids))
+    data: dict[int, bytes] = {}
+    chunks: dict[int, list[tuple[int, int]]] = {}
+    for chunk in limits.chunks(ids):
+        data.update((i, bytes(b)) for i, b in Blob.select(Blob.id, Blob.data).where(Blob.id.in_(chunk)).tuples())
         for blob, position, piece in BlobChunk.select(BlobChunk.blob, BlobChunk.position, BlobChunk.chunk).where(
                 BlobChunk.blob.in_(chunk)).tuples():
             chunks.setdefault(blob, []).append((position, piece))
-    pieces: dict[str, bytes] = {}
+    pieces: dict[int, bytes] = {}
     for chunk in limits.chunks(sorted({p for cs in chunks.values() for _, p in cs})):
-        pieces.update((d, bytes(b)) for d, b in Blob.select(Blob.sha256, Blob.data).where(Blob.sha256.in_(chunk))
-                      .tuples())
-    return {d: _join(b, [(position, pieces[p]) for position, p in chunks[d]]) if d in chunks else b
-            for d, b in data.items()}
+        pieces.update((i, bytes(b)) for i, b in Blob.select(Blob.id, Blob.data).where(Blob.id.in_(chunk)).tuples())
+    return {i: _join(b, [(position, pieces[p]) for position, p in chunks[i]]) if i in chunks else b
+            for i, b in data.items()}
 
 
 def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
@@ -179,17 +174,17 @@ def _packed(ids: list[int]) -> dict[int, bytes]:
 def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
     """The whole message of each outbox row, by row id, in a few queries."""
     rows = list(rows)
-    parts: dict[int, list[tuple[int, str]]] = {}
+    parts: dict[int, list[tuple[int, int]]] = {}
     for chunk in limits.chunks([r.id for r in rows]):
-        for box, position, digest in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
+        for box, position, blob in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
                 OutboxPart.outbox.in_(chunk)).tuples():
-            parts.setdefault(box, []).append((position, digest))
-    blobs = _blobs(digest for ps in parts.values() for _, digest in ps)
+            parts.setdefault(box, []).append((position, blob))
+    blobs = _blobs(blob for ps in parts.values() for _, blob in ps)
     packed = _packed([r.id for r in rows])
     out = {}
     for r in rows:
         skeleton, texts = _parse(_row_serial(r, packed))
-        out[r.id] = assemble(skeleton, texts + [(position, blobs[digest]) for position, digest in parts.get(r.id, ())])
+        out[r.id] = assemble(skeleton, texts + [(position, blobs[blob]) for position, blob in parts.get(r.id, ())])
     return out
 
 
@@ -245,70 +240,70 @@ def _packs_size(ids: set[int]) -> int:
     return Pack.select(pw.fn.SUM(pw.fn.LENGTH(Pack.data))).where(Pack.id.in_(list(ids))).scalar() or 0
 
 
-def held(ids: list[int]) -> tuple[int, set[str], set[int]]:
+def held(ids: list[int]) -> tuple[int, set[int], set[int]]:
     """What these outbox rows hold themselves (bytes), the blobs and the packs they refer to."""
-    size, digests, packs = 0, set(), set()
+    size, blobs, packs = 0, set(), set()
     for chunk in limits.chunks(ids):
         size += Outbox.select(pw.fn.SUM(pw.fn.LENGTH(Outbox.data))).where(Outbox.id.in_(chunk)).scalar() or 0
-        digests.update(d for (d,) in OutboxPart.select(OutboxPart.blob).where(OutboxPart.outbox.in_(chunk)).tuples())
+        blobs.update(b for (b,) in OutboxPart.select(OutboxPart.blob).where(OutboxPart.outbox.in_(chunk)).tuples())
         packs.update(p for (p,) in PackedRow.select(PackedRow.pack).where(PackedRow.outbox.in_(chunk)).tuples())
-    return size, digests, packs
+    return size, blobs, packs
 
 
-def freed(digests: Iterable[str], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[str, int], dict[str, int],
-                                                                                      dict[int, int]]:
+def freed(blobs: Iterable[int], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[int, int], dict[int, int],
+                                                                                     dict[int, int]]:
     """Of these blobs (attachments) and packs, those no outbox row refers to once the rows `without` are gone, and
     the chunks of those blobs nothing else refers to; each with the bytes it takes."""
     gone = set(without)
-    digests, packs = sorted(set(digests)), sorted(set(packs))
+    blobs, packs = sorted(set(blobs)), sorted(set(packs))
     used_packs = set()
     for chunk in limits.chunks(packs):
         used_packs.update(p for p, box in PackedRow.select(PackedRow.pack, PackedRow.outbox).where(
             PackedRow.pack.in_(chunk)).tuples() if box not in gone)
-    blobs = _sizes(d for d in digests if d not in _used(digests, gone, set()))
+    free = _sizes(b for b in blobs if b not in _used(blobs, gone, set()))
     pieces = set()
-    for chunk in limits.chunks(sorted(blobs)):
+    for chunk in limits.chunks(sorted(free)):
         pieces.update(p for (p,) in BlobChunk.select(BlobChunk.chunk).where(BlobChunk.blob.in_(chunk)).tuples())
-    pieces -= set(blobs)
-    chunks = _sizes(p for p in pieces if p not in _used(sorted(pieces), gone, set(blobs)))
+    pieces -= set(free)
+    chunks = _sizes(p for p in pieces if p not in _used(sorted(pieces), gone, set(free)))
     sizes = {}
     for chunk in limits.chunks([p for p in packs if p not in used_packs]):
         sizes.update(Pack.select(Pack.id, pw.fn.LENGTH(Pack.data)).where(Pack.id.in_(chunk)).tuples())
-    return blobs, chunks, sizes
+    return free, chunks, sizes
 
 
-def _used(digests: list[str], gone_rows: set[int], gone_blobs: set[str]) -> set[str]:
+def _used(blobs: list[int], gone_rows: set[int], gone_blobs: set[int]) -> set[int]:
     """Those of these blobs an outbox row not in `gone_rows`, or a blob not in `gone_blobs`, refers to."""
     used = set()
-    for chunk in limits.chunks(digests):
-        used.update(d for d, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
+    for chunk in limits.chunks(blobs):
+        used.update(b for b, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
             OutboxPart.blob.in_(chunk)).tuples() if box not in gone_rows)
-        used.update(d for d, blob in BlobChunk.select(BlobChunk.chunk, BlobChunk.blob).where(
-            BlobChunk.chunk.in_(chunk)).tuples() if blob not in gone_blobs)
+        used.update(b for b, whole in BlobChunk.select(BlobChunk.chunk, BlobChunk.blob).where(
+            BlobChunk.chunk.in_(chunk)).tuples() if whole not in gone_blobs)
     return used
 
 
-def _sizes(digests: Iterable[str]) -> dict[str, int]:
+def _sizes(blobs: Iterable[int]) -> dict[int, int]:
     out = {}
-    for chunk in limits.chunks(sorted(set(digests))):
-        out.update(Blob.select(Blob.sha256, pw.fn.LENGTH(Blob.data)).where(Blob.sha256.in_(chunk)).tuples())
+    for chunk in limits.chunks(sorted(set(blobs))):
+        out.update(Blob.select(Blob.id, pw.fn.LENGTH(Blob.data)).where(Blob.id.in_(chunk)).tuples())
     return out
 
 
-def drop(ids: list[int], digests: Iterable[str], packs: Iterable[int]) -> None:
+def drop(ids: list[int], blobs: Iterable[int], packs: Iterable[int]) -> None:
     """Delete the outbox rows `ids`, then those of these blobs (attachments first, then their chunks) and packs no
     row and no blob refers to any more; inside the caller's transaction."""
     for chunk in limits.chunks(ids):
         OutboxPart.delete().where(OutboxPart.outbox.in_(chunk)).execute()
         PackedRow.delete().where(PackedRow.outbox.in_(chunk)).execute()
         Outbox.delete().where(Outbox.id.in_(chunk)).execute()
-    digests = sorted(set(digests))
+    blobs = sorted(set(blobs))
     for _ in range(2):              # the attachments go first; their chunks are free after
-        for chunk in limits.chunks(digests):
-            free = Blob.sha256.in_(chunk) & ~pw.fn.EXISTS(
-                OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.sha256)) & ~pw.fn.EXISTS(
-                BlobChunk.select(BlobChunk.id).where(BlobChunk.chunk == Blob.sha256))
-            BlobChunk.delete().where(BlobChunk.blob.in_(Blob.select(Blob.sha256).where(free))).execute()
+        for chunk in limits.chunks(blobs):
+            free = Blob.id.in_(chunk) & ~pw.fn.EXISTS(
+                OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.id)) & ~pw.fn.EXISTS(
+                BlobChunk.select(BlobChunk.id).where(BlobChunk.chunk == Blob.id))
+            BlobChunk.delete().where(BlobChunk.blob.in_(Blob.select(Blob.id).where(free))).execute()
             Blob.delete().where(free).execute()
     for chunk in limits.chunks(sorted(set(packs))):
         Pack.delete().where(Pack.id.in_(chunk) & ~pw.fn.EXISTS(

@@ -226,7 +226,7 @@ class Outbox(Base):
 class Blob(Base):
     """An attachment of outgoing mail, stored once by the sha256 of its bytes however many mails carry it."""
 
-    sha256 = pw.CharField(primary_key=True)     # hex, of the whole attachment
+    sha256 = pw.CharField(unique=True)          # hex, of the whole attachment; rows refer to the short id
     size = pw.IntegerField()                    # of the whole attachment
     data = BytesField()                         # the attachment, without its chunks when it has any
 

@@ -364,8 +364,8 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
         for box_id, request_id in rows.tuples().iterator():
             ids.append(box_id)
             requests.add(request_id)
-        size, digests, packs = mailstore.held(ids)
-        blobs, chunks, packs = mailstore.freed(digests, packs, without=ids)
+        size, blobs, packs = mailstore.held(ids)
+        blobs, chunks, packs = mailstore.freed(blobs, packs, without=ids)
         if apply:
             mailstore.drop(ids, [*blobs, *chunks], packs)
     return Pruned(len(requests), len(ids), len(blobs),

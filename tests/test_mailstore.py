@@ -105,7 +105,7 @@ def test_an_attachment_is_stored_once_however_many_mails_carry_it(db):
     assert Blob.select().count() == 3, "the docx and its styles, a chunk of their own, and the pdf"
     assert OutboxPart.select().count() == 10 and BlobChunk.select().count() == 1
     attachments = {p.blob_id for p in OutboxPart.select()}
-    assert {b.size for b in Blob.select().where(Blob.sha256.in_(list(attachments)))} == {len(a.data) for a in ATTACHMENTS}
+    assert {b.size for b in Blob.select().where(Blob.id.in_(list(attachments)))} == {len(a.data) for a in ATTACHMENTS}
     whole = mailstore.messages(rows)
     attached = sum(len(a.data) for a in ATTACHMENTS)
     assert all(len(bytes(r.data)) < 2000 < attached for r in rows)     # compressed texts, no attachment
@@ -158,7 +158,7 @@ def test_what_prune_drops_is_only_what_no_other_stored_mail_refers_to(db):
 
     size, digests, packs = mailstore.held(ids)
     blobs, chunks, packs = mailstore.freed(digests, packs, without=ids)
-    assert set(blobs) == {hashlib.sha256(own.data).hexdigest()} and not chunks and len(packs) == 1
+    assert set(blobs) == {_blob_id(own.data)} and not chunks and len(packs) == 1
     assert size == 0                                                  # packed rows hold nothing themselves
     mailstore.drop(ids, [*blobs, *chunks], packs)
     assert Blob.select().count() == stored - 1 and Pack.select().count() == 0 and PackedRow.select().count() == 0
@@ -167,10 +167,14 @@ def test_what_prune_drops_is_only_what_no_other_stored_mail_refers_to(db):
 
     size, digests, packs = mailstore.held([still_open.id])
     blobs, chunks, packs = mailstore.freed(digests, packs, without=[still_open.id])
-    assert size > 0 and list(blobs) == [hashlib.sha256(shared.data).hexdigest()] and len(chunks) == 1 and not packs
+    assert size > 0 and list(blobs) == [_blob_id(shared.data)] and len(chunks) == 1 and not packs
     assert sum(blobs.values()) + sum(chunks.values()) == len(shared.data)
     mailstore.drop([still_open.id], [*blobs, *chunks], packs)
     assert Blob.select().count() == 0 and OutboxPart.select().count() == 0 and BlobChunk.select().count() == 0
+
+
+def _blob_id(data: bytes) -> int:
+    return Blob.get(Blob.sha256 == hashlib.sha256(data).hexdigest()).id
 
 
 def _attachments(raw: bytes) -> list[bytes]:
@@ -222,7 +226,7 @@ def test_a_kill_at_any_moment_leaves_every_stored_mail_whole(tmp_path):
                 files = _attachments(whole[row.id])
                 assert files[0] == ATTACHMENTS[0].data and len(files[1]) >= 3000
             referenced = {p.blob_id for p in OutboxPart.select()} | {c.chunk_id for c in BlobChunk.select()}
-            assert referenced == {b.sha256 for b in Blob.select()}, "no blob lost, none left behind"
+            assert referenced == {b.id for b in Blob.select()}, "no blob lost, none left behind"
             assert BlobChunk.select().count() == 1, "the docx's styles, once"
             assert {p.pack_id for p in PackedRow.select()} == {p.id for p in Pack.select()}
         finally:
@@ -244,9 +248,10 @@ def test_on_postgresql_an_attachment_taken_up_again_survives_a_prune_at_the_same
         keep = mailstore._keep
 
         def slow_keep(digest, data):
-            keep(digest, data)
+            blob = keep(digest, data)
             stored.set()
             time.sleep(1.0)                 # the prune deletes the blob now
+            return blob
 
         def queue_again():
             with models.db.atomic():
