@@ -115,7 +115,7 @@ def main() -> int:
                 results[layout] = measure(office, n)
                 if layout == "stored":
                     office.db()
-                    records.compact(App(office.cfg))      # what the daemon does once a day
+                    records.compact(App(office.cfg))      # what the daemon does with closed requests
                     models.close()
                     results["packed"] = measure(office, n)
     finally:

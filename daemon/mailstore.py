@@ -231,7 +231,7 @@ def _xz(data: bytes) -> bytes:
     """xz at its strongest, with a dictionary no larger than the data: a little memory, and packs a fifth smaller
     than zlib makes them."""
     size = min(max(4096, 1 << max(len(data) - 1, 1).bit_length()), 1 << 26)
-    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": size}])
+    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": size}])
 
 
 def _packs_size(ids: set[int]) -> int:

@@ -372,16 +372,17 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
                   size + sum(blobs.values()) + sum(chunks.values()) + sum(packs.values()))
 
 
-def compact(app: App, limit: int | None = None) -> tuple[int, int]:
-    """The stored sent mail of each closed request compressed into one pack (mail sent since its last packing goes
-    into a new one with the rest), a request a transaction; returns the requests packed and the bytes saved."""
+def compact(app: App, limit: int | None = None) -> tuple[int, int, bool]:
+    """The stored sent mail of closed requests, at most `limit` of them, each compressed into one pack (mail sent
+    since its last packing goes into a new one with the rest), a request a transaction. Returns the requests
+    packed, the bytes saved, and whether more may be waiting."""
     from daemon.models import Outbox
     closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES))
-    pending = (Outbox.select(Mail.request).join(Mail)
-               .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
-               .distinct().limit(limit).tuples())
+    pending = list(Outbox.select(Mail.request).join(Mail)
+                   .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
+                   .distinct().limit(limit).tuples())
     done = saved = 0
-    for (request_id,) in list(pending):
+    for (request_id,) in pending:
         try:
             with db.atomic():
                 ids = [i for (i,) in Outbox.select(Outbox.id).join(Mail).where(
@@ -390,4 +391,4 @@ def compact(app: App, limit: int | None = None) -> tuple[int, int]:
         except (LookupError, pw.IntegrityError):
             continue            # another daemon packed or pruned it meanwhile
         done += 1
-    return done, saved
+    return done, saved, limit is not None and len(pending) == limit

@@ -280,3 +280,33 @@ def test_on_postgresql_an_attachment_taken_up_again_survives_a_prune_at_the_same
         assert _attachments(mailstore.message(Outbox.get_by_id(rows[0].id))) == [ATTACHMENTS[0].data]
     finally:
         models.close()
+
+
+# -- the daemon packs a backlog a batch a round ----------------------------------------------------------------
+
+def test_a_backlog_of_closed_requests_is_packed_a_batch_a_round(tmp_path, monkeypatch):
+    from test_intake_edges import BODY, World
+
+    from daemon import chase
+    from daemon.models import Job
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    world = World(tmp_path)
+    try:
+        for thing in ("饮水机", "档案柜", "办公设备"):
+            world.send("unit1@t.test", f"关于购置{thing}的请示", BODY.replace("办公设备", thing))
+            receipt = world.last_to("unit1@t.test", thing)
+            world.send("unit1@t.test", "回复：" + receipt.subject, "撤回", reply_to=receipt)
+        Outbox.update(state="sent").execute()
+        whole = mailstore.messages(Outbox.select())
+        monkeypatch.setattr(chase, "COMPACT_BATCH", 2)
+
+        assert chase.run_storage(world.app)
+        assert Pack.select().count() == 2 and not Job.select().where(Job.name == "compact-2026-11-26").exists()
+        assert chase.run_storage(world.app)
+        assert Pack.select().count() == 3 and Job.select().where(Job.name == "compact-2026-11-26").exists()
+        assert not chase.run_storage(world.app), "done for the day"
+        assert mailstore.messages(Outbox.select()) == whole
+        assert all(bytes(r.data) == b"" for r in Outbox.select())
+    finally:
+        models.close()
