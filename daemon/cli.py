@@ -156,7 +156,7 @@ def cmd_check(args) -> int:
 def cmd_rules(args) -> int:
     from daemon import flows
     from daemon.rules import listing
-    print("\n\n".join(f"【{flow.kind}】\n{listing(flow.table)}" for flow in flows.FLOWS.values()))
+    print("\n\n".join(f"【{flow.kind}】\n{listing(flow.table, flow.states)}" for flow in flows.FLOWS.values()))
     return 0
 
 

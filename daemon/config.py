@@ -125,12 +125,26 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class JiaobanConfig:
+    """SPEC §6.10: a leader's ad-hoc assignments (交办). Durations as in [reminders] ("" = never / none)."""
+    number_format: str = "督办〔{year}〕{seq}号"
+    remind_before: tuple[str, ...] = ("2d", "0d")   # 临期提醒: "2d" working days before the deadline's day, "4h"
+    overdue_repeat: str = "1d"          # 催办 after the deadline, repeated ([reminders].urgent for 特急/加急)
+    escalate_after: str = "1d"          # overdue this long: the leader and the head told, once per round
+    progress_every: str = ""            # ask a silent lead unit for 进展; "" = only when a 反馈周期 is set
+    deem_closed_after: str = "5d"       # a report the leader leaves unanswered this long: 视为办结; "" = never
+    default_deadline: str = ""          # "" = every 交办 needs a 时限; e.g. "10d" (marked 默认时限)
+    weekly_report: tuple[int, time] = (0, time(8, 30))  # weekday (Monday 0) and time of the 台账
+
+
+@dataclass(frozen=True)
 class Person:
     id: str
     name: str
     email: str
     superior: str | None = None
     delegate: str | None = None
+    leader: bool = False        # may 交办 (SPEC §6); gets the weekly 台账 of what they assigned
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,12 @@ class Config:
     routes: tuple[Route, ...]
     security: SecurityConfig = SecurityConfig()
     limits: LimitsConfig = LimitsConfig()
+    jiaoban: JiaobanConfig = JiaobanConfig()
+
+    @property
+    def leaders(self) -> tuple[Person, ...]:
+        """The people who may 交办; none: no mail is ever read as a 交办 (SPEC §6.10)."""
+        return tuple(p for p in self.people if p.leader)
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -182,7 +202,7 @@ _SECURITY = ("ssl", "starttls", "none")
 # refused; this list only lets a typo (`stafff`) be named before the required key it hides (`staff`).
 _KEYS = {
     "": ("office", "imap", "smtp", "database", "archive", "hours", "reminders", "review", "replies", "checks",
-         "security", "people", "units", "routes"),
+         "security", "limits", "jiaoban", "people", "units", "routes"),
     "office": ("name", "address", "staff", "head", "timezone", "number_format", "accept_from"),
     "imap": ("host", "port", "security", "username", "password_env", "password_file", "ca_file", "folder",
              "processed_folder", "failed_folder", "idle", "poll_seconds", "timeout"),
@@ -197,7 +217,9 @@ _KEYS = {
     "replies": ("extra_approve_words",),
     "checks": ("disabled", "severity", "require_signer", "suggestions"),
     "security": ("authserv_id",),
-    "people": ("id", "name", "email", "superior", "delegate"),
+    "people": ("id", "name", "email", "superior", "delegate", "leader"),
+    "jiaoban": ("number_format", "remind_before", "overdue_repeat", "escalate_after", "progress_every",
+                "deem_closed_after", "default_deadline", "weekly_report"),
     "units": ("id", "name", "emails"),
     "routes": ("match", "steps", "execute", "copy"),
 }
@@ -475,6 +497,12 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     limits = LimitsConfig(new_requests_per_hour=_positive(li, "new_requests_per_hour", 30))
     li.finish()
 
+    jb = _table(top, "jiaoban", required=False)
+    jiaoban = _jiaoban(jb)
+    if jiaoban.number_format == office.number_format:
+        raise jb.fail("number_format", "must differ from office.number_format: a 交办 is numbered in a series "
+                                       "of its own")
+
     people = tuple(_person(path, n, t) for n, t in enumerate(top.get("people", list, [])))
     units = tuple(_unit(path, n, t) for n, t in enumerate(top.get("units", list, [])))
     routes = tuple(_route(path, n, t) for n, t in enumerate(top.get("routes", list, [])))
@@ -484,7 +512,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
                   archive=ArchiveConfig(apath if apath.is_absolute() else base / apath, keep), hours=hours,
                   reminders=reminders, review=review, replies=replies, checks=checks, people=people,
                   units=units, routes=routes, security=security,
-                  limits=limits)
+                  limits=limits, jiaoban=jiaoban)
     _check_routes(cfg)
     return cfg
 
@@ -566,12 +594,48 @@ def _dates(r: _Reader, name: str) -> tuple[date, ...]:
     return tuple(out)
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _jiaoban(r: _Reader) -> JiaobanConfig:
+    def optional(name: str, default: str) -> str:
+        value = r.get(name, str, default).strip()
+        return value and _duration(r, name, value)
+    number_format = r.text("number_format", JiaobanConfig.number_format)
+    if "{seq" not in number_format:
+        raise r.fail("number_format", "must contain {seq}")
+    try:
+        number_format.format(year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as e:
+        raise r.fail("number_format", f"only {{year}} and {{seq}} may be used ({e})") from None
+    remind_before = r.strings("remind_before", JiaobanConfig.remind_before)
+    for n, value in enumerate(remind_before):
+        if not re.fullmatch(r"\d+[mhd]", value):        # "0d" is the deadline's own day
+            raise r.fail(f"remind_before[{n}]", f"must be a duration like 2d, 0d or 4h, not {value!r}")
+    weekly = r.get("weekly_report", str, "mon 08:30")
+    m = re.fullmatch(r"\s*(mon|tue|wed|thu|fri|sat|sun)\s+(\d{1,2}:\d{2})\s*", weekly.lower())
+    if not m:
+        raise r.fail("weekly_report", f'must be a weekday and a time like "mon 08:30", not {weekly!r}')
+    at = _parse_clock(m[2], lambda: r.fail("weekly_report", f"not a time of day: {m[2]!r}"))
+    cfg = JiaobanConfig(
+        number_format=number_format, remind_before=remind_before,
+        overdue_repeat=r.duration("overdue_repeat", JiaobanConfig.overdue_repeat),
+        escalate_after=r.duration("escalate_after", JiaobanConfig.escalate_after),
+        progress_every=optional("progress_every", JiaobanConfig.progress_every),
+        deem_closed_after=optional("deem_closed_after", JiaobanConfig.deem_closed_after),
+        default_deadline=optional("default_deadline", JiaobanConfig.default_deadline),
+        weekly_report=(_WEEKDAYS.index(m[1]), at))
+    r.finish()
+    return cfg
+
+
 def _person(path: Path, n: int, table: Any) -> Person:
     if not isinstance(table, dict):
         raise ConfigError(path, f"people[{n}]", "must be a table")
     r = _Reader(path, table, f"people[{n}]", "people")
     p = Person(id=r.text("id"), name=r.text("name"), email=r.email("email"),
-               superior=r.get("superior", str, None), delegate=r.get("delegate", str, None))
+               superior=r.get("superior", str, None), delegate=r.get("delegate", str, None),
+               leader=r.get("leader", bool, False))
     r.finish()
     return p
 

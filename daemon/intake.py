@@ -358,7 +358,7 @@ class Pipeline:
             return self.unknown_sender(req, reply, mail.from_doubt)
         if req is None:
             return self.unrelated(reply)        # nothing there to decide: a new 请示, a 查询, or an answer
-        if cfg.security.authserv_id and reply.verb in DECISION_VERBS:
+        if cfg.security.authserv_id and (reply.verb in DECISION_VERBS or flows.of(req).kind != flows.DEFAULT):
             why = trust.verdict(mail.headers("authentication-results"), cfg.security.authserv_id, sender)
             if why:
                 return self.unknown_sender(req, reply, why)
@@ -467,6 +467,11 @@ class Pipeline:
         if reply.verb == Verb.QUERY or self.asks_query(reply):
             return self.query(None, reply)
         unit = d.unit_of(sender)
+        flow = flows.claiming(app, mail, unit)
+        if flow.kind != flows.DEFAULT:
+            # another kind of work (交办) takes the mail, and registers or refuses it itself
+            flow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
+            return
         if d.is_staff(sender) or d.person(sender):
             if unit is None:
                 self.note("未关联任何请示，且不是新请示（发件人为办公室或审批人）", "unknown", ignored=True)
@@ -479,8 +484,7 @@ class Pipeline:
             return self.answer("not_request", {}, action="告知来信不是请示")
         if self.over_hourly_limit(unit):
             return
-        flows.claiming(app, mail, unit).register(app, workflow.Incoming(mail, self.record, self.archive, self.check),
-                                                 unit)
+        flow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
         self.record.kind = "request"
         self.record.save()
 
@@ -488,6 +492,9 @@ class Pipeline:
 
     def about(self, req: Request, ref: Mail | None, reply) -> None:
         """identify → role → look up the decision table → check the code → apply → record (daemon.rules)."""
+        flow = flows.of(req)
+        if hasattr(flow, "handle"):         # a kind of work that reads its own replies (交办)
+            return flow.handle(self, req, ref, reply)
         sender = self.mail.from_addr
         step = workflow.active_step(req) if req.state == APPROVING else None
         act = rules.Act(self, req, ref, reply, step)

@@ -57,13 +57,17 @@ def _to_3(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
 
 
 def _to_4(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
-    """Release 4: new tables only."""
+    """Release 4: a leader's ad-hoc assignments (交办) — tables of their own, and the round (轮次) a step belongs to;
+    every step already there is of round 1 of a 请示."""
+    migrate(migrator.add_column("step", "round", pw.IntegerField(null=True, default=1)))
+    database.execute_sql('UPDATE "step" SET "round" = 1')
     database.create_tables(models, safe=True)
 
 
 def _to_5(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
-    """Release 5: sent mail stored once (daemon.mailstore): attachments by their sha256 (blob) and where each goes
-    back into its message (outboxpart), the mail of a closed request compressed together (pack, packedrow). New
+    """Release 5: sent mail stored once (daemon.mailstore): attachments by their sha256 (blob, the members of zip
+    files as blobs of their own: blobchunk) and where each goes back into its message (outboxpart), the mail of a
+    closed request compressed together (pack, packedrow). New
     tables only: outbox rows queued or sent before keep their whole message in outbox.data, which is how a row is
     read when its data is not marked as compressed, so they send and show as before, and are packed like others."""
     database.create_tables(models, safe=True)

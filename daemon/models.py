@@ -134,6 +134,7 @@ class Step(Base):
     next_reminder_at = UTCDateTimeField(null=True, index=True)
     escalated_at = UTCDateTimeField(null=True)
     away_note = pw.TextField(default="")    # out-of-office replies seen on this step
+    round = pw.IntegerField(null=True, default=1)   # a 交办's round (轮次) the step belongs to; 1 for a 请示
 
     class Meta:
         indexes = ((("request", "position"), False),)
@@ -182,6 +183,69 @@ class Proposal(Base):
     message_id = pw.TextField(default="")   # of the question mail
     created = UTCDateTimeField()
     used_at = UTCDateTimeField(null=True)
+
+
+class Task(Base):
+    """A 交办 (SPEC §6): its three elements in force, its leader and its units; one row per Request of kind 交办.
+
+    The Request row carries what every kind has (number, state, 内容 as title, the leader's text as body, the
+    urgency, the deadline's day); its steps are who holds it (daemon.jiaoban), its Opinion rows the 办理记录
+    (进展, 协办完毕, 办结, 核报, 批示 …), its Round rows each round's dates and results."""
+
+    request = pw.ForeignKeyField(Request, unique=True, backref="tasks", on_delete="CASCADE")
+    leader = pw.CharField()                     # the leader who assigned it (address)
+    by = pw.CharField(default="")               # who mailed it for the leader: a delegate, or staff (代登记)
+    source = pw.CharField(default="")           # 来源: 邮件, 电话, 会议, 批示, 口头
+    content = pw.TextField(default="")          # 内容
+    requirements = pw.TextField(default="")     # 要求 (of the current round)
+    deadline_text = pw.TextField(default="")    # 时限 as written
+    deadline_at = UTCDateTimeField(null=True)   # 时限 in force (the current round's)
+    default_deadline = pw.BooleanField(default=False)   # from jiaoban.default_deadline: shown as （默认时限）
+    lead = pw.CharField(default="")             # 承办: the lead unit's (or person's) address
+    co_units = JSONField(default=list)          # 协办: [address]
+    feedback_every = pw.CharField(default="")   # 反馈周期, e.g. "5d"; "" = jiaoban.progress_every
+    round = pw.IntegerField(default=1)          # the current round (轮次)
+    proposed = JSONField(default=dict)          # the elements as proposed at registration (SPEC §6.2 step 2)
+
+
+class Round(Base):
+    """One round (轮次) of a 交办: its deadline before and after extensions, its report, check and 批示.
+    Results are judged per round (SPEC §6.7)."""
+
+    request = pw.ForeignKeyField(Request, backref="rounds", on_delete="CASCADE")
+    number = pw.IntegerField()
+    requirements = pw.TextField(default="")     # 要求 of this round (继续办理 brings new ones)
+    dispatched_at = UTCDateTimeField(null=True)
+    deadline_at = UTCDateTimeField(null=True)   # in force
+    base_deadline_at = UTCDateTimeField(null=True)  # before any granted extension: 按期 is judged on it
+    signed_at = UTCDateTimeField(null=True)     # the lead unit's first reply (签收)
+    last_progress_at = UTCDateTimeField(null=True)
+    reported_at = UTCDateTimeField(null=True)   # arrival of the report that was 核报 (the round's last)
+    report = pw.TextField(default="")
+    checked_at = UTCDateTimeField(null=True)
+    checked_by = pw.CharField(default="")
+    check_opinion = pw.TextField(default="")    # 核报意见
+    read_at = UTCDateTimeField(null=True)       # the leader's 阅 (or 视为办结)
+    instruction = pw.TextField(default="")      # the leader's 批示
+    result = pw.CharField(default="")           # 按期 / 延期后办结 / 逾期办结
+    deemed = pw.BooleanField(default=False)     # 视为办结（领导无新批示）
+    escalated_at = UTCDateTimeField(null=True)  # 逾期督办 sent (once a round)
+    reminders = pw.IntegerField(default=0)      # 催办 sent this round
+
+    class Meta:
+        indexes = ((("request", "number"), True),)
+
+
+class DeadlineChange(Base):
+    """Every change of a 交办's 时限, with who made it and how (SPEC §6.2 step 9): shown in show, 核报单, 台账."""
+
+    request = pw.ForeignKeyField(Request, backref="deadline_changes", on_delete="CASCADE")
+    round = pw.IntegerField()
+    old_at = UTCDateTimeField(null=True)
+    new_at = UTCDateTimeField(null=True)
+    by = pw.CharField()                         # address
+    how = pw.CharField()                        # 更正 / 延期 / 退回 / 新一轮 / 派发
+    at = UTCDateTimeField()
 
 
 class Mail(Base):
@@ -270,7 +334,8 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Mail, Outbox, Blob, BlobChunk, OutboxPart, Pack, PackedRow, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Task, Round, DeadlineChange, Mail, Outbox, Blob,
+          BlobChunk, OutboxPart, Pack, PackedRow, Job)
 
 
 def connect(url: str, upgrade: bool = True) -> pw.Database:

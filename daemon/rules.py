@@ -279,13 +279,13 @@ def apply(act: Act, roles: tuple[Role, ...], table: tuple[Transition, ...] = TAB
     return False
 
 
-def listing(table: tuple[Transition, ...] = TABLE) -> str:
+def listing(table: tuple[Transition, ...] = TABLE, labels: dict[str, str] = STATE_LABELS) -> str:
     """The table as an admin reads it: one row a line, in the order it is tried."""
     def names(items, label, every):
         return every if items is ANY else "、".join(label(i) for i in items)
     lines = ["按顺序逐行匹配（状态、身份、回复词）；第一条所需凭据相符的规则生效，均不相符时说明原因、不作处理。", ""]
     for n, t in enumerate(table, 1):
-        lines.append(f"{n:2d}. 状态：{names(t.states, lambda s: STATE_LABELS[s], '任何状态')}")
+        lines.append(f"{n:2d}. 状态：{names(t.states, lambda s: labels[s], '任何状态')}")
         lines.append(f"    身份：{names(t.roles, lambda r: r.value, '任何人')}")
         lines.append(f"    回复：{names(t.verbs, lambda v: v.value, '任何内容')}")
         lines.append(f"    凭据：{t.needs.label}")

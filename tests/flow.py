@@ -19,7 +19,7 @@ from daemon.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 PEOPLE = ["office", "clerk", "director", "caiwu", "shenji", "zonghe", "xingzheng", "li", "zhao", "wang",
-          "unit1", "unit2", "stranger"]
+          "unit1", "unit2", "stranger", "anquan"]
 
 
 def docx_bytes(paragraphs: list[str]) -> bytes:
@@ -60,6 +60,7 @@ class Office:
     tmp: Path
     extra: str = ""
     addr: dict = field(default_factory=dict)
+    leaders: tuple = ("li", "wang")  # people who may 交办 (leader = true); () = an office without 交办
     imap_security: str = "none"     # ssl / starttls need servers started with a certificate
     smtp_security: str = "none"
 
@@ -75,6 +76,7 @@ class Office:
         imap_port = s.imaps_port if self.imap_security == "ssl" else s.imap_port
         smtp_port = s.smtps_port if self.smtp_security == "ssl" else s.smtp_port
         ca_file = f'ca_file = "{s.ca}"' if getattr(s, "ca", None) else ""
+        leader = {p: "\nleader = true" if p in self.leaders else "" for p in ("li", "wang")}
         self.config_path.write_text(f"""
 [office]
 name = "集团公司办公室"
@@ -130,7 +132,7 @@ id = "li"
 name = "李副总"
 email = "{a['li']}"
 superior = "wang"
-delegate = "zhao"
+delegate = "zhao"{leader['li']}
 
 [[people]]
 id = "zhao"
@@ -140,7 +142,12 @@ email = "{a['zhao']}"
 [[people]]
 id = "wang"
 name = "王总"
-email = "{a['wang']}"
+email = "{a['wang']}"{leader['wang']}
+
+[[people]]
+id = "anquan"
+name = "安全科"
+email = "{a['anquan']}"
 
 [[units]]
 id = "unit1"

@@ -36,7 +36,8 @@ def test_every_key_is_documented_in_the_example():
         "office": C.OfficeConfig, "imap": C.ImapConfig, "smtp": C.SmtpConfig, "hours": C.HoursConfig,
         "reminders": C.RemindersConfig, "review": C.ReviewConfig, "replies": C.RepliesConfig,
         "checks": C.ChecksConfig, "security": C.SecurityConfig, "limits": C.LimitsConfig,
-        "archive": C.ArchiveConfig, "people": C.Person, "units": C.Unit, "routes": C.Route,
+        "jiaoban": C.JiaobanConfig, "archive": C.ArchiveConfig,
+        "people": C.Person, "units": C.Unit, "routes": C.Route,
     }
     renamed = {"password": "password_env", "from_addr": "from"}
     for name, cls in sections.items():

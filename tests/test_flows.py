@@ -99,5 +99,5 @@ def test_the_default_kind_is_still_the_qingshi(world):
 
 def test_every_kind_of_work_has_a_readable_listing_of_its_table():
     for flow in flows.FLOWS.values():
-        assert rules.listing(flow.table).count("结果：") == len(flow.table)
+        assert rules.listing(flow.table, flow.states).count("结果：") == len(flow.table)
     assert Verb.APPROVE in rules.TABLE[1].verbs

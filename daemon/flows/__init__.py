@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from daemon.flows.base import DEFAULT, Flow, Holding
+from daemon.flows.base import DEFAULT, Flow, Holding, number_pattern
 
 
 def of(req) -> Flow:
@@ -40,22 +40,15 @@ def label(req) -> str:
     return of(req).states.get(req.state, req.state)
 
 
-def number_pattern(fmt: str) -> re.Pattern:
-    """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号."""
-    parts = re.split(r"(\{year\}|\{seq\})", fmt)
-    rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
-    return re.compile(rx)
-
-
 def numbers_pattern(cfg) -> re.Pattern:
     """A regex finding a number of any kind of work in a subject."""
     patterns = [number_pattern(f.number_format(cfg)).pattern for f in FLOWS.values()]
     return re.compile(patterns[0] if len(patterns) == 1 else "(?:" + "|".join(patterns) + ")")
 
 
-from daemon.flows import qingshi  # noqa: E402
+from daemon.flows import jiaoban, qingshi  # noqa: E402
 
-FLOWS: dict[str, Flow] = {DEFAULT: qingshi.FLOW}
+FLOWS: dict[str, Flow] = {DEFAULT: qingshi.FLOW, jiaoban.FLOW.kind: jiaoban.FLOW}
 
 __all__ = ["DEFAULT", "Flow", "Holding", "FLOWS", "of", "claiming", "label", "open_states", "unfinished_states",
            "number_pattern", "numbers_pattern"]

@@ -5,6 +5,7 @@ Nothing here imports a flow; the registry is daemon.flows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -34,3 +35,10 @@ class Flow(Protocol):
     def register(self, app, incoming, unit): ...
 
     def holder(self, app, req, step) -> Holding: ...
+
+
+def number_pattern(fmt: str) -> re.Pattern:
+    """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号."""
+    parts = re.split(r"(\{year\}|\{seq\})", fmt)
+    rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
+    return re.compile(rx)
