@@ -14,7 +14,7 @@ import peewee as pw
 
 from daemon import clock, flows, limits, mailstore, outbox, views
 from daemon.app import App
-from daemon.models import (ACTIVE, DONE, REJECTED, REPORT, STEP_LABELS, WITHDRAWN, Mail,
+from daemon.models import (ACTIVE, DONE, REPORT, STEP_LABELS, Mail,
                            Opinion, Request, Step, db)
 
 
@@ -317,7 +317,6 @@ def export_csv(app: App, path: Path, since: date | None = None, until: date | No
     return len(reqs)
 
 
-CLOSED_STATES = (DONE, REJECTED, WITHDRAWN)
 
 
 @dataclass(frozen=True)
@@ -343,8 +342,14 @@ def keep_before(app: App) -> date | None:
     return today - timedelta(days=n * (7 if unit == "w" else 1))
 
 
+def _finished() -> tuple[str, ...]:
+    """The states of every kind of work in which a request is finished (closed, rejected, withdrawn …)."""
+    unfinished = set(flows.unfinished_states())
+    return tuple(dict.fromkeys(s for f in flows.FLOWS.values() for s in f.states if s not in unfinished))
+
+
 def _closed_before(cutoff: datetime):
-    return Request.select(Request.id).where(Request.state.in_(CLOSED_STATES) & (Request.closed_at < cutoff))
+    return Request.select(Request.id).where(Request.state.in_(_finished()) & (Request.closed_at < cutoff))
 
 
 def prune(app: App, before: date, apply: bool = False) -> Pruned:
@@ -377,7 +382,7 @@ def compact(app: App, limit: int | None = None) -> tuple[int, int, bool]:
     since its last packing goes into a new one with the rest), a request a transaction. Returns the requests
     packed, the bytes saved, and whether more may be waiting."""
     from daemon.models import Outbox
-    closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES))
+    closed = Request.select(Request.id).where(Request.state.in_(_finished()))
     pending = list(Outbox.select(Mail.request).join(Mail)
                    .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
                    .distinct().limit(limit).tuples())
