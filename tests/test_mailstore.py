@@ -310,3 +310,24 @@ def test_a_backlog_of_closed_requests_is_packed_a_batch_a_round(tmp_path, monkey
         assert all(bytes(r.data) == b"" for r in Outbox.select())
     finally:
         models.close()
+
+
+def test_on_postgresql_mail_is_stored_packed_and_dropped_the_same(pgserver, fixed_boundaries):
+    models.connect(pgserver.create_database(f"of_{uuid.uuid4().hex[:12]}"))
+    try:
+        fixed_boundaries()
+        expected = [compose.compose(HEADERS, TEXT, HTML, ATTACHMENTS[:i]) for i in range(3)]
+        fixed_boundaries()
+        rows = [_queue(attachments=ATTACHMENTS[:i], state="sent") for i in range(3)]
+        assert list(mailstore.messages(rows).values()) == expected
+        assert Blob.select().count() == 3 and BlobChunk.select().count() == 1
+        assert mailstore.pack([r.id for r in rows]) > 0
+        assert list(mailstore.messages(Outbox.select().order_by(Outbox.id)).values()) == expected
+        ids = [r.id for r in rows]
+        size, blobs, packs = mailstore.held(ids)
+        blobs, chunks, packs = mailstore.freed(blobs, packs, without=ids)
+        assert (size, len(blobs), len(chunks), len(packs)) == (0, 2, 1, 1)
+        mailstore.drop(ids, [*blobs, *chunks], packs)
+        assert not Blob.select().exists() and not Pack.select().exists() and not Outbox.select().exists()
+    finally:
+        models.close()
