@@ -74,7 +74,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class ArchiveConfig:
     path: Path
-    keep: str = ""      # how long stored copies of sent mail of closed requests are kept: "3y", "26w", "365d"; "" forever
+    keep: str = ""      # stored copies of sent mail of closed requests kept this long: "3y", "26w", "365d"; "" forever
 
 
 @dataclass(frozen=True)

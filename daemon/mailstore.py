@@ -161,8 +161,9 @@ def _packed(ids: list[int]) -> dict[int, bytes]:
     """The serials of those of these rows that are in packs, each pack read and decompressed once."""
     where: dict[int, tuple[int, int, int]] = {}
     for chunk in limits.chunks(ids):
-        for box, pack_id, start, length in PackedRow.select(PackedRow.outbox, PackedRow.pack, PackedRow.start,
-                                                            PackedRow.length).where(PackedRow.outbox.in_(chunk)).tuples():
+        rows = PackedRow.select(PackedRow.outbox, PackedRow.pack, PackedRow.start, PackedRow.length).where(
+            PackedRow.outbox.in_(chunk))
+        for box, pack_id, start, length in rows.tuples():
             where[box] = (pack_id, start, length)
     packs: dict[int, bytes] = {}
     for chunk in limits.chunks(sorted({p for p, _, _ in where.values()})):
