@@ -36,10 +36,11 @@ from daemon import compose, mailstore, models, records  # noqa: E402
 from daemon.app import App  # noqa: E402
 
 
-def _whole(mail, mail_from, rcpts, headers, text, html, attachments=(), **row):
+def _whole(mail, mail_from, rcpts, message, **row):
     """The outbox row as releases before schema 5 wrote it: the whole message in data."""
+    skeleton, holes = message
     return models.Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
-                                data=compose.compose(headers, text, html, attachments), **row)
+                                data=compose.assemble(skeleton, [(h.offset, h.data) for h in holes]), **row)
 
 
 def _numbers(office: Office, who: str) -> dict[str, object]:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import peewee as pw
 
 from daemon import limits
-from daemon.compose import assemble, compose_split
+from daemon.compose import Hole, assemble
 from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
@@ -47,10 +47,9 @@ def _parse(serial: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
     return rest[:head["skeleton"]], texts
 
 
-def store(mail, mail_from: str, rcpts: list[str], headers: list[tuple[str, str]], text: str, html: str,
-          attachments=(), **row) -> Outbox:
-    """The outbox row of one message composed as daemon.compose writes it; inside the caller's transaction."""
-    skeleton, holes = compose_split(headers, text, html, attachments)
+def store(mail, mail_from: str, rcpts: list[str], message: tuple[bytes, list[Hole]], **row) -> Outbox:
+    """The outbox row of one message, as daemon.compose.compose_split gives it; inside the caller's transaction."""
+    skeleton, holes = message
     texts = [(h.offset, h.data) for h in holes if h.index is None]
     box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
                         data=MAGIC + zlib.compress(_serial(skeleton, texts)), **row)

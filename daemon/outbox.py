@@ -19,6 +19,7 @@ import jinja2
 import peewee as pw
 
 from daemon import clock, mailstore
+from daemon.compose import compose_split
 from daemon.config import Config
 from daemon.limits import MAX_HEADER, clip_middle
 from daemon.models import Mail, Outbox, Request, Step, db
@@ -146,9 +147,10 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
                 # are recorded on the step and bring in the delegate
                 ("X-Auto-Response-Suppress", "DR, RN, NRN"),
                 ("X-Mailer", "officeflow")]
+    message = compose_split(headers, body, html, attachments)      # a header it cannot write raises before any row
     mail = Mail.create(direction="out", message_id=message_id, request=request, step=step, kind=template,
                        at=at, sender=addr, rcpts=to + cc, subject=subject, action=action, code=code)
-    mailstore.store(mail, cfg.office.address, to + cc, headers, body, html, list(attachments), next_attempt_at=at)
+    mailstore.store(mail, cfg.office.address, to + cc, message, next_attempt_at=at)
     return mail
 
 

@@ -56,8 +56,9 @@ def fixed_boundaries(monkeypatch):
 
 def _queue(headers=HEADERS, text=TEXT, html=HTML, attachments=(), state="queued") -> Outbox:
     mail = Mail.create(direction="out", message_id=f"{uuid.uuid4().hex}@example.test", kind="approval", at=NOW)
-    return mailstore.store(mail, "office@example.test", ["li@example.test"], headers, text, html, list(attachments),
-                           next_attempt_at=NOW, state=state)
+    return mailstore.store(mail, "office@example.test", ["li@example.test"],
+                           compose.compose_split(headers, text, html, list(attachments)), next_attempt_at=NOW,
+                           state=state)
 
 
 def _zip(member: str) -> bytes:
