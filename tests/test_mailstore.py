@@ -186,7 +186,7 @@ def _attachments(raw: bytes) -> list[bytes]:
 # -- kill -9 at any moment -----------------------------------------------------------------------------------
 
 CHILD = """
-import os, sys, time
+import sys
 sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
 from test_mailstore import ATTACHMENTS, _queue
