@@ -15,7 +15,9 @@ from datetime import date, datetime, time, timedelta
 import peewee as pw
 
 from daemon import clock, flows, outbox, records, views
+from daemon import jiaoban
 from daemon.app import App
+from daemon.jiaoban import chase as jb_chase
 from daemon.due import due_after
 from daemon.models import (ACTIVE, APPROVED, APPROVING, DONE, REJECTED, REPORT, WITHDRAWN,
                            Job, Mail, Opinion, Request, Step, db)
@@ -69,7 +71,8 @@ def _send_reminders(app: App, req: Request, step: Step, action: str, escalate: b
 
 def _due_steps(now: datetime) -> list[Step]:
     return list(Step.select(Step, Request).join(Request).where(
-        (Step.state == ACTIVE) & (Request.state == APPROVING) & (Step.next_reminder_at <= now))
+        (Step.state == ACTIVE) & (Request.state == APPROVING) & (Step.next_reminder_at <= now)
+        & (Request.kind.is_null() | (Request.kind != jiaoban.KIND)))       # a 交办 is chased by daemon.jiaoban.chase
         .order_by(Step.next_reminder_at))
 
 
@@ -181,7 +184,8 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     now = clock.now()
     window = since if since is not None and since < now else now - timedelta(days=1)
     cal = app.calendar
-    open_reqs = list(Request.select().where(Request.state.in_(flows.open_states())))
+    open_reqs = list(Request.select().where(Request.state.in_(flows.open_states())
+                                            & (Request.kind.is_null() | (Request.kind != jiaoban.KIND))))
     active = records.active_steps(open_reqs)
     items = []
     for req in open_reqs:
@@ -220,7 +224,8 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     return {"req": None, "items": items[:DIGEST_ROWS], "items_total": len(items), "overdue_total": overdue_total,
             "not_reported": not_reported, "not_reported_total": not_reported_total,
             "ignored": ignored, "ignored_total": ignored_mail.count() if len(ignored) == DIGEST_ROWS else len(ignored),
-            "warnings": list(cal.warnings) + _form_warnings(), "day": now.astimezone(app.tz).date()}
+            "warnings": list(cal.warnings) + _form_warnings(), "day": now.astimezone(app.tz).date(),
+            "jiaoban": jb_chase.digest_section(app, now)}
 
 
 def _pending_forms() -> list[tuple[Job, Request]]:
@@ -278,6 +283,24 @@ def run_weekly(app: App, force: bool = False) -> bool:
         outbox.queue(app.cfg, "weekly", [app.cfg.office.head], weekly_context(app, monday, since),
                      action="每周汇总")
     log.info("- weekly summary sent")
+    return True
+
+
+def run_jb_ledger(app: App, force: bool = False) -> bool:
+    """At jiaoban.weekly_report: last week's 交办 台账 to each leader and the head, once a week (SPEC §6.7)."""
+    from daemon.jiaoban import ledger
+    local = clock.now().astimezone(app.tz)
+    weekday, at = app.cfg.jiaoban.weekly_report
+    # later in the week only to catch up on a 台账 the daemon missed, not on its very first day
+    due = (local.weekday(), local.time()) >= (weekday, at) and (
+        local.weekday() == weekday or _last_job("jb-ledger-") is not None)
+    if not app.cfg.leaders or not (force or due):
+        return False
+    iso = local.isocalendar()
+    with db.atomic():
+        if not _claim_job(f"jb-ledger-{iso.year}-W{iso.week:02d}"):
+            return False
+        ledger.send(app, ledger.last_complete_week(local.date()))
     return True
 
 
@@ -367,7 +390,7 @@ def run_storage(app: App) -> bool:
 
 def run_all(app: App) -> None:
     """Every periodic duty that may be due now; each isolated so one failure does not stop the others."""
-    for job in (run_due, run_digest, run_weekly, resend_forms, run_storage):
+    for job in (run_due, jb_chase.run_chase, run_digest, run_weekly, run_jb_ledger, resend_forms, run_storage):
         try:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback

@@ -97,7 +97,8 @@ def cmd_status(args) -> int:
 def cmd_list(args) -> int:
     from daemon import records
     app = _db(_config(args, need_secrets=False))
-    for line in records.list_lines(app, pending=args.pending):
+    for line in records.list_lines(app, pending=args.pending, kind=args.kind, overdue=args.overdue,
+                                   unit=args.unit or "", leader=args.leader or ""):
         print(line)
     return 0
 
@@ -116,8 +117,22 @@ def cmd_show(args) -> int:
 def cmd_export(args) -> int:
     from daemon import records
     app = _db(_config(args, need_secrets=False))
-    n = records.export_csv(app, Path(args.csv), args.since, args.until)
-    print(f"{n} requests written to {args.csv}")
+    n = records.export_csv(app, Path(args.csv), args.since, args.until, kind=args.kind)
+    print(f"{n} {'交办' if args.kind == '交办' else 'requests'} written to {args.csv}")
+    return 0
+
+
+def cmd_ledger(args) -> int:
+    from daemon.jiaoban import ledger
+    app = _db(_config(args, need_secrets=False))
+    leader = ""
+    if args.leader:
+        party = app.directory.resolve(args.leader)
+        leader = party.address if party else ""
+        if leader not in {p.email for p in app.cfg.leaders}:
+            print(f"officeflow: not a leader (leader = true) in the config: {args.leader}", file=sys.stderr)
+            return 1
+    print(ledger.text(app, ledger.week_start(app, args.week), leader))
     return 0
 
 
@@ -196,6 +211,15 @@ def _moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a time like 2026-12-01T10:12+08:00: {text!r}") from None
 
 
+def _week(text: str) -> date:
+    """The Monday of an ISO week written 2026-W49."""
+    try:
+        year, _, week = text.partition("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO week like 2026-W49: {text!r}") from None
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -227,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_status)
     sp = with_config("list", "requests, one a line")
     sp.add_argument("--pending", action="store_true", help="only those not finished")
+    sp.add_argument("--kind", choices=("请示", "交办", "all"), default="all", help="which kind of work (default all)")
+    sp.add_argument("--overdue", action="store_true", help="only those past their deadline and not done")
+    sp.add_argument("--unit", metavar="X", help="only those of unit X (a 交办's lead or co-unit): name, id or address")
+    sp.add_argument("--leader", metavar="X", help="only the 交办 of leader X: name, id or address")
     sp.set_defaults(fn=cmd_list)
     sp = with_config("show", "one request: form, opinions, 收发记录")
     sp.add_argument("number")
@@ -236,7 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--csv", required=True, metavar="PATH")
     sp.add_argument("--since", type=_date)
     sp.add_argument("--until", type=_date)
+    sp.add_argument("--kind", choices=("请示", "交办"), default="请示",
+                    help="交办: the 交办台账, one line per matter, instead of the register")
     sp.set_defaults(fn=cmd_export)
+    sp = with_config("ledger", "print the weekly 台账 of the 交办 (SPEC §6.7)")
+    sp.add_argument("--leader", metavar="ID", help="that leader's 台账 (default: the whole office's)")
+    sp.add_argument("--week", type=_week, metavar="YYYY-Www",
+                    help="the ISO week, Monday to Sunday (default: the last complete week)")
+    sp.set_defaults(fn=cmd_ledger)
     sp = with_config("form", "write the printable 审批单 (.docx) of a request")
     sp.add_argument("number")
     sp.add_argument("path")

@@ -439,8 +439,9 @@ def format_deadline(at: datetime, reference: datetime | None = None) -> str:
 
 
 def describe(at: datetime, now: datetime, cal: WorkCalendar) -> str:
-    """How every mail shows a deadline: ``12月4日（周五）17:30前，剩 3 个工作日``."""
-    return f"{format_deadline(at, _aware(now, cal))}，{remaining_text(at, now, cal)}"
+    """How every mail shows a deadline: ``12月4日（周五）17:30前，剩 3 个工作日`` (in the office's zone, whatever
+    zone `at` comes in: the database gives UTC)."""
+    return f"{format_deadline(_aware(at, cal).astimezone(cal.zone), _aware(now, cal))}，{remaining_text(at, now, cal)}"
 
 
 def working_days_left(at: datetime, now: datetime, cal: WorkCalendar) -> int:

@@ -273,14 +273,12 @@ def sender(values: list[str]) -> tuple[str, str, str]:
         # no one address to answer: every one of them might be the victim
         shown = "、".join(a for _, a in mailboxes[:5]) + ("等" if len(mailboxes) > 5 else "")
         return "", "", f"发件人字段含{len(mailboxes)}个地址（{shown}）"
-    if groups:
-        return name, addr, "发件人字段为地址组形式"
-    if defects or "@" not in addr:
-        # the registry may take a bare address in front of the angle address for the mailbox: the alert
-        # names the angle address, the one a server that checks senders looks at
+    if groups or defects or "@" not in addr:
+        # the registry may take a bare address in front of the angle address for the mailbox (or a stray ":" for
+        # a group's name): the alert names the angle address, the one a server that checks senders looks at
         angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", text)
         addr = normal_address(angle[-1]) if angle else addr if "@" in addr else ""
-        return name, addr, "发件人字段格式有误"
+        return name, addr, "发件人字段为地址组形式" if groups else "发件人字段格式有误"
     shown = unicodedata.normalize("NFKC", decode_header(text) + " " + name)
     if {normal_address(a.strip(".")) for a in _ADDRESS_SHAPE.findall(shown)} - {addr}:
         return name, addr, "发件人显示名中写有另一个邮箱地址"

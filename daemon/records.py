@@ -14,6 +14,8 @@ import peewee as pw
 
 from daemon import clock, flows, limits, mailstore, outbox, views
 from daemon.app import App
+from daemon.jiaoban import KIND as JIAOBAN
+from daemon.jiaoban import views as jb_views
 from daemon.models import (ACTIVE, DONE, REPORT, STEP_LABELS, Mail,
                            Opinion, Request, Step, db)
 
@@ -89,6 +91,7 @@ def active_steps(reqs: list[Request]) -> dict[int, Step]:
 def open_requests(app: App, unit_id: str | None = None) -> list[dict]:
     """Requests not finished yet (approved ones until 办结), oldest first; of one unit when unit_id is given."""
     q = Request.select().where(Request.state.in_(flows.unfinished_states())).order_by(Request.received_at)
+    q = q.where((Request.kind != JIAOBAN) | Request.kind.is_null())      # a leader's 交办 are listed apart
     if unit_id is not None:
         q = q.where(Request.unit_id == unit_id)
     reqs = list(q)
@@ -112,7 +115,7 @@ def _typed_number(app: App, mail, reply) -> str:
 
 
 def query(app: App, pipeline, req: Request | None, reply) -> None:
-    """查询 by mail: the status of one request, or a unit's open requests.
+    """查询 by mail: the status of one request, or a unit's open requests (a leader's open 交办).
 
     `req` is the request the mail replies to, or None for a new mail. Whoever may not see a request gets the
     same answer as for a number that does not exist, so a 查询 never tells a stranger whether it exists.
@@ -127,6 +130,9 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
     elif req is None and typed:
         req = Request.get_or_none(Request.number == typed)
     if req is None and not typed:
+        leader = jb_views.is_leader(app, sender) if app.cfg.leaders else ""
+        if leader:
+            return _leader_query(app, pipeline, leader)
         unit = d.unit_of(sender)
         if unit is not None or d.is_staff(sender):
             rows = open_requests(app, unit.id if unit is not None else None)
@@ -135,10 +141,16 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
             return pipeline.answer("status_list", {"unit_name": who, "requests": rows},
                                    action=f"答复查询（{who}在办请示）")
     number = typed or (req.number if req is not None else "") or "（未写编号）"
-    if req is None or not may_see(app, req, sender):
+    jiaoban = req.kind == JIAOBAN if req is not None else bool(
+        flows.number_pattern(app.cfg.jiaoban.number_format).fullmatch(number))
+    if req is None or not (jb_views.may_see(app, req, sender) if jiaoban else may_see(app, req, sender)):
         # recorded on the request for the office, but the answer is not tied to it
-        pipeline.note(f"查询{number}：无此请示或发件人无权查看，未告知任何情况", "query", req, ignored=True)
-        return pipeline.answer("query_denied", {"number": number}, action="答复查询（无结果）")
+        what = "交办事项" if jiaoban else "请示"
+        pipeline.note(f"查询{number}：无此{what}或发件人无权查看，未告知任何情况", "query", req, ignored=True)
+        extra = {"noun": "交办事项"} if jiaoban else {}
+        return pipeline.answer("query_denied", {"number": number, **extra}, action="答复查询（无结果）")
+    if jiaoban:
+        return _jiaoban_status(app, pipeline, req)
     holder, since = holder_and_since(app, req)
     pipeline.note("查询办理情况", "query", req)
     staff = d.is_staff(sender)
@@ -157,21 +169,81 @@ def query(app: App, pipeline, req: Request | None, reply) -> None:
     # a code of its own (outbox.queue makes one): a status mail is no notification a decision may answer
 
 
+def _jiaoban_status(app: App, pipeline, req: Request) -> None:
+    """查询 of a 交办 by someone who may see it: its state, holder, 时限, rounds, 进展 and record. Units see the
+    mail they sent and got; the leader, the office and the head all of it."""
+    mail = pipeline.mail
+    sender = mail.from_addr
+    d = app.directory
+    pipeline.note("查询办理情况", "query", req)
+    staff = d.is_staff(sender)
+    rows = mail_rows(app, req, with_ignored=staff)
+    if not staff and not jb_views.is_leader(app, sender):
+        unit = d.unit_of(sender)
+        me = set(d.principals_for(sender))
+        mine = lambda a: a in me or (unit is not None and d.unit_of(a) == unit)  # noqa: E731
+        rows = [r for r in rows if any(mine(a) for a in r["address"].split("、"))]
+    outbox.queue(app.cfg, "jb_status", [sender], {**jb_views.status_ctx(app, req, rows), "mail": mail},
+                 request=req, reply_to_mail=(mail.message_id, list(mail.references)), action="答复查询")
+
+
+def _leader_query(app: App, pipeline, leader: str) -> None:
+    """查询 without a number from a leader (or the delegate): the open 交办 the leader assigned."""
+    rows = jb_views.open_list_rows(app, jb_views.open_of_leader(app, leader))
+    name = app.directory.name_of(leader)
+    pipeline.note(f"查询{name}交办在办事项（{len(rows)}件）", "query")
+    return pipeline.answer("jb_status", {"listing": True, "leader_name": name, "matters": rows},
+                           action=f"答复查询（{name}交办在办事项）")
+
+
 # -- command line views --------------------------------------------------------------------------
 
 # what a line of the list needs, without the bodies, findings and attachments of years of requests
 _LIST_COLUMNS = (Request.id, Request.number, Request.state, Request.unit_name, Request.title, Request.received_at,
-                 Request.state_since, Request.execute, Request.kind)
+                 Request.state_since, Request.execute, Request.kind, Request.unit_id, Request.sender)
 
 
-def list_lines(app: App, pending: bool = False) -> list[str]:
+def list_lines(app: App, pending: bool = False, kind: str = "all", overdue: bool = False, unit: str = "",
+               leader: str = "") -> list[str]:
+    """One line a request, oldest first: a 请示's as ever, a 交办's (SPEC §6.11) with its leader, lead unit and
+    time left. `kind` 请示, 交办 or all; `overdue`: past their deadline and not done; `unit`: of that unit (the
+    lead or a co-unit of a 交办); `leader`: 交办 of that leader only."""
     q = Request.select(*_LIST_COLUMNS).order_by(Request.received_at)
-    if pending:
+    if pending or overdue:
         q = q.where(Request.state.in_(flows.unfinished_states()))
+    if kind == JIAOBAN or leader:
+        q = q.where(Request.kind == JIAOBAN)
+    elif kind != "all":
+        q = q.where((Request.kind != JIAOBAN) | Request.kind.is_null())
     reqs = list(q)
-    active = active_steps(reqs)
+    now = clock.now()
+    jb = {m.req.id: m for m in jb_views.load([r for r in reqs if r.kind == JIAOBAN])}
+    d = app.directory
+    who = lambda token: (d.resolve(token).address if d.resolve(token) else token).lower()  # noqa: E731
+    unit_addr, leader_addr = who(unit) if unit else "", who(leader) if leader else ""
+    unit_of = d.unit_of(unit_addr) if unit else None
+    active = active_steps([r for r in reqs if r.kind != JIAOBAN])
     lines = []
     for req in reqs:
+        m = jb.get(req.id)
+        if m is not None:
+            t = m.task
+            if leader and t.leader != leader_addr:
+                continue
+            if unit and not any(a == unit_addr or (unit_of is not None and d.unit_of(a) == unit_of)
+                                for a in (t.lead, *(t.co_units or []))):
+                continue
+            if overdue and not (req.state in jb_views.RUNNING and t.deadline_at and t.deadline_at < now):
+                continue
+            lines.append(jb_views.list_line(app, m, now))
+            continue
+        if req.kind == JIAOBAN:
+            continue
+        if unit and not ((unit_of is not None and req.unit_id == unit_of.id) or req.unit_name == unit
+                         or req.sender == unit_addr):
+            continue
+        if overdue and not (req.deadline and now.astimezone(app.tz).date() > req.deadline):
+            continue
         holder, since = holder_and_since(app, req, active.get(req.id))
         since_s = since.astimezone(app.tz).strftime("%Y-%m-%d %H:%M") if since else "-"
         lines.append("\t".join((req.number, flows.label(req), req.unit_name, req.title, holder or "-", since_s)))
@@ -179,6 +251,8 @@ def list_lines(app: App, pending: bool = False) -> list[str]:
 
 
 def show_text(app: App, req: Request) -> str:
+    if req.kind == JIAOBAN:
+        return jb_views.show_text(app, req, mail_rows(app, req))
     tz = app.tz
     fmt = lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
     d = app.directory
@@ -276,13 +350,18 @@ def register_steps(app: App, req: Request, steps: list[Step], opinions: list[Opi
     return out
 
 
-def export_csv(app: App, path: Path, since: date | None = None, until: date | None = None) -> int:
-    """The register (收文登记簿): one line per request received in [since, until], UTF-8 with BOM for Excel."""
+def export_csv(app: App, path: Path, since: date | None = None, until: date | None = None,
+               kind: str = "请示") -> int:
+    """The register (收文登记簿): one line per request received in [since, until], UTF-8 with BOM for Excel;
+    with kind 交办, the 交办台账 (SPEC §6.11) instead."""
     q = Request.select().order_by(Request.received_at, Request.id)
     if since:
         q = q.where(Request.received_at >= datetime.combine(since, time(0), tzinfo=app.tz))
     if until:
         q = q.where(Request.received_at < datetime.combine(until + timedelta(days=1), time(0), tzinfo=app.tz))
+    if kind == JIAOBAN:
+        return jb_views.export_csv(app, path, list(q.where(Request.kind == JIAOBAN)), _cell)
+    q = q.where((Request.kind != JIAOBAN) | Request.kind.is_null())
     reqs = list(q)
     ids = [r.id for r in reqs]
     steps: dict[int, list[Step]] = {}

@@ -59,7 +59,7 @@ def mailboxes(cfg) -> dict[str, str]:
         add(staff, "办公室工作人员 office staff")
     add(cfg.office.head, "办公室主任 office head")
     for p in cfg.people:
-        add(p.email, f"{p.name} ({p.id}) approver / department")
+        add(p.email, f"{p.name} ({p.id}) " + ("领导 leader: approves, may 交办" if p.leader else "approver / department"))
     for u in cfg.units:
         for e in u.emails:
             add(e, f"{u.name} ({u.id}) unit")
@@ -280,8 +280,33 @@ def sample_request(cfg, now: datetime | None = None) -> EmailMessage:
     return msg
 
 
-def send_sample(cfg, port: int, host: str = HOST) -> EmailMessage:
-    msg = sample_request(cfg)
+# ---------------------------------------------------------------- the sample 交办
+
+def sample_jiaoban(cfg, now: datetime | None = None) -> EmailMessage:
+    """A 交办 as a leader writes one: the first leader of the config asks two departments for a report."""
+    leader = cfg.leaders[0]
+    helpers = {p.delegate for p in cfg.people if p.delegate}
+    doers = [p.name for p in cfg.people if not p.leader and p.id not in helpers] + [u.name for u in cfg.units]
+    lead, co = (doers + ["办公室", ""])[:2]
+    now = now or datetime.now(ZoneInfo(cfg.office.timezone))
+    body = (f"请{lead}牵头" + (f"，{co}配合" if co else "") + "，5个工作日内报送今年办公经费使用情况的自查报告，"
+            "重点说明超预算支出的项目和原因，提出明年压减的意见，不超过三页。\n\n"
+            f"{leader.name}\n")
+    msg = EmailMessage()
+    msg["From"] = formataddr((leader.name, leader.email))
+    msg["To"] = formataddr((cfg.office.name, cfg.office.address))
+    msg["Subject"] = "交办：办公经费使用情况自查"
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=leader.email.rpartition("@")[2])
+    msg.set_content(body)
+    return msg
+
+
+SAMPLES = {"请示": sample_request, "交办": sample_jiaoban}
+
+
+def send_sample(cfg, port: int, host: str = HOST, kind: str = "请示") -> EmailMessage:
+    msg = SAMPLES[kind](cfg)
     with smtplib.SMTP(host, port, timeout=15) as smtp:
         smtp.send_message(msg)
     return msg
@@ -300,8 +325,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the daemon keeps its database and archive (default: ./officeflow-sandbox)")
     p.add_argument("--imap-port", type=int, default=1143, help="IMAP port on 127.0.0.1 (default 1143; 0: any free)")
     p.add_argument("--smtp-port", type=int, default=1025, help="SMTP port on 127.0.0.1 (default 1025; 0: any free)")
-    p.add_argument("--send-sample", action="store_true",
-                   help="mail a sample 请示 to a running sandbox, then exit")
+    p.add_argument("--send-sample", nargs="?", const="请示", choices=tuple(SAMPLES), metavar="请示|交办",
+                   help="mail a sample 请示 (from a unit) or 交办 (from a leader) to a running sandbox, then exit")
     p.add_argument("--no-daemon", action="store_true", help="run only the mail servers")
     p.add_argument("--advance", metavar="DURATION",
                    help="move a running sandbox's clock forward, e.g. 4h or 2d (calendar time), to see "
@@ -343,6 +368,11 @@ def _banner(cfg, boxes: Mapping[str, str], sandbox: MailSandbox, directory: Path
     if unit is not None:
         lines.append(f"  → {unit.name} 把《关于购置办公设备的请示》发给 {cfg.office.address}；"
                      f"{', '.join(cfg.office.staff)} 随后收到审核邮件，回复“受理”或“退回：…”。")
+    if cfg.leaders:
+        lines += ["", "发送示例交办 (send a sample 交办 from a leader):",
+                  "  " + sample_cmd.replace("--send-sample", "--send-sample 交办"),
+                  f"  → {cfg.leaders[0].name} 把“交办：办公经费使用情况自查”发给 {cfg.office.address}；"
+                  f"{', '.join(cfg.office.staff)} 随后收到“请核定”，回复“派发”（可改写时限、承办等要素）。"]
     lines += [
         "",
         ("officeflow 正在运行 (the daemon is running). " if daemon_runs else
@@ -371,8 +401,11 @@ def main(argv: list[str]) -> int:
         return _advance(args.dir.resolve(), args.advance)
 
     if args.send_sample:
+        if args.send_sample == "交办" and not cfg.leaders:
+            print("officeflow sandbox: no person in the config has leader = true: nobody may 交办", file=sys.stderr)
+            return 2
         try:
-            msg = send_sample(cfg, args.smtp_port)
+            msg = send_sample(cfg, args.smtp_port, kind=args.send_sample)
         except (OSError, smtplib.SMTPException) as exc:
             print(f"officeflow sandbox: cannot send the sample to {HOST}:{args.smtp_port}: {exc}\n"
                   f"  Is `officeflow sandbox` running (with the same --smtp-port)?", file=sys.stderr)

@@ -183,13 +183,95 @@ CASES: dict[str, tuple[dict, bool]] = {   # name: (context, needs the 审批单 
     "flood_notice": ({**base(None), "mail": MAIL, "limit": 30}, False),
     "loop_alert": ({**base(None), "mail": MAIL, "sender": "unit1@example.test", "count": 3}, False),
 }
+JB_REQ = NS(number="督办〔2026〕3号", title="起草年度安全生产检查通报", unit_name="李副总", urgency="加急",
+            deadline=date(2026, 12, 4), state="jb_doing", attachments=[], code=CODE)
+JB_ITEM = {"seq": 1, "number": "督办〔2026〕3号", "leader": "李副总", "content": "起草年度安全生产检查通报",
+           "urgency": "加急", "deadline_line": "12月4日（周五）17:30前，逾期 2 个工作日", "overdue": True,
+           "role": "承办", "lead_name": "综合科", "last_progress": utc(2026, 12, 2, 2, 0), "ask_progress": True,
+           "due": ["催办", "请报进展"], "extending": False}
+JB_LIST = {**base(None), "unit_name": "综合科", "left": 0, "kind": "催办", "by_office": False, "due_total": 2,
+           "reply_by": "12月8日（周二）", "example": 1, "example_number": "督办〔2026〕3号",
+           "items": [JB_ITEM, {**JB_ITEM, "seq": 2, "number": "督办〔2026〕5号", "leader": "王总", "urgency": "",
+                               "deadline_line": "12月9日（周三）17:30前，剩 2 个工作日", "overdue": False,
+                               "role": "协办", "last_progress": None, "ask_progress": False, "due": ["临期提醒"],
+                               "extending": True}]}
+JB_DIGEST = {"total": 2, "sections": [
+    {"key": "unsigned", "title": "未签收", "waiting": False, "count": 1, "more": 0, "rows": [
+        {"number": "督办〔2026〕3号", "content": "起草年度安全生产检查通报", "leader": "李副总", "lead": "综合科",
+         "deadline": "12月4日（周五）17:30前，剩 3 个工作日", "waited": "1个工作日", "note": "派发于12月1日10:12"}]},
+    {"key": "verifying", "title": "待核定", "waiting": True, "count": 101, "more": 100, "rows": [
+        {"number": "督办〔2026〕4号", "content": "研究食堂管理办法", "leader": "王总", "lead": "",
+         "deadline": "待明确", "waited": "2小时", "note": ""}]}], "overdue": []}
+CASES.update({
+    "jb_list": (JB_LIST, False),
+    "jb_list_remind": ({**JB_LIST, "kind": "临期提醒", "items": JB_LIST["items"][1:], "example": 2,
+                        "example_number": "督办〔2026〕5号"}, False),
+    "jb_list_office": ({**JB_LIST, "by_office": True, "left": 3}, False),
+    "jb_list_which": ({**base(None), "mail": MAIL, "reply": REPLY, "why": "来信开头未写明序号或编号",
+                       "items": [{"seq": 1, "number": "督办〔2026〕3号", "content": "起草年度安全生产检查通报"}]}, False),
+    "jb_escalation": ({**base(JB_REQ), "task": NS(content=JB_REQ.title), "state_label": "办理中",
+                       "leader_name": "李副总", "lead_name": "综合科", "co_names": ["安全科"],
+                       "deadline_line": "12月4日（周五）17:30前，逾期 2 个工作日", "step_labels": {},
+                       "overdue_days": 2, "reminders": 2, "round_number": 1, "dispatched_at": utc(2026, 12, 1, 2, 12),
+                       "co_open": ["安全科"], "co_done": [], "lead_open": True, "extending": False,
+                       "last_progress": NS(at=utc(2026, 12, 3, 2, 0), name="综合科", text="初稿已完成。")}, False),
+    "digest_jiaoban": ({**CASES["digest"][0], "jiaoban": JB_DIGEST}, False),
+})
 DECIDING = {"review", "approval", "reminder"}
 
 
 NAMES = ("receipt review accepted approval returned rejected result_execute result_copy result_unit withdrawn done "
          "supplement classified classified_alert unmatched refused refused_action not_understood not_entitled "
          "forgery_alert unverified ambiguous late reminder escalation away_notice digest weekly status status_list "
-         "query_denied form_resend not_request flood_alert flood_notice loop_alert").split()
+         "query_denied form_resend not_request flood_alert flood_notice loop_alert jb_list jb_list_which jb_escalation").split() + [
+             "jb_status", "jb_ledger"]
+
+
+# 交办 (SPEC §6): the 查询 answer about one matter or a leader's open ones, and the weekly 台账
+def _jb_ledger(whole: bool):
+    from daemon.jiaoban.ledger import Ledger
+    row = {"number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报", "lead": "综合科", "leader": "李副总",
+           "deadline": "12月4日（周五）17:30前", "reminders": 2}
+    change = {"round": 1, "old": "12-04 17:30", "new": "12-09 17:30", "how": "延期", "by": "李副总", "at": "12-03 10:00"}
+    counts = {"new": 3, "new_cancelled": 1, "closed": 2, "按期": 1, "延期后办结": 1, "逾期办结": 0, "deemed": 1, "open": 4,
+              "not_due": 1, "overdue": 2, "reading": 1, "year_closed": 9, "year_on_time": 7, "rate": "77.8%",
+              "year": 2026}
+    led = Ledger(date(2026, 11, 30), date(2026, 12, 6), utc(2026, 12, 6, 16, 0), True,
+                 "" if whole else "李副总", whole, counts,
+                 overdue=[{**row, "days": 2, "last_progress": "12-02 初稿已完成"}],
+                 reading=[{**row, "reported_at": utc(2026, 12, 4, 8, 40), "checked_at": None, "result": "按期"}],
+                 running=[{**row, "state_label": "办理中", "left": "剩 3 个工作日"}],
+                 closed=[{**row, "result": "延期后办结", "deemed": True, "days": "6.2", "changes": [change]}],
+                 changes=[{**change, "number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报"}],
+                 units=[{"name": "综合科", "open": 2, "overdue": 1, "closed": 5, "on_time": 4}] if whole else [])
+    return {**base(None), "ledger": led, "c": counts}
+
+
+JB_REQ = make_req(number="督办〔2026〕3号", title="起草年度安全生产检查通报", unit_name="李副总", sender="li@example.test",
+                  attachments=[], findings=[], urgency="加急")
+JB_TASK = NS(content="起草年度安全生产检查通报", requirements="突出问题整改，不超过两页。")
+JB_ROUND = {"number": 1, "dispatched_at": utc(2026, 12, 1, 3, 0), "signed_at": utc(2026, 12, 1, 4, 0),
+            "reminders": 1, "reported_at": utc(2026, 12, 4, 8, 40), "result": "按期", "checked_at": utc(2026, 12, 4, 9, 0),
+            "checked_by": "办公室", "check_opinion": "报告如实", "read_at": None, "deemed": False, "instruction": ""}
+CASES.update({
+    "jb_status": ({**base(JB_REQ), "mail": MAIL, "task": JB_TASK, "state_label": "待阅示", "holder": "李副总",
+                   "since": utc(2026, 12, 4, 9, 0), "leader_name": "李副总", "lead_name": "综合科", "co_names": ["安全科"],
+                   "deadline_line": "12月4日（周五）17:30前", "rounds": [JB_ROUND],
+                   "last_progress": {"at": utc(2026, 12, 2, 1, 0), "name": "综合科", "decision": "进展", "text": "初稿已完成"},
+                   "changes": ["第1轮 2026-12-04 17:30 → 2026-12-09 17:30（延期，李副总，2026-12-03 10:00）"],
+                   "opinions": [{"at": utc(2026, 12, 2, 1, 0), "name": "综合科", "decision": "进展", "text": "初稿已完成"}],
+                   "mails": [{"at": utc(2026, 12, 1, 2, 12), "direction": "收", "who": "李副总", "subject": "交办",
+                              "action": "登记"}]}, False),
+    "jb_status_listing": ({**base(None), "mail": MAIL, "listing": True, "leader_name": "李副总",
+                           "matters": [{"number": "督办〔2026〕3号", "title": "起草年度安全生产检查通报", "state_label": "办理中",
+                                        "holder": "综合科", "lead": "综合科", "deadline": "12月4日（周五）17:30前",
+                                        "left": "逾期 2 个工作日", "overdue": 2}]}, False),
+    "jb_status_listing_empty": ({**base(None), "mail": MAIL, "listing": True, "leader_name": "李副总", "matters": []},
+                                False),
+    "jb_ledger": (_jb_ledger(False), False),
+    "jb_ledger_head": (_jb_ledger(True), False),
+    "query_denied_jiaoban": ({**base(None), "mail": MAIL, "number": "督办〔2026〕99号", "noun": "交办事项"}, False),
+})
 
 
 def template_of(case: str) -> str:
@@ -209,7 +291,8 @@ def render(renderer, case):
 
 
 def test_every_template_has_a_case():
-    names = {p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))} - {"guide"}
+    # the 交办's mails (jb_*) are rendered by the tests of the 交办, from the mails a matter really sends
+    names = {p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith((".", "_", "jb_"))} - {"guide"}
     assert names <= set(NAMES), names - set(NAMES)
     assert {template_of(c) for c in CASES} == set(NAMES)
     for name in NAMES:
@@ -366,3 +449,18 @@ def test_a_question_says_what_was_understood_and_offers_it(renderer):
     assert ">是</a>" in body
     _, text, _ = renderer.render("not_understood", {**CASES["not_understood_condition"][0], "code": CODE})
     assert "附有条件" in text and "是否意为" not in text
+
+
+def test_the_jiaoban_list_and_digest_section(renderer):
+    subject, text, html = render(renderer, "jb_list")
+    assert subject == f"【交办提醒】综合科：2件 {FINGERPRINT}"
+    assert "1. 督办〔2026〕3号（加急）〔催办〕" in text and "请报进展" in text and "延期申请待批" in text
+    assert text.index("督办〔2026〕3号") < text.index("督办〔2026〕5号")
+    _, text, _ = render(renderer, "jb_list_remind")
+    assert "交办事项临期提醒" in text and "〔临期〕" in text
+    _, text, html = render(renderer, "digest_jiaoban")
+    assert "四、交办事项" in text and "（1）未签收1件" in text and "五、系统提示" in text
+    assert "四、交办事项" in html and "五、系统提示" in html and "（另有100件未列出。）" in html
+    assert "（2）待核定101件" in text and "（另有100件未列出。）" in text
+    _, text, _ = render(renderer, "digest")
+    assert "交办" not in text and "四、系统提示" in text

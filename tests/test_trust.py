@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from daemon import mime, trust
 
@@ -96,6 +96,7 @@ _name = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blackl
 
 @settings(max_examples=300, deadline=None)
 @given(name=_name, real=_addr, shown=_addr, quoted=st.booleans(), encoded=st.booleans(), case=st.booleans())
+@example(name=":0>", real="0@0.0", shown="0@0.0", quoted=False, encoded=False, case=False)   # read as a group
 def test_no_display_name_makes_another_address_the_sender(name, real, shown, quoted, encoded, case):
     """Whatever the name holds, the address read is the real one; an other address in the name is doubted."""
     display = f"{name} {shown.upper() if case else shown}".strip()

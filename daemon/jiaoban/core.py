@@ -4,6 +4,7 @@ chase's) transaction; nothing here talks to IMAP or SMTP."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from daemon import clock, outbox
@@ -12,10 +13,21 @@ from daemon.jiaoban import KIND, STATE_LABELS, STEP_LABELS, VERIFYING
 from daemon.models import ACTIVE, APPROVED_STEP, CANCELLED, DeadlineChange, Opinion, Request, Round, Step, Task
 
 log = logging.getLogger("officeflow.jiaoban")
+CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
 def is_jiaoban(req: Request | None) -> bool:
     return req is not None and req.kind == KIND
+
+
+def same_party(directory, sender: str, address: str) -> bool:
+    """The sender is `address`, its delegate, or another address of the same unit."""
+    if not address:
+        return False
+    if address in directory.principals_for(sender):
+        return True
+    unit = directory.unit_of(sender)
+    return unit is not None and directory.unit_of(address) == unit
 
 
 def task_of(req: Request) -> Task:
@@ -75,7 +87,7 @@ def deadline_line(app, at: datetime | None, now: datetime | None = None) -> str:
     """12月4日（周五）17:30前，剩3个工作日 — or 待明确 when there is none."""
     if at is None:
         return "待明确"
-    return describe(at, now or clock.now(), app.calendar)
+    return describe(at.astimezone(app.tz), now or clock.now(), app.calendar)   # rows come back in UTC
 
 
 def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:

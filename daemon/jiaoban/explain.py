@@ -1,8 +1,180 @@
 """Mail about a 交办 that no row of the table applied: why nothing was done, told to the sender; a stranger's
-decision is a suspected forgery, told to office staff (SPEC §6.9)."""
+decision is a suspected forgery, told to office staff (SPEC §6.9, §6.4).
+
+Runs in intake's transaction. Every such mail is recorded as ignored (pipe.note(..., ignored=True)) and
+answered once; nothing here changes the matter.
+"""
 
 from __future__ import annotations
 
+from daemon import outbox
+from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
+                            STEP_LABELS, UNIT_STEPS, VERIFY, core, report)
+from daemon.jiaoban.reader import Word
+from daemon.models import ACTIVE, Step
+from daemon.models import CANCELLED as STEP_CANCELLED
+
+# what a row lets a person write, as the explanation words it (by the handler's name)
+_HINTS = {
+    "query": "“查询”：了解办理情况",
+    "withdraw": "“撤销：理由”：撤销本交办事项",
+    "correct": "“更正：”，另起一行写要更正的要素，如“时限：12月8日前”",
+    "remind_now": "“催办”：立即向承办、协办单位催办",
+    "dispatch": "回复核定单：“派发”，其后逐行写明要素",
+    "ask": "回复核定单：“询问：问题”，向交办领导询问",
+    "void": "回复核定单：“作废：理由”",
+    "answer": "回复办公室的询问邮件，写明答复",
+    "progress": "“进展：办理情况”",
+    "sign": "“签收”",
+    "coordinate": "“请求协调：需协调的事项”",
+    "co_done": "“协办完毕：协办情况”（协办单位）",
+    "extend": "“申请延期：新的时限，理由”（承办单位，时限届满前）",
+    "reassign": "“申请改派：理由”（承办单位）",
+    "report": "“办结：办理情况”，附件随邮件发送（承办单位）",
+    "decide_extension": "回复延期申请邮件：“同意”或“不同意：意见”",
+    "redispatch": "回复申请改派邮件：“派发”，另起一行写“承办：……”",
+    "keep": "回复申请改派邮件：“维持：意见”",
+    "answer_coordination": "回复请求协调邮件，写明协调意见",
+    "other": "其他办理情况，按进展记录",
+    "checked": "回复核报单：“核报”，可另起一行写“核报意见：……”",
+    "send_back": "回复核报单：“退回：修改要求”",
+    "close": "回复请阅示邮件：“阅”，批示写在其后",
+    "reopen": "回复请阅示邮件：“继续办理：要求”，可另起一行写“时限：……”",
+    "unclear": "",          # the two above say it
+}
+
+
+def hints(act) -> list[str]:
+    """What the sender may write about the matter in its present state, one line each, in table order: rows
+    that answer a step's mail only while such a step is open (a 申请改派 forward only while one waits)."""
+    from daemon.jiaoban import table
+    waiting = {table.VERIFY_CODE: VERIFY, table.CLARIFY_CODE: CLARIFY, table.EXTEND_CODE: EXTEND,
+               table.REASSIGN_CODE: REASSIGN, table.COORDINATE_CODE: COORDINATE, table.CHECK_CODE: CHECK}
+    open_kinds = {s.kind for s in core.active_steps(act.req)}
+    out = []
+    for row in table.TABLE:
+        if row.states is not None and act.req.state not in row.states:
+            continue
+        if row.roles is not None and not any(r in row.roles for r in act.roles):
+            continue
+        if row.needs in waiting and waiting[row.needs] not in open_kinds:
+            continue
+        name = row.apply.__name__
+        hint = _HINTS[name] if name in _HINTS else "、".join(f"“{w.value}”" for w in row.verbs or ())
+        if hint and hint not in out:
+            out.append(hint)
+    return out
+
+
+def _ref_step(act) -> Step | None:
+    """The step of the mail answered, or of the code in the subject."""
+    from daemon.jiaoban.table import subject_code
+    if act.ref is not None and act.ref.step_id:
+        return Step.get_or_none(Step.id == act.ref.step_id)
+    code = subject_code(act)
+    if code:
+        return Step.select().where((Step.request == act.req) & (Step.code == code)).first()
+    return None
+
+
+def _earlier_round(act, step: Step | None) -> bool:
+    """The mail answers a mail of an earlier round than the matter's."""
+    task = act.task
+    if task.round <= 1:
+        return False
+    if step is not None:
+        return (step.round or 1) < task.round
+    ref = act.ref
+    if ref is None or ref.request_id != act.req.id:
+        return False
+    first = (Step.select(Step.activated_at).where((Step.request == act.req) & (Step.round == task.round))
+             .order_by(Step.activated_at).first())
+    return first is not None and first.activated_at is not None and ref.at < first.activated_at
+
+
+def _held(act) -> Step | None:
+    """An active step of the matter the sender holds (or acts for): the one the word they wrote is for when
+    they hold several (核报 → the 核报单 rather than a 请求协调), else the first."""
+    from daemon.jiaoban import table
+    d = act.app.directory
+    held = [s for s in core.active_steps(act.req) if any(table.same_party(d, act.sender, a) for a in s.approvers)]
+    steps_of = {table.VERIFY_CODE: (VERIFY,), table.CLARIFY_CODE: (CLARIFY,), table.EXTEND_CODE: (EXTEND,),
+                table.REASSIGN_CODE: (REASSIGN,), table.COORDINATE_CODE: (COORDINATE,), table.CHECK_CODE: (CHECK,),
+                table.READ_CODE: (READ,), table.ROUND_MAIL: UNIT_STEPS}
+    fitting = {k for row in table.TABLE if row.fits(act.req.state, act.roles, act.reply.word)
+               for k in steps_of.get(row.needs, ())}
+    return next((s for s in held if s.kind in fitting), held[0] if held else None)
+
+
+def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None) -> None:
+    app, req = act.app, act.req
+    ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None,
+           **core.ctx(app, req, act.task)}
+    act.pipe.answer("jb_explain", ctx, req, action=action, step=step, code=step.code if step is not None else "")
+
 
 def explain(act) -> None:
-    raise NotImplementedError
+    """Why the mail did nothing, to its sender; office staff alerted when a stranger sent a decision."""
+    from daemon.jiaoban.table import Role
+    app, req, pipe = act.app, act.req, act.pipe
+    d = app.directory
+    word = act.reply.word
+    sender = act.sender
+    state = STATE_LABELS.get(req.state, req.state)
+
+    if act.roles == (Role.STRANGER,):
+        if word not in (Word.TEXT, Word.QUERY):
+            pipe.note(f"“{word.value}”来自与该交办无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
+            pipe.answer("not_entitled", {"reply": act.reply}, req, action="告知无权处理")
+            outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
+                         {"req": req, "mail": pipe.shown(), "reply": act.reply}, request=req,
+                         action="可疑交办邮件提醒办公室")
+            return
+        pipe.note(f"{d.name_of(sender)}不是该交办的交办领导、承办或协办单位，来信未处理", "not_entitled", req,
+                  ignored=True)
+        return _tell(act, "您（你单位）不是该事项的交办领导、承办单位或协办单位，来信已记录，未作处理。", [],
+                     "告知不是该事项的办理单位")
+
+    step = _ref_step(act)
+    if _earlier_round(act, step):
+        why = f"该事项已进入第{act.task.round}轮，请回复最新通知。"
+        pipe.note(f"回复的是第{step.round if step is not None and step.round else 1}轮的邮件，"
+                  f"该事项已进入第{act.task.round}轮，未处理", "old_round", req, ignored=True)
+        held = _held(act)
+        return _tell(act, why, [] if held is None else ["也可直接回复本邮件（已带本轮流转码）。"], "告知已进入新一轮",
+                     step=held)
+
+    if step is not None and step.state != ACTIVE and any(_same(d, sender, a) for a in step.approvers):
+        label = STEP_LABELS.get(step.kind, step.kind)
+        when = step.decided_at.astimezone(app.tz) if step.decided_at else None
+        done = f"已于{when.month}月{when.day}日 {when:%H:%M}" if when else "已"
+        if step.state == STEP_CANCELLED:
+            done += "结束"
+        else:
+            done += (f"由{d.name_of(step.decided_by)}" if step.decided_by else "") + "办理"
+        pipe.note(f"该环节（{label}）{done}，本邮件未改变任何状态", "late", req, ignored=True, step=step)
+        return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
+
+    held = _held(act)
+    if held is not None:
+        label = STEP_LABELS.get(held.kind, held.kind)
+        pipe.note(f"“{word.value}”未回复本人{label}环节的邮件（无流转码），未处理", "not_entitled", req, ignored=True,
+                  step=held)
+        return _tell(act, f"来信不是对发给您的{label}邮件的回复（主题中无该环节流转码），为防误办，未予采用。"
+                          "如意见不变，请直接回复本邮件。", hints(act), "告知回复对应邮件", step=held)
+
+    if Role.LEAD in act.roles and word == Word.REPORT and req.state in (CHECKING, READING):
+        rnd = core.round_of(req, act.task.round)
+        where = "正由办公室核报" if req.state == CHECKING else f"已呈{d.name_of(act.task.leader)}阅示"
+        pipe.note(f"办结报告已报送、{where}，再次“办结”未处理", "late", req, ignored=True)
+        return _tell(act, f"你单位的办结报告已于{report.when(app, rnd.reported_at)}报送，{where}，本次来信未作为新的报告。"
+                          "如需补充或更换，请与办公室联系；报告被退回后，可重新报送。", [], "告知办结报告已在办")
+
+    pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
+    shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
+    return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+def _same(directory, sender: str, address: str) -> bool:
+    from daemon.jiaoban.table import same_party
+    return same_party(directory, sender, address)

@@ -8,17 +8,17 @@ roles, word) and whose check passes is applied; no row is an explanation to the 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 
+from daemon import mime
 from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, COORDINATE, DOING, EXTEND, EXTENDING,
                             OPEN_STATES, READ, READING, REASSIGN, RUNNING, UNIT_STEPS, VERIFY, VERIFYING)
 from daemon.jiaoban import change, chase, dispatch, progress, report, views
+from daemon.jiaoban.core import CODE_IN_SUBJECT as _CODE_IN_SUBJECT
+from daemon.jiaoban.core import same_party
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
 from daemon.rules import ANY, Check, Transition
-
-_CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
 class Role(enum.Enum):
@@ -28,16 +28,6 @@ class Role(enum.Enum):
     LEAD = "承办单位"
     CO = "协办单位"
     STRANGER = "其他人"
-
-
-def same_party(directory, sender: str, address: str) -> bool:
-    """The sender is `address`, its delegate, or another address of the same unit."""
-    if not address:
-        return False
-    if address in directory.principals_for(sender):
-        return True
-    unit = directory.unit_of(sender)
-    return unit is not None and directory.unit_of(address) == unit
 
 
 def role_of(directory, sender: str, task) -> tuple[Role, ...]:
@@ -108,6 +98,21 @@ def _answers_step(*kinds: str):
     return test
 
 
+def _answers_read(act: Act) -> bool:
+    """The leader answers the current round's 请阅示: its active step, or, once the matter is closed, the step it
+    closed (继续办理 then is a new decision; a repeated 阅 changes nothing)."""
+    if _answers_step(READ)(act):
+        return True
+    if act.req.state != CLOSED:
+        return False
+    step = (Step.select().where((Step.request == act.req) & (Step.kind == READ) & (Step.round == act.task.round))
+            .order_by(Step.position.desc()).first())
+    if step is not None and _holds(act, step) and answers(act, step):
+        act.step = step
+        return True
+    return False
+
+
 def _round_mail(act: Act) -> bool:
     """The mail answers any mail of the current round sent to the sender's unit, or carries the code of its
     unit step (SPEC §6.4: 进展, 请求协调 and 签收 are accepted on any of them)."""
@@ -134,7 +139,16 @@ def _any_mail(act: Act) -> bool:
 
 
 NONE = Check("—", lambda act: True)
-QUERY = Check("主题或首行为“查询”", lambda act: act.reply.word == Word.QUERY or act.pipe.asks_query(act.reply))
+def _asks_query(act: Act) -> bool:
+    """查询 first in the text, or first in the subject of a mail whose text holds no keyword (查询 督办〔2026〕3号,
+    perhaps with a signature); a text that merely begins with the word (查询了相关资料……) is no 查询."""
+    if act.reply.word == Word.QUERY:
+        return True
+    subject = mime.strip_subject_prefixes(act.pipe.mail.subject or "")
+    return act.reply.word == Word.TEXT and subject.startswith("查询")
+
+
+QUERY = Check("主题或首行为“查询”", _asks_query)
 ANY_MAIL = Check("回复本件任一邮件（或带本件流转码）", _any_mail,
                  refusal="请直接回复该交办事项的任一往来邮件，以免误处理其他事项。")
 VERIFY_CODE = Check("核定单（或派发前发给办公室的本件邮件）的流转码", _answers_step(VERIFY))
@@ -144,13 +158,14 @@ EXTEND_CODE = Check("延期申请邮件的流转码", _answers_step(EXTEND))
 REASSIGN_CODE = Check("申请改派转办邮件的流转码", _answers_step(REASSIGN))
 COORDINATE_CODE = Check("请求协调转办邮件的流转码", _answers_step(COORDINATE))
 CHECK_CODE = Check("核报单的流转码", _answers_step(CHECK))
-READ_CODE = Check("请阅示邮件的流转码", _answers_step(READ))
+READ_CODE = Check("请阅示邮件的流转码", _answers_read)
 
 OFFICE = (Role.STAFF, Role.HEAD)
 UNITS = (Role.LEAD, Role.CO)
 
 TABLE: tuple[Transition, ...] = (
-    Transition(ANY, ANY, (Word.QUERY,), QUERY, views.query, "答复办理情况（按查看权限）"),
+    # any word: a 查询 in the subject alone (查询 督办〔2026〕3号, an empty text) is one too; the check decides
+    Transition(ANY, ANY, ANY, QUERY, views.query, "答复办理情况（按查看权限）"),
     Transition(OPEN_STATES, (Role.LEADER,), (Word.WITHDRAW,), ANY_MAIL, change.withdraw, "撤销，告知各单位"),
     Transition(OPEN_STATES, (Role.LEADER, *OFFICE), (Word.CORRECT,), ANY_MAIL, change.correct,
                "更正要素，向各单位发变更通知"),
