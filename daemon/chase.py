@@ -422,9 +422,38 @@ def _span(cal, amount: timedelta) -> str:
     return text or "0分钟"
 
 
+COMPACT_BATCH = 20      # closed requests packed at one go (~0.1 s each): a backlog goes over many rounds
+
+
+def run_storage(app: App) -> bool:
+    """The stored sent mail of closed requests packed (records.compact), a batch a round until none is left for
+    the day; and once a day, when `[archive] keep` is set, that of requests closed longer ago removed with what
+    nothing else refers to (records.prune)."""
+    day = clock.now().astimezone(app.tz).date().isoformat()
+    ran = False
+    if not Job.select().where(Job.name == f"compact-{day}").exists():
+        ran = True
+        packed, saved, more = records.compact(app, limit=COMPACT_BATCH)
+        if packed:
+            log.info("- stored sent mail of %d closed requests packed, %.1f MB saved", packed, saved / 1e6)
+        if not more:
+            _claim_job(f"compact-{day}")
+    before = records.keep_before(app)
+    if before is not None:
+        with db.atomic():       # the claim goes with the work: a prune that fails is tried again
+            if not _claim_job(f"prune-{day}"):
+                return ran
+            done = records.prune(app, before, apply=True)
+        ran = True
+        if done.mails:
+            log.info("- removed %d stored copies of sent mail and %d attachments (%.1f MB) of %d requests closed "
+                     "before %s", done.mails, done.attachments, done.size / 1e6, done.requests, before)
+    return ran
+
+
 def run_all(app: App) -> None:
     """Every periodic duty that may be due now; each isolated so one failure does not stop the others."""
-    for job in (run_due, jb_chase.run_chase, run_digest, run_weekly, run_jb_ledger, resend_forms):
+    for job in (run_due, jb_chase.run_chase, run_digest, run_weekly, run_jb_ledger, resend_forms, run_storage):
         try:
             job(app)
         except Exception:  # noqa: BLE001 - keep the loop alive, log with traceback

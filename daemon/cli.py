@@ -147,9 +147,13 @@ def cmd_form(args) -> int:
 def cmd_prune(args) -> int:
     from daemon import records
     app = _db(_config(args, need_secrets=False))
-    done = records.prune(app, args.before, apply=args.yes)
-    what = (f"{done.mails} stored copies of sent mail ({done.size / 1e6:.1f} MB) of {done.requests} requests "
-            f"closed before {args.before}")
+    before = args.before or records.keep_before(app)
+    if before is None:
+        print("officeflow: prune: give --before DATE, or set [archive] keep in the config", file=sys.stderr)
+        return 2
+    done = records.prune(app, before, apply=args.yes)
+    what = (f"{done.mails} stored copies of sent mail and {done.attachments} attachments ({done.size / 1e6:.1f} MB) "
+            f"of {done.requests} requests closed before {before}")
     if args.yes:
         print(f"removed {what}; the register, the opinions and the 收发记录 stay")
     else:
@@ -271,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     sp.set_defaults(fn=cmd_form)
     sp = with_config("prune", "remove stored copies of sent mail of requests closed before a date (dry run)")
-    sp.add_argument("--before", type=_date, required=True, metavar="DATE")
-    sp.add_argument("--yes", action="store_true", help="really remove them")
+    sp.add_argument("--before", type=_date, metavar="DATE",
+                    help="requests closed before this day (default: today less [archive] keep)")
+    sp.add_argument("--yes", "--apply", dest="yes", action="store_true", help="really remove them")
     sp.set_defaults(fn=cmd_prune)
     sp = sub.add_parser("check", help="the 请示 format check on a .eml, .docx, .pdf or .txt")
     sp.add_argument("file")

@@ -16,6 +16,7 @@ import re
 import secrets
 import urllib.parse
 from functools import lru_cache
+from typing import NamedTuple
 
 _POLICY = email.policy.SMTP     # the modern policy with CRLF: what officeflow always wrote with
 LINE = 78                       # RFC 5322's recommended line length
@@ -32,12 +33,52 @@ def compose(headers: list[tuple[str, str]], text: str, html: str, attachments=()
     """The whole message (CRLF line ends): `headers` in order, then a multipart/alternative of `text` and
     `html` (both UTF-8), inside a multipart/mixed with `attachments` (each with .name, .content_type and
     .data) when there are any."""
-    out = [header(name, value) for name, value in headers]
+    skeleton, holes = compose_split(headers, text, html, attachments)
+    return assemble(skeleton, [(hole.offset, hole.data) for hole in holes])
+
+
+class Hole(NamedTuple):
+    """A base64 body left out of a skeleton: its raw bytes go, base64-encoded, at `offset`."""
+    offset: int
+    data: bytes
+    index: int | None       # the attachment's index in `attachments`; None for the text or the HTML part
+
+
+def compose_split(headers: list[tuple[str, str]], text: str, html: str,
+                  attachments=()) -> tuple[bytes, list[Hole]]:
+    """The message of compose() without its base64 bodies (the text and HTML parts when they are not 7bit, every
+    attachment), and where each goes back in. assemble() makes the message again; the bodies can be kept apart:
+    an attachment once however many mails carry it, the texts compressed, unencoded."""
+    out: list = [header(name, value) for name, value in headers]
+    out.append(b"MIME-Version: 1.0\r\n")
     body = _multipart("alternative", [_text("plain", text), _text("html", html)])
     if attachments:
-        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
-    out.append(b"MIME-Version: 1.0\r\n")
+        body = _multipart("mixed", [body, *([_attachment_head(a), (a.data, i)] for i, a in enumerate(attachments))])
     out.append(body)
+    pieces, holes, size = [], [], 0
+
+    def walk(items) -> None:
+        nonlocal size
+        for item in items:
+            if isinstance(item, bytes):
+                pieces.append(item)
+                size += len(item)
+            elif isinstance(item, tuple):
+                holes.append(Hole(size, *item))
+            else:
+                walk(item)
+
+    walk(out)
+    return b"".join(pieces), holes
+
+
+def assemble(skeleton: bytes, bodies: list[tuple[int, bytes]]) -> bytes:
+    """The whole message again from a skeleton and each base64 body's offset and raw bytes."""
+    out, at = [], 0
+    for offset, data in sorted(bodies, key=lambda x: x[0]):
+        out += [skeleton[at:offset], _base64(data)]
+        at = offset
+    out.append(skeleton[at:])
     return b"".join(out)
 
 
@@ -130,42 +171,57 @@ def _ids(name: str, value: str) -> str | None:
 
 # ---------------------------------------------------------------- bodies
 
-def _boundary(*parts: bytes) -> str:
+# A part is a list of bytes, of (raw bytes, attachment index or None) for a base64 body left out, and of parts.
+
+def _boundary(*parts) -> str:
+    """A boundary in none of the parts' bytes; base64 bodies need no look: "=_" never occurs in base64."""
+    written = [p for p in _flat(parts) if isinstance(p, bytes)]
     while True:
-        b = "=_of" + secrets.token_hex(12)       # "=_" never occurs in base64
-        if not any(b.encode("ascii") in p for p in parts):
+        b = "=_of" + secrets.token_hex(12)
+        if not any(b.encode("ascii") in p for p in written):
             return b
 
 
-def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+def _flat(items):
+    for item in items:
+        if isinstance(item, list):
+            yield from _flat(item)
+        else:
+            yield item
+
+
+def _multipart(subtype: str, parts: list) -> list:
     b = _boundary(*parts)
-    out = [f'Content-Type: multipart/{subtype}; boundary="{b}"\r\n\r\n--{b}\r\n'.encode("ascii")]
-    out.append(f"\r\n--{b}\r\n".encode("ascii").join(parts))
+    out: list = [f'Content-Type: multipart/{subtype}; boundary="{b}"\r\n\r\n--{b}\r\n'.encode("ascii")]
+    for i, part in enumerate(parts):
+        if i:
+            out.append(f"\r\n--{b}\r\n".encode("ascii"))
+        out.append(part)
     out.append(f"\r\n--{b}--\r\n".encode("ascii"))
-    return b"".join(out)
+    return out
 
 
 def _base64(data: bytes) -> bytes:
     return base64.encodebytes(data).replace(b"\n", b"\r\n")      # lines of 76
 
 
-def _text(subtype: str, text: str) -> bytes:
+def _text(subtype: str, text: str) -> list:
     """A UTF-8 text part: 7bit when it is short-lined ASCII, else base64 of its lines joined by LF (as the email
     package encodes them)."""
     lines = text.encode("utf-8").splitlines()
     head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: '.encode("ascii")
     if all(len(line) <= LINE and line.isascii() and b"\0" not in line for line in lines):
-        return head + b"7bit\r\n\r\n" + (b"".join(line + b"\r\n" for line in lines) or b"\r\n")
-    return head + b"base64\r\n\r\n" + _base64(b"".join(line + b"\n" for line in lines))
+        return [head + b"7bit\r\n\r\n" + (b"".join(line + b"\r\n" for line in lines) or b"\r\n")]
+    return [head + b"base64\r\n\r\n", (b"".join(line + b"\n" for line in lines), None)]
 
 
-def _attachment(a) -> bytes:
+def _attachment_head(a) -> bytes:
+    """An attachment's part up to its base64 body."""
     ctype = (a.content_type or "").lower()
     if not _CONTENT_TYPE.fullmatch(ctype):
         ctype = "application/octet-stream"
-    head = (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
+    return (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
             f"{disposition(a.name)}\r\n\r\n").encode("ascii")
-    return head + _base64(a.data)
 
 
 def disposition(filename: str) -> str:

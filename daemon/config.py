@@ -74,6 +74,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class ArchiveConfig:
     path: Path
+    keep: str = ""      # stored copies of sent mail of closed requests kept this long: "3y", "26w", "365d"; "" forever
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ _KEYS = {
     "smtp": ("host", "port", "security", "username", "password_env", "password_file", "ca_file", "from",
              "timeout"),
     "database": ("url",),
-    "archive": ("path",),
+    "archive": ("path", "keep"),
     "hours": ("calendar", "office", "extra_days_off", "extra_workdays"),
     "reminders": ("first_after", "repeat_every", "escalate_after", "urgent", "digest_at", "report_after",
                   "weekly_at"),
@@ -312,6 +313,15 @@ def unknown_key(key: str, known) -> str:
 
 _KIND_WORDS = {"str": "a string", "int": "a whole number", "bool": "true or false", "list": "a list",
                "dict": "a table", "list or str": "a list of strings"}
+
+
+_RETENTION = re.compile(r"^([1-9]\d{0,3})([dwy])$")
+
+
+def retention(keep: str) -> tuple[int, str] | None:
+    """`[archive] keep` read: (count, "d" | "w" | "y"); None when it is none of these."""
+    m = _RETENTION.match(keep.strip())
+    return (int(m.group(1)), m.group(2)) if m else None
 
 
 def _duration(r: "_Reader", name: str, value) -> str:
@@ -431,7 +441,11 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
 
     a = _table(top, "archive")
     apath = Path(a.text("path"))
+    keep = a.get("keep", str, "")
     a.finish()
+    if keep and not retention(keep):
+        raise a.fail("keep", f'must be a number of days, weeks or years like "365d", "26w" or "3y" '
+                             f'(or "" to keep forever), not {keep!r}')
 
     h = _table(top, "hours", required=False)
     hours = HoursConfig(calendar=h.text("calendar", "cn"), office=_office_hours(h),
@@ -495,7 +509,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     top.finish()
     _check_references(path, office, people, units)
     cfg = Config(path=path, office=office, imap=imap, smtp=smtp, database=DatabaseConfig(url),
-                  archive=ArchiveConfig(apath if apath.is_absolute() else base / apath), hours=hours,
+                  archive=ArchiveConfig(apath if apath.is_absolute() else base / apath, keep), hours=hours,
                   reminders=reminders, review=review, replies=replies, checks=checks, people=people,
                   units=units, routes=routes, security=security,
                   limits=limits, jiaoban=jiaoban)

@@ -22,7 +22,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 4             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 5             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -64,11 +64,21 @@ def _to_4(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     database.create_tables(models, safe=True)
 
 
+def _to_5(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 5: sent mail stored once (daemon.mailstore): attachments by their sha256 (blob, the members of zip
+    files as blobs of their own: blobchunk) and where each goes back into its message (outboxpart), the mail of a
+    closed request compressed together (pack, packedrow). New
+    tables only: outbox rows queued or sent before keep their whole message in outbox.data, which is how a row is
+    read when its data is not marked as compressed, so they send and show as before, and are packed like others."""
+    database.create_tables(models, safe=True)
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
     3: _to_3,
     4: _to_4,
+    5: _to_5,
 }
 
 

@@ -270,6 +270,10 @@ class Mail(Base):
 
 
 class Outbox(Base):
+    """Outgoing mail until sent, and its stored copy after, as daemon.mailstore writes it: in `data`, or in a
+    pack once its request is closed (PackedRow); the whole message in `data` for mail queued by releases before
+    schema 5."""
+
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
     rcpts = JSONField()
@@ -283,6 +287,46 @@ class Outbox(Base):
     last_error = pw.TextField(default="")
 
 
+class Blob(Base):
+    """An attachment of outgoing mail, stored once by the sha256 of its bytes however many mails carry it."""
+
+    sha256 = pw.CharField(unique=True)          # hex, of the whole attachment; rows refer to the short id
+    size = pw.IntegerField()                    # of the whole attachment
+    data = BytesField()                         # the attachment, without its chunks when it has any
+
+
+class BlobChunk(Base):
+    """A piece of a blob kept as a blob of its own, put back at `position` in the blob's data: the members of a
+    zip file (.docx, .xlsx …), so that what every 审批单 shares (its styles, its theme) is stored once."""
+
+    blob = pw.ForeignKeyField(Blob, backref="chunks", on_delete="CASCADE")
+    position = pw.IntegerField()
+    chunk = pw.ForeignKeyField(Blob, backref="chunk_of")     # no cascade: a chunk in use cannot be deleted
+
+
+class OutboxPart(Base):
+    """Where the body of an attachment goes back into an outbox row's message (daemon.mailstore)."""
+
+    outbox = pw.ForeignKeyField(Outbox, backref="parts", on_delete="CASCADE")
+    position = pw.IntegerField()                # where the base64 of the blob goes in the message's skeleton
+    blob = pw.ForeignKeyField(Blob, backref="uses")     # no cascade: a blob in use cannot be deleted
+
+
+class Pack(Base):
+    """The stored copies of sent mail of one closed request, compressed together (daemon.mailstore.pack)."""
+
+    data = BytesField()
+
+
+class PackedRow(Base):
+    """Where an outbox row's stored copy is in a pack: its bytes from `start` in the pack's decompressed data."""
+
+    outbox = pw.ForeignKeyField(Outbox, unique=True, on_delete="CASCADE")
+    pack = pw.ForeignKeyField(Pack, backref="rows")     # no cascade: a pack in use cannot be deleted
+    start = pw.IntegerField()
+    length = pw.IntegerField()
+
+
 class Job(Base):
     """Periodic work done at most once per due time (digest of a day, weekly summary), even with two daemons."""
 
@@ -290,7 +334,8 @@ class Job(Base):
     done_at = UTCDateTimeField()
 
 
-MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Task, Round, DeadlineChange, Mail, Outbox, Job)
+MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Task, Round, DeadlineChange, Mail, Outbox, Blob,
+          BlobChunk, OutboxPart, Pack, PackedRow, Job)
 
 
 def connect(url: str, upgrade: bool = True) -> pw.Database:

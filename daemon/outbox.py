@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 import peewee as pw
 
-from daemon import clock
-from daemon.compose import compose
+from daemon import clock, mailstore
+from daemon.compose import compose_split
 from daemon.config import Config
 from daemon.limits import MAX_HEADER, clip_middle
 from daemon.models import Mail, Outbox, Request, Step, db
@@ -140,10 +140,10 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
                 # are recorded on the step and bring in the delegate
                 ("X-Auto-Response-Suppress", "DR, RN, NRN"),
                 ("X-Mailer", "officeflow")]
-    data = compose(headers, body, html, attachments)
+    message = compose_split(headers, body, html, attachments)      # a header it cannot write raises before any row
     mail = Mail.create(direction="out", message_id=message_id, request=request, step=step, kind=template,
                        at=at, sender=addr, rcpts=to + cc, subject=subject, action=action, code=code)
-    Outbox.create(mail=mail, mail_from=cfg.office.address, rcpts=to + cc, data=data, next_attempt_at=at)
+    mailstore.store(mail, cfg.office.address, to + cc, message, next_attempt_at=at)
     return mail
 
 
@@ -164,7 +164,8 @@ def flush(cfg: Config, limit: int = 200) -> int:
             .where((Outbox.claimed_by == token) & (Outbox.state == "sending")).order_by(Outbox.id)}
     if not rows:
         return 0
-    batch = [smtp.Outgoing(key=str(r.id), mail_from=r.mail_from, rcpts=tuple(r.rcpts), data=bytes(r.data))
+    whole = mailstore.messages(rows.values())
+    batch = [smtp.Outgoing(key=str(r.id), mail_from=r.mail_from, rcpts=tuple(r.rcpts), data=whole[r.id])
              for r in rows.values()]
     sent = 0
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import peewee as pw
 
-from daemon import clock, flows, limits, outbox, views
+from daemon import clock, flows, limits, mailstore, outbox, views
 from daemon.app import App
 from daemon import jiaoban as jb
 from daemon.jiaoban import KIND as JIAOBAN
 from daemon.jiaoban import core as jb_core
 from daemon.jiaoban import views as jb_views
-from daemon.models import (ACTIVE, DONE, REJECTED, REPORT, STEP_LABELS, WITHDRAWN, Mail,
+from daemon.models import (ACTIVE, DONE, REPORT, STEP_LABELS, Mail,
                            Opinion, Request, Step, db)
 
 
@@ -327,16 +327,18 @@ def dump_eml(app: App, req: Request, folder: Path) -> list[Path]:
     from daemon.models import Outbox
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for n, m in enumerate(Mail.select().where(Mail.request == req).order_by(Mail.at, Mail.id), 1):
+    mails = list(Mail.select().where(Mail.request == req).order_by(Mail.at, Mail.id))
+    boxes = {r.mail_id: r for r in Outbox.select().join(Mail).where(Mail.request == req)}
+    stored = mailstore.messages(boxes.values())
+    for n, m in enumerate(mails, 1):
         data = None
         if m.direction == "in" and m.archive:
             try:
                 data = (app.archive_root() / m.archive).read_bytes()
             except OSError:
                 data = None
-        elif m.direction == "out":
-            row = Outbox.get_or_none(Outbox.mail == m)
-            data = bytes(row.data) if row else None
+        elif m.direction == "out" and m.id in boxes:
+            data = stored[boxes[m.id].id]
         if data is None:
             continue
         path = folder / f"{n:03d}-{'收' if m.direction == 'in' else '发'}-{m.kind}.eml"
@@ -432,34 +434,83 @@ def export_csv(app: App, path: Path, since: date | None = None, until: date | No
     return len(reqs)
 
 
-CLOSED_STATES = (DONE, REJECTED, WITHDRAWN)
 
 
 @dataclass(frozen=True)
 class Pruned:
     requests: int       # closed requests whose stored mail is (or would be) removed
     mails: int          # stored copies of sent mail
-    size: int           # their bytes
+    attachments: int    # attachments stored once that no other stored mail refers to
+    size: int           # their bytes, all together
+
+
+def keep_before(app: App) -> date | None:
+    """The first day whose closed requests `[archive] keep` still keeps (today in the office less keep); None when
+    everything is kept."""
+    from daemon.config import retention
+    keep = retention(app.cfg.archive.keep) if app.cfg.archive.keep else None
+    if keep is None:
+        return None
+    n, unit = keep
+    today = clock.now().astimezone(app.tz).date()
+    if unit == "y":
+        leap_day = (today.month, today.day) == (2, 29)
+        return today.replace(year=today.year - n, day=28 if leap_day else today.day)
+    return today - timedelta(days=n * (7 if unit == "w" else 1))
+
+
+def _finished() -> tuple[str, ...]:
+    """The states of every kind of work in which a request is finished (closed, rejected, withdrawn …)."""
+    unfinished = set(flows.unfinished_states())
+    return tuple(dict.fromkeys(s for f in flows.FLOWS.values() for s in f.states if s not in unfinished))
+
+
+def _closed_before(cutoff: datetime):
+    return Request.select(Request.id).where(Request.state.in_(_finished()) & (Request.closed_at < cutoff))
 
 
 def prune(app: App, before: date, apply: bool = False) -> Pruned:
-    """Stored copies of sent mail of requests closed before `before` (local date): counted, removed if `apply`.
+    """Stored copies of sent mail of requests closed before `before` (local date): counted, removed if `apply`,
+    with the attachments and packs no stored mail left refers to.
 
-    Only mail already sent goes; mail still queued or failed stays whatever its request. The register,
-    the opinions and every 收发记录 line stay, and so do the raw incoming mails in the archive.
+    Only mail already sent goes; mail still queued or failed stays whatever its request, and so does an attachment
+    another stored mail still carries. The register, the opinions and every 收发记录 line stay, and so do the raw
+    incoming mails in the archive.
     """
     from daemon.models import Outbox
-    cutoff = datetime.combine(before, time(0), tzinfo=app.tz)
-    closed = Request.select(Request.id).where(Request.state.in_(CLOSED_STATES) & (Request.closed_at < cutoff))
-    rows = (Outbox.select(Outbox.id, pw.fn.LENGTH(Outbox.data).alias("size"), Mail.request)
-            .join(Mail).where((Outbox.state == "sent") & Mail.request.in_(closed)))
-    ids, size, requests = [], 0, set()
-    for row in rows.tuples().iterator():
-        ids.append(row[0])
-        size += row[1] or 0
-        requests.add(row[2])
-    if apply:
-        with db.atomic():
-            for chunk in limits.chunks(ids):            # bounded IN lists, whatever SQLite's variable limit
-                Outbox.delete().where(Outbox.id.in_(chunk)).execute()
-    return Pruned(len(requests), len(ids), size)
+    closed = _closed_before(datetime.combine(before, time(0), tzinfo=app.tz))
+    with db.atomic():
+        rows = (Outbox.select(Outbox.id, Mail.request).join(Mail)
+                .where((Outbox.state == "sent") & Mail.request.in_(closed)))
+        ids, requests = [], set()
+        for box_id, request_id in rows.tuples().iterator():
+            ids.append(box_id)
+            requests.add(request_id)
+        size, blobs, packs = mailstore.held(ids)
+        blobs, chunks, packs = mailstore.freed(blobs, packs, without=ids)
+        if apply:
+            mailstore.drop(ids, [*blobs, *chunks], packs)
+    return Pruned(len(requests), len(ids), len(blobs),
+                  size + sum(blobs.values()) + sum(chunks.values()) + sum(packs.values()))
+
+
+def compact(app: App, limit: int | None = None) -> tuple[int, int, bool]:
+    """The stored sent mail of closed requests, at most `limit` of them, each compressed into one pack (mail sent
+    since its last packing goes into a new one with the rest), a request a transaction. Returns the requests
+    packed, the bytes saved, and whether more may be waiting."""
+    from daemon.models import Outbox
+    closed = Request.select(Request.id).where(Request.state.in_(_finished()))
+    pending = list(Outbox.select(Mail.request).join(Mail)
+                   .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
+                   .distinct().limit(limit).tuples())
+    done = saved = 0
+    for (request_id,) in pending:
+        try:
+            with db.atomic():
+                ids = [i for (i,) in Outbox.select(Outbox.id).join(Mail).where(
+                    (Mail.request == request_id) & (Outbox.state == "sent")).tuples()]
+                saved += mailstore.pack(ids)
+        except (LookupError, pw.IntegrityError):
+            continue            # another daemon packed or pruned it meanwhile
+        done += 1
+    return done, saved, limit is not None and len(pending) == limit

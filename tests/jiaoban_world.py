@@ -12,7 +12,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from daemon import intake, mime, models
+from daemon import intake, mailstore, mime, models
 from daemon.app import App
 from daemon.config import load_config
 from daemon.jiaoban import core
@@ -106,8 +106,9 @@ class World:
         return self.send(sender, "回复：" + original.subject, body + quoted + original.text, reply_to=original, **kw)
 
     def mails_to(self, address: str) -> list:
-        rows = Outbox.select().order_by(Outbox.id)
-        return [mime.parse(bytes(r.data)) for r in rows if address in r.rcpts]
+        rows = [r for r in Outbox.select().order_by(Outbox.id) if address in r.rcpts]
+        whole = mailstore.messages(rows)
+        return [mime.parse(whole[r.id]) for r in rows]
 
     def last_to(self, address: str, part: str = ""):
         found = [m for m in self.mails_to(address) if part in m.subject]

@@ -36,7 +36,7 @@ def test_every_key_is_documented_in_the_example():
         "office": C.OfficeConfig, "imap": C.ImapConfig, "smtp": C.SmtpConfig, "hours": C.HoursConfig,
         "reminders": C.RemindersConfig, "review": C.ReviewConfig, "replies": C.RepliesConfig,
         "checks": C.ChecksConfig, "security": C.SecurityConfig, "limits": C.LimitsConfig,
-        "jiaoban": C.JiaobanConfig,
+        "jiaoban": C.JiaobanConfig, "archive": C.ArchiveConfig,
         "people": C.Person, "units": C.Unit, "routes": C.Route,
     }
     renamed = {"password": "password_env", "from_addr": "from"}
@@ -67,6 +67,9 @@ def _write(tmp_path: Path, text: str) -> Path:
     (('number_format = "办请〔{year}〕{seq}号"', 'number_format = "办请{year}"'), "office.number_format", "{seq}"),
     (('url = "sqlite:///var/lib/officeflow/officeflow.db"', 'url = "mysql://x"'), "database.url", "must start"),
     (('calendar = "cn"', 'calendar = "jp"'), "hours.calendar", "cn"),
+    (('keep = ""', 'keep = "3 years"'), "archive.keep", "days, weeks or years"),
+    (('keep = ""', 'keep = "6m"'), "archive.keep", '"3y"'),
+    (('keep = ""', 'keep = 3'), "archive.keep", ""),
 ])
 def test_a_bad_config_names_file_key_and_problem(tmp_path, change, key, problem):
     text = EXAMPLE.read_text(encoding="utf-8")

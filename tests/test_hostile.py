@@ -9,7 +9,7 @@ from email.utils import make_msgid
 import peewee as pw
 import pytest
 
-from daemon import chase, docform, intake, limits, mime, models
+from daemon import chase, docform, intake, limits, mailstore, mime, models
 from daemon.models import Job, Mail, Outbox, Request
 from tests.test_intake_edges import BODY, world  # noqa: F401 - the in-process office fixture
 
@@ -43,7 +43,7 @@ def raw_by_hand(subject: str, body: str = "请审批。", sender: str = "unit1@t
 
 
 def header_blocks():
-    return [bytes(row.data).split(b"\r\n\r\n", 1)[0] for row in Outbox.select()]
+    return [m.split(b"\r\n\r\n", 1)[0] for m in mailstore.messages(Outbox.select()).values()]
 
 
 # ---------------------------------------------------------------- 11.1 huge subject
@@ -58,7 +58,7 @@ def test_a_megabyte_subject_gives_a_capped_title_and_capped_headers(world):
     blocks = header_blocks()
     assert blocks and all(len(block) < 16_000 for block in blocks)
     assert all(len(line) <= 998 for block in blocks for line in block.split(b"\r\n"))
-    subjects = [mime.parse(bytes(r.data)).subject for r in Outbox.select()]
+    subjects = [mime.parse(m).subject for m in mailstore.messages(Outbox.select()).values()]
     assert subjects and all(len(s) <= limits.MAX_HEADER for s in subjects)
     incoming = Mail.get(Mail.direction == "in")
     assert len(incoming.subject) <= limits.MAX_STORED_SUBJECT
@@ -71,7 +71,8 @@ def test_answers_and_alerts_quote_a_huge_subject_cut(world):
     assert intake.handle(world.app, raw_by_hand("推广" * 400_000, sender="stranger@else.test")) == intake.PROCESSED
     assert intake.handle(world.app, raw_by_hand("机密" + "文件" * 400_000)) == intake.PROCESSED
     rows = list(Outbox.select())
-    assert len(rows) == 3 and all(len(bytes(r.data)) < 60_000 for r in rows)    # refused, classified, alert
+    # refused, classified, alert
+    assert len(rows) == 3 and all(len(m) < 60_000 for m in mailstore.messages(rows).values())
 
 
 # ---------------------------------------------------------------- 11.2 huge References, database errors
@@ -308,7 +309,7 @@ def test_references_we_write_stay_within_the_header_cap(world):
     with models.db.atomic():
         outbox.queue(world.cfg, "unmatched", ["unit1@t.test"], {"req": None, "mail": mime.parse(raw_mail())},
                      reply_to_mail=("parent@t.test", refs))
-    sent = mime.parse(bytes(Outbox.select().order_by(Outbox.id.desc()).first().data))
+    sent = mime.parse(mailstore.message(Outbox.select().order_by(Outbox.id.desc()).first()))
     assert sent.in_reply_to == ("parent@t.test",) and sent.references[-1] == "parent@t.test"
     assert sum(len(r) + 3 for r in sent.references) <= limits.MAX_HEADER and len(sent.references) >= 5
     assert all(r.startswith("r") for r in sent.references[:-1])      # the unreadable long one is left out

@@ -9,7 +9,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from daemon import intake, mime, models
+from daemon import intake, mailstore, mime, models
 from daemon.app import App
 from daemon.config import load_config
 from daemon.models import Mail, Outbox, Request, Step
@@ -91,8 +91,9 @@ class World:
         return intake.handle(self.app, msg.as_bytes())
 
     def mails_to(self, address):
-        rows = Outbox.select().order_by(Outbox.id)
-        return [mime.parse(bytes(r.data)) for r in rows if address in r.rcpts]
+        rows = [r for r in Outbox.select().order_by(Outbox.id) if address in r.rcpts]
+        whole = mailstore.messages(rows)
+        return [mime.parse(whole[r.id]) for r in rows]
 
     def last_to(self, address, part=""):
         found = [m for m in self.mails_to(address) if part in m.subject]

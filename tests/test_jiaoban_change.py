@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from jiaoban_world import World
 
-from daemon import models
+from daemon import mailstore, models
 from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READING, VERIFY, VERIFYING, core,
                             dispatch)
 from daemon.models import DeadlineChange, Mail, Opinion, Outbox, Round, Step
@@ -286,7 +286,7 @@ def test_the_leader_writing_while_it_is_done_is_told_what_to_write(world):
 
 
 def html_of(row) -> str:
-    msg = email.message_from_bytes(bytes(row.data), policy=email.policy.default)
+    msg = email.message_from_bytes(mailstore.message(row), policy=email.policy.default)
     return msg.get_body(("html",)).get_content()
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from jiaoban_world import World
 
-from daemon import models
+from daemon import mailstore, models
 from daemon.jiaoban import CO, COORDINATE, DOING, EXTEND, EXTENDING, LEAD, REASSIGN, core, explain, progress
 from daemon.models import ACTIVE, APPROVED_STEP, REJECTED_STEP, DeadlineChange, Mail, Opinion, Round, Step
 
@@ -508,7 +508,7 @@ def test_every_mail_of_this_part_reads_as_the_office_writes(world, monkeypatch):
     assert {k for k, _ in kinds} >= {"jb_passed", "jb_only_report", "jb_coordinate", "jb_coordinate_answer",
                                     "jb_reassign", "jb_keep", "jb_extend", "jb_extend_result"}
     for row in Outbox.select().order_by(Outbox.id):
-        m = mime.parse(bytes(row.data))
+        m = mime.parse(mailstore.message(row))
         if not row.mail.kind.startswith("jb_"):
             continue
         assert m.subject.startswith(f"【{NUMBER}】"), m.subject

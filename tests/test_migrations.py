@@ -7,6 +7,7 @@ to a model without a migration step fails here, not at an office.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
@@ -212,3 +213,49 @@ def test_the_first_release_on_postgresql_is_upgraded_and_works(office, pgserver)
 def _pg_params(url: str) -> dict:
     from playhouse.db_url import parse
     return parse(url, unquote_password=True, unquote_user=True)
+
+
+@pytest.mark.mailserver
+def test_stored_mail_of_the_first_release_sends_shows_and_packs_after_the_upgrade(office, monkeypatch, tmp_path):
+    """Outbox rows of the first release hold whole messages: queued again they go out as they are, show --eml
+    gives them back, and the daily packing of closed requests keeps them byte for byte."""
+    from daemon import mailstore
+    path = office.tmp / "officeflow.db"
+    _load_release1(path, office.domain)
+    con = sqlite3.connect(path)
+    box_id, rcpts = con.execute('SELECT o."id", o."rcpts" FROM "outbox" o JOIN "mail" m ON o."mail_id" = m."id" JOIN '
+                                '"request" r ON m."request_id" = r."id" WHERE r."state" = \'done\' ORDER BY o."id" '
+                                'DESC').fetchone()
+    msg = EmailMessage()            # how the first release wrote its mail
+    msg["From"], msg["To"], msg["Subject"] = office.addr["office"], ", ".join(json.loads(rcpts)), "【办请〔2026〕6号】结果"
+    msg["Message-ID"] = make_msgid(domain=office.domain)
+    msg.set_content("办请〔2026〕6号已办结。")
+    msg.add_attachment(bytes(range(256)) * 40, maintype="application", subtype="pdf", filename="审批单.pdf")
+    whole = crlf(msg)
+    con.execute('UPDATE "outbox" SET "data" = ? WHERE "id" = ?', (whole, box_id))
+    con.commit()
+    con.close()
+    db = office.db()
+    row = db.Outbox.get_by_id(box_id)
+    number = row.mail.request.number
+    assert bytes(row.data) == whole and mailstore.message(row) == whole
+    db.Outbox.update(state="queued", next_attempt_at=row.mail.at).where(db.Outbox.id == row.id).execute()
+    models.close()
+
+    office.run_once()
+    rcpt = row.rcpts[0]
+    assert [raw for raw in office.servers.messages(rcpt) if raw.endswith(whole)]
+
+    def shown(folder: str) -> dict[str, bytes]:
+        done = office.run_cli("show", "-c", str(office.config_path), number, "--eml", str(tmp_path / folder))
+        assert done.returncode == 0, done.stderr
+        return {p.name: p.read_bytes() for p in (tmp_path / folder).glob("*-发-*.eml")}
+
+    before = shown("before")
+    assert whole in before.values()
+    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-27T09:00:00+08:00")
+    office.run_once()
+    db = office.db()
+    assert db.PackedRow.select().where(db.PackedRow.outbox == row.id).exists()
+    models.close()
+    assert shown("after") == before

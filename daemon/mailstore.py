@@ -1,0 +1,310 @@
+"""Outgoing mail as stored: each attachment once by its sha256, the rest of a message compressed in its outbox row,
+and the rows of a closed request compressed together into one pack; rebuilt byte for byte for sending and for
+`show --eml`, and removed with what nothing refers to any more by prune.
+
+A message is kept as its skeleton (daemon.compose.compose_split: the message without its base64 bodies) with the
+raw text and HTML parts (a row's "serial"); attachments are blobs, put back at the offsets OutboxPart holds.
+Everything is written in the caller's transaction, so a queued mail is sendable whatever moment a daemon dies at,
+on SQLite as on a PostgreSQL database shared by several daemons. Nothing here talks to SMTP or decides what to
+send or keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import lzma
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterable
+
+import peewee as pw
+
+from daemon import limits
+from daemon.compose import Hole, assemble
+from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
+
+MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
+CHUNK_MIN = 512         # a zip member smaller than this stays in its blob's data
+
+
+def _serial(skeleton: bytes, texts: list[tuple[int, bytes]]) -> bytes:
+    """One line of JSON (the skeleton's length, each text's offset in it and length), the skeleton, the texts."""
+    head = json.dumps({"skeleton": len(skeleton), "texts": [[offset, len(data)] for offset, data in texts]})
+    return b"".join([head.encode("ascii"), b"\n", skeleton, *(data for _, data in texts)])
+
+
+def _parse(serial: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    line, _, rest = serial.partition(b"\n")
+    head = json.loads(line)
+    at = head["skeleton"]
+    texts = []
+    for offset, length in head["texts"]:
+        texts.append((offset, rest[at:at + length]))
+        at += length
+    return rest[:head["skeleton"]], texts
+
+
+def store(mail, mail_from: str, rcpts: list[str], message: tuple[bytes, list[Hole]], **row) -> Outbox:
+    """The outbox row of one message, as daemon.compose.compose_split gives it; inside the caller's transaction."""
+    skeleton, holes = message
+    texts = [(h.offset, h.data) for h in holes if h.index is None]
+    box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
+                        data=MAGIC + zlib.compress(_serial(skeleton, texts)), **row)
+    parts, kept = [], {}
+    for h in holes:
+        if h.index is None:
+            continue
+        digest = hashlib.sha256(h.data).hexdigest()
+        if digest not in kept:
+            kept[digest] = _keep(digest, h.data)
+        parts.append({"outbox": box.id, "position": h.offset, "blob": kept[digest]})
+    if parts:
+        OutboxPart.insert_many(parts).execute()
+    return box
+
+
+def _keep(digest: str, data: bytes) -> int:
+    """The id of the blob of `data`, there when the caller commits, its chunks (zip members) too. An existing one is
+    touched (its size written again) rather than passed over: on PostgreSQL that locks its row until the commit,
+    so a prune running at the same moment cannot delete it under the reference about to be made (the prune fails
+    on the reference instead, and runs again)."""
+    stripped, chunks = _cut(data, zip_members(data))
+    blob = _upsert(digest, stripped, len(data))
+    if chunks and not BlobChunk.select().where(BlobChunk.blob == blob).exists():
+        BlobChunk.insert_many([{"blob": blob, "position": position, "chunk": _upsert(
+            hashlib.sha256(chunk).hexdigest(), chunk, len(chunk))} for position, chunk in chunks]).execute()
+    return blob
+
+
+def _upsert(digest: str, data: bytes, size: int) -> int:
+    Blob.insert(sha256=digest, size=size, data=data).on_conflict(
+        conflict_target=[Blob.sha256], update={Blob.size: size}).execute()
+    return Blob.select(Blob.id).where(Blob.sha256 == digest).scalar()
+
+
+def zip_members(data: bytes) -> list[tuple[int, int]]:
+    """Where the compressed members of a zip file (a .docx, .xlsx …) of CHUNK_MIN bytes or more are in it, in
+    order; [] for anything else, or a zip file whose directory does not match its members."""
+    if not data.startswith(b"PK\x03\x04"):
+        return []
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        ranges = []
+        for info in infos:
+            at = info.header_offset
+            if data[at:at + 4] != b"PK\x03\x04":
+                return []
+            name, extra = struct.unpack_from("<HH", data, at + 26)
+            start = at + 30 + name + extra
+            if info.compress_size >= CHUNK_MIN and start + info.compress_size <= len(data):
+                ranges.append((start, start + info.compress_size))
+    except Exception:  # noqa: BLE001 - whatever a broken zip raises, it is kept whole
+        return []
+    ranges.sort()
+    if any(a_end > b_start for (_, a_end), (b_start, _) in zip(ranges, ranges[1:])):
+        return []
+    return ranges
+
+
+def _cut(data: bytes, ranges: list[tuple[int, int]]) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """`data` without these ranges, and each range's bytes with where it goes back in what is left."""
+    kept, chunks, at, size = [], [], 0, 0
+    for start, end in ranges:
+        kept.append(data[at:start])
+        size += start - at
+        chunks.append((size, data[start:end]))
+        at = end
+    kept.append(data[at:])
+    return b"".join(kept), chunks
+
+
+def _join(data: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
+    out, at = [], 0
+    for position, chunk in sorted(chunks, key=lambda c: c[0]):
+        out += [data[at:position], chunk]
+        at = position
+    out.append(data[at:])
+    return b"".join(out)
+
+
+def _blobs(ids: Iterable[int]) -> dict[int, bytes]:
+    """The whole bytes of these blobs, their chunks put back."""
+    ids = sorted(set(ids))
+    data: dict[int, bytes] = {}
+    chunks: dict[int, list[tuple[int, int]]] = {}
+    for chunk in limits.chunks(ids):
+        data.update((i, bytes(b)) for i, b in Blob.select(Blob.id, Blob.data).where(Blob.id.in_(chunk)).tuples())
+        for blob, position, piece in BlobChunk.select(BlobChunk.blob, BlobChunk.position, BlobChunk.chunk).where(
+                BlobChunk.blob.in_(chunk)).tuples():
+            chunks.setdefault(blob, []).append((position, piece))
+    pieces: dict[int, bytes] = {}
+    for chunk in limits.chunks(sorted({p for cs in chunks.values() for _, p in cs})):
+        pieces.update((i, bytes(b)) for i, b in Blob.select(Blob.id, Blob.data).where(Blob.id.in_(chunk)).tuples())
+    return {i: _join(b, [(position, pieces[p]) for position, p in chunks[i]]) if i in chunks else b
+            for i, b in data.items()}
+
+
+def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
+    if row.id in packed:
+        return packed[row.id]
+    data = bytes(row.data)
+    if data.startswith(MAGIC):
+        return zlib.decompress(data[len(MAGIC):])
+    return _serial(data, [])            # the whole message, as releases before schema 5 stored it
+
+
+def _packed(ids: list[int]) -> dict[int, bytes]:
+    """The serials of those of these rows that are in packs, each pack read and decompressed once."""
+    where: dict[int, tuple[int, int, int]] = {}
+    for chunk in limits.chunks(ids):
+        rows = PackedRow.select(PackedRow.outbox, PackedRow.pack, PackedRow.start, PackedRow.length).where(
+            PackedRow.outbox.in_(chunk))
+        for box, pack_id, start, length in rows.tuples():
+            where[box] = (pack_id, start, length)
+    packs: dict[int, bytes] = {}
+    for chunk in limits.chunks(sorted({p for p, _, _ in where.values()})):
+        for pack_id, data in Pack.select(Pack.id, Pack.data).where(Pack.id.in_(chunk)).tuples():
+            packs[pack_id] = lzma.decompress(bytes(data))
+    return {box: packs[p][start:start + length] for box, (p, start, length) in where.items()}
+
+
+def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
+    """The whole message of each outbox row, by row id, in a few queries."""
+    rows = list(rows)
+    parts: dict[int, list[tuple[int, int]]] = {}
+    for chunk in limits.chunks([r.id for r in rows]):
+        for box, position, blob in OutboxPart.select(OutboxPart.outbox, OutboxPart.position, OutboxPart.blob).where(
+                OutboxPart.outbox.in_(chunk)).tuples():
+            parts.setdefault(box, []).append((position, blob))
+    blobs = _blobs(blob for ps in parts.values() for _, blob in ps)
+    packed = _packed([r.id for r in rows])
+    out = {}
+    for r in rows:
+        skeleton, texts = _parse(_row_serial(r, packed))
+        out[r.id] = assemble(skeleton, texts + [(position, blobs[blob]) for position, blob in parts.get(r.id, ())])
+    return out
+
+
+def message(row: Outbox) -> bytes:
+    return messages([row])[row.id]
+
+
+def not_packed() -> pw.Expression:
+    """Outbox rows whose stored copy is not in a pack (a condition on Outbox)."""
+    return ~pw.fn.EXISTS(PackedRow.select(PackedRow.id).where(PackedRow.outbox == Outbox.id))
+
+
+def pack(ids: list[int]) -> int:
+    """The sent rows `ids` (the mail of one closed request) compressed together into one pack: their own data
+    emptied, those in a pack already (mail sent after the request was packed) taken out of it, and a pack left
+    without rows deleted. Inside the caller's transaction; a row taken meanwhile (by another daemon's pack or
+    prune) fails it, and nothing is changed. Returns the bytes saved."""
+    rows = list(Outbox.select(Outbox.id, Outbox.data).where(Outbox.id.in_(ids) & (Outbox.state == "sent"))
+                .order_by(Outbox.id))
+    packed = _packed(ids)
+    old = {p for (p,) in PackedRow.select(PackedRow.pack).where(PackedRow.outbox.in_(ids)).tuples()}
+    if len(rows) != len(ids):
+        raise LookupError(f"outbox rows {ids} are not all sent")
+    before = sum(len(bytes(r.data)) for r in rows) + _packs_size(old)
+    serials, at, places = [], 0, []
+    for r in rows:
+        serial = _row_serial(r, packed)
+        serials.append(serial)
+        places.append({"outbox": r.id, "start": at, "length": len(serial)})
+        at += len(serial)
+    p = Pack.create(data=_xz(b"".join(serials)))
+    emptied = Outbox.update(data=b"").where(Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()).execute()
+    moved = PackedRow.delete().where(PackedRow.outbox.in_(ids)).execute()
+    if emptied + moved != len(ids) or moved != len(packed):
+        raise LookupError(f"outbox rows {ids} changed while being packed")
+    PackedRow.insert_many([{**place, "pack": p.id} for place in places]).execute()
+    if old:
+        Pack.delete().where(Pack.id.in_(list(old)) & ~pw.fn.EXISTS(
+            PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()
+    return before - len(bytes(p.data)) - _packs_size(old)
+
+
+def _xz(data: bytes) -> bytes:
+    """xz at its strongest, with a dictionary no larger than the data: a little memory, and packs a fifth smaller
+    than zlib makes them."""
+    size = min(max(4096, 1 << max(len(data) - 1, 1).bit_length()), 1 << 26)
+    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": size}])
+
+
+def _packs_size(ids: set[int]) -> int:
+    if not ids:
+        return 0
+    return Pack.select(pw.fn.SUM(pw.fn.LENGTH(Pack.data))).where(Pack.id.in_(list(ids))).scalar() or 0
+
+
+def held(ids: list[int]) -> tuple[int, set[int], set[int]]:
+    """What these outbox rows hold themselves (bytes), the blobs and the packs they refer to."""
+    size, blobs, packs = 0, set(), set()
+    for chunk in limits.chunks(ids):
+        size += Outbox.select(pw.fn.SUM(pw.fn.LENGTH(Outbox.data))).where(Outbox.id.in_(chunk)).scalar() or 0
+        blobs.update(b for (b,) in OutboxPart.select(OutboxPart.blob).where(OutboxPart.outbox.in_(chunk)).tuples())
+        packs.update(p for (p,) in PackedRow.select(PackedRow.pack).where(PackedRow.outbox.in_(chunk)).tuples())
+    return size, blobs, packs
+
+
+def freed(blobs: Iterable[int], packs: Iterable[int], without: Iterable[int]) -> tuple[dict[int, int], dict[int, int],
+                                                                                     dict[int, int]]:
+    """Of these blobs (attachments) and packs, those no outbox row refers to once the rows `without` are gone, and
+    the chunks of those blobs nothing else refers to; each with the bytes it takes."""
+    gone = set(without)
+    blobs, packs = sorted(set(blobs)), sorted(set(packs))
+    used_packs = set()
+    for chunk in limits.chunks(packs):
+        used_packs.update(p for p, box in PackedRow.select(PackedRow.pack, PackedRow.outbox).where(
+            PackedRow.pack.in_(chunk)).tuples() if box not in gone)
+    free = _sizes(b for b in blobs if b not in _used(blobs, gone, set()))
+    pieces = set()
+    for chunk in limits.chunks(sorted(free)):
+        pieces.update(p for (p,) in BlobChunk.select(BlobChunk.chunk).where(BlobChunk.blob.in_(chunk)).tuples())
+    pieces -= set(free)
+    chunks = _sizes(p for p in pieces if p not in _used(sorted(pieces), gone, set(free)))
+    sizes = {}
+    for chunk in limits.chunks([p for p in packs if p not in used_packs]):
+        sizes.update(Pack.select(Pack.id, pw.fn.LENGTH(Pack.data)).where(Pack.id.in_(chunk)).tuples())
+    return free, chunks, sizes
+
+
+def _used(blobs: list[int], gone_rows: set[int], gone_blobs: set[int]) -> set[int]:
+    """Those of these blobs an outbox row not in `gone_rows`, or a blob not in `gone_blobs`, refers to."""
+    used = set()
+    for chunk in limits.chunks(blobs):
+        used.update(b for b, box in OutboxPart.select(OutboxPart.blob, OutboxPart.outbox).where(
+            OutboxPart.blob.in_(chunk)).tuples() if box not in gone_rows)
+        used.update(b for b, whole in BlobChunk.select(BlobChunk.chunk, BlobChunk.blob).where(
+            BlobChunk.chunk.in_(chunk)).tuples() if whole not in gone_blobs)
+    return used
+
+
+def _sizes(blobs: Iterable[int]) -> dict[int, int]:
+    out = {}
+    for chunk in limits.chunks(sorted(set(blobs))):
+        out.update(Blob.select(Blob.id, pw.fn.LENGTH(Blob.data)).where(Blob.id.in_(chunk)).tuples())
+    return out
+
+
+def drop(ids: list[int], blobs: Iterable[int], packs: Iterable[int]) -> None:
+    """Delete the outbox rows `ids`, then those of these blobs (attachments first, then their chunks) and packs no
+    row and no blob refers to any more; inside the caller's transaction."""
+    for chunk in limits.chunks(ids):
+        OutboxPart.delete().where(OutboxPart.outbox.in_(chunk)).execute()
+        PackedRow.delete().where(PackedRow.outbox.in_(chunk)).execute()
+        Outbox.delete().where(Outbox.id.in_(chunk)).execute()
+    blobs = sorted(set(blobs))
+    for _ in range(2):              # the attachments go first; their chunks are free after
+        for chunk in limits.chunks(blobs):
+            free = Blob.id.in_(chunk) & ~pw.fn.EXISTS(
+                OutboxPart.select(OutboxPart.id).where(OutboxPart.blob == Blob.id)) & ~pw.fn.EXISTS(
+                BlobChunk.select(BlobChunk.id).where(BlobChunk.chunk == Blob.id))
+            BlobChunk.delete().where(BlobChunk.blob.in_(Blob.select(Blob.id).where(free))).execute()
+            Blob.delete().where(free).execute()
+    for chunk in limits.chunks(sorted(set(packs))):
+        Pack.delete().where(Pack.id.in_(chunk) & ~pw.fn.EXISTS(
+            PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()
