@@ -16,6 +16,25 @@ log = logging.getLogger("officeflow.jiaoban")
 CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
+# a round's result (SPEC §6.7)
+ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
+
+
+def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
+              deadline_at: datetime | None) -> str:
+    """A round's result from the record alone (SPEC §6.7), on the arrival of its report: 按期 by the deadline
+    before any extension, 延期后办结 later but within a granted extension, 逾期办结 after the deadline in force;
+    "" when there is no report. Pure; the 核报单, the close of a round, the views and the 台账 all use it."""
+    if reported_at is None:
+        return ""
+    base = base_deadline_at or deadline_at
+    if base is None or reported_at <= base:
+        return ON_TIME
+    if deadline_at is not None and reported_at <= deadline_at:
+        return EXTENDED
+    return LATE
+
+
 def is_jiaoban(req: Request | None) -> bool:
     return req is not None and req.kind == KIND
 

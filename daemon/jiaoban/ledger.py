@@ -16,7 +16,8 @@ from daemon import clock, outbox
 from daemon.deadline import format_deadline, working_days_left
 from daemon.jiaoban import (CANCELLED, CHECKING, CLARIFYING, CLOSED, DOING, EXTENDING, KIND, READING, STATE_LABELS,
                             VERIFYING)
-from daemon.jiaoban.views import EXTENDED, LATE, ON_TIME, Matter, closed_at, later_changes, load, round_result
+from daemon.jiaoban.core import EXTENDED, LATE, ON_TIME
+from daemon.jiaoban.views import Matter, closed_at, later_changes, load, round_result
 from daemon.models import Request, Task
 
 log = logging.getLogger("officeflow.jiaoban")

@@ -16,12 +16,12 @@ from daemon import clock, mime, models, outbox, workflow
 from daemon.deadline import read as read_deadline
 from daemon.deadline import format_deadline, working_days_left
 from daemon.jiaoban import CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core
+from daemon.jiaoban.core import EXTENDED, LATE, ON_TIME, result_of, same_party
 from daemon.models import ACTIVE, APPROVED_STEP, CANCELLED, DeadlineChange, Mail, Opinion, Request, Round, Step
 from daemon.workcal import parse_duration
 
 log = logging.getLogger("officeflow.jiaoban")
 
-ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 DEEMED = "视为办结（领导无新批示）"
 TAKEN = "该环节已由他人办理，本邮件未改变办理结果。"
 REPORT_KIND = "jb_report"       # Mail.kind of a report received: its attachments are read again for 阅示
@@ -46,21 +46,6 @@ _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
 
 # ---- pure rules ------------------------------------------------------------------------------------------
-
-def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
-              deadline_at: datetime | None) -> str:
-    """A round's result from the record alone (SPEC §6.7): 按期 when the report that was 核报 arrived no later than
-    the deadline before any extension; 延期后办结 when later but within an extension granted; else 逾期办结.
-    "" when there is no report."""
-    if reported_at is None:
-        return ""
-    base = base_deadline_at or deadline_at
-    if base is None or reported_at <= base:
-        return ON_TIME
-    if deadline_at is not None and deadline_at > base and reported_at <= deadline_at:
-        return EXTENDED
-    return LATE
-
 
 def doubtful(text: str) -> bool:
     """A closing word whose 批示 asks for more work (阅，但请补充……) could also mean 继续办理."""
@@ -166,7 +151,7 @@ def co_status(app, req: Request, task, rnd: Round) -> list[tuple[str, str]]:
     for op in Opinion.select().where((Opinion.request == req) & (Opinion.decision == "协办完毕")
                                      & _of_round(Opinion.at, rnd)).order_by(Opinion.at):
         for c in task.co_units or []:
-            if c not in done and _same(d, op.person, c):
+            if c not in done and same_party(d, op.person, c):
                 done[c] = op.at
     for s in Step.select().where((Step.request == req) & (Step.kind == CO) & (Step.round == rnd.number)
                                  & (Step.state == APPROVED_STEP)):
@@ -174,17 +159,6 @@ def co_status(app, req: Request, task, rnd: Round) -> list[tuple[str, str]]:
             done.setdefault(c, s.decided_at)
     return [(d.name_of(c), f"已报协办完毕（{when(app, done[c])}）" if c in done else "未报协办完毕")
             for c in task.co_units or []]
-
-
-def _same(directory, person: str, address: str) -> bool:
-    """`person` is `address`, its delegate, or another address of the same unit (as table.same_party, which
-    this module does not import: the table imports it)."""
-    if not address:
-        return False
-    if address in directory.principals_for(person):
-        return True
-    unit = directory.unit_of(person)
-    return unit is not None and directory.unit_of(address) == unit
 
 
 def last_progress(app, req: Request, rnd: Round, before: datetime | None = None) -> str:

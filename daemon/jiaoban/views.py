@@ -13,12 +13,13 @@ from pathlib import Path
 
 from daemon import clock, limits
 from daemon.deadline import format_deadline, remaining_text, working_days_left
-from daemon.jiaoban import (CANCELLED, CHECK, CLOSED, KIND, OPEN_STATES, REASSIGN, RUNNING, STATE_LABELS,
-                            STEP_LABELS, UNIT_STEPS, VERIFY, core)
+from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, KIND, OPEN_STATES, READ, READING,
+                            REASSIGN, RUNNING, STATE_LABELS, STEP_LABELS, UNIT_STEPS, VERIFY, VERIFYING, core)
+from daemon.jiaoban.core import result_of
 from daemon.models import ACTIVE, DeadlineChange, Opinion, Request, Round, Step, Task
 
-ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 PROGRESS_WORDS = ("进展", "协办完毕")
+HELD_BY = {VERIFYING: VERIFY, CLARIFYING: CLARIFY, CHECKING: CHECK, READING: READ}
 
 
 def holding(app, req, steps=None, task=None):
@@ -35,7 +36,8 @@ def holding(app, req, steps=None, task=None):
         task = task or core.task_of(req)
         return Holding("、".join(d.name_of(a) for s in units for a in s.approvers),
                        min(s.activated_at for s in units), task.deadline_at)
-    step = steps[0]
+    # the step the state waits on: in 待明确 the leader's 询问, though the 核定单's step stays open beside it
+    step = next((s for s in steps if s.kind == HELD_BY.get(req.state)), steps[0])
     if step.kind in (VERIFY, REASSIGN, CHECK) and all(a in app.cfg.office.staff for a in step.approvers):
         who = "办公室"
     else:
@@ -106,20 +108,6 @@ def matter(req: Request) -> Matter:
 
 
 # -- facts shown everywhere --------------------------------------------------------------------------------
-
-def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
-              deadline_at: datetime | None) -> str:
-    """SPEC §6.7, per round, on the arrival of its last report: 按期 (by the deadline before any extension),
-    延期后办结 (later, but within a granted extension), 逾期办结 (after the deadline in force); "" unreported."""
-    if reported_at is None:
-        return ""
-    base = base_deadline_at or deadline_at
-    if base is None or reported_at <= base:
-        return ON_TIME
-    if deadline_at is not None and reported_at <= deadline_at:
-        return EXTENDED
-    return LATE
-
 
 def round_result(rnd: Round | None) -> str:
     """The round's result as recorded, else as the record's dates say."""
