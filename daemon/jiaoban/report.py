@@ -186,17 +186,6 @@ def deadline_changes(app, req: Request) -> list[str]:
     return out
 
 
-def history(app, req: Request) -> list[str]:
-    """The 办理记录, one line each, oldest first."""
-    return [f"{when(app, op.at)} {op.name} {op.decision}" + (f"：{_one_line(op.text)}" if op.text else "")
-            for op in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
-
-
-def _one_line(text: str, limit: int = 60) -> str:
-    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
-    return text if len(text) <= limit else text[:limit] + "……"
-
-
 def facts(app, req: Request, task, rnd: Round, files: list | None = None) -> dict:
     """What the 核报单 and the 请阅示 show beside the report, all from the record (SPEC §6.2 step 7); `files`: the
     report's attachments when in hand, else read again from its archived mail."""
@@ -204,6 +193,7 @@ def facts(app, req: Request, task, rnd: Round, files: list | None = None) -> dic
     names = [a.name for a in files]
     return {
         "round": rnd, "timing": timing(app, rnd), "reported_when": when(app, rnd.reported_at),
+        "result": result_of(rnd.reported_at, rnd.base_deadline_at, rnd.deadline_at),
         "deadline_in_force": shown(app, rnd.deadline_at),
         "requirements": requirement_lines(rnd.requirements or task.requirements) or ["（未提具体要求）"],
         "attachment_names": names,
@@ -287,7 +277,7 @@ def checked(act, word) -> None:
     delegate = app.directory.delegate_of(task.leader)
     files = report_files(app, req)
     core.send(app, "jb_read", [task.leader], req, read, cc=[delegate] if delegate else [], attachments=files,
-              action="请领导阅示", round=rnd, facts=facts(app, req, task, rnd, files), history=history(app, req))
+              action="请领导阅示", round=rnd, facts=facts(app, req, task, rnd, files))
 
 
 def _reopen_units(app, req: Request, task, rnd: Round) -> list[Step]:
