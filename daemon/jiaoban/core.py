@@ -121,7 +121,9 @@ def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:
 
 def send(app, template: str, to: list[str], req: Request, step: Step | None = None, *, cc: list[str] = (),
          action: str = "", reply_to_mail=None, attachments=(), **extra):
-    """One mail about the 交办; with `step`, it carries the step's code, so that an answer to it counts."""
+    """One mail about the 交办; with `step`, it carries the step's code, so that an answer to it counts (the
+    templates show it in the subject when `coded`)."""
+    extra.setdefault("coded", step is not None)
     return outbox.queue(app.cfg, template, to, ctx(app, req, **extra), cc=cc, request=req, step=step,
                         code=step.code if step is not None else "", attachments=attachments,
                         reply_to_mail=reply_to_mail, action=action)
