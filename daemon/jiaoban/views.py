@@ -230,7 +230,7 @@ def status_ctx(app, req: Request, mails: list[dict], now: datetime | None = None
     d = app.directory
     opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
                 for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
-    fmt = _fmt(app)
+    fmt = _cn(app)
     return {**core.ctx(app, req, m.task), "holder": h.who, "since": h.since,
             "deadline_line": (core.deadline_line(app, m.task.deadline_at.astimezone(app.tz), now)
                               if m.req.state in RUNNING and m.task.deadline_at else
@@ -251,6 +251,16 @@ def _round_view(app, m: Matter, r: Round) -> dict:
             "checked_by": d.name_of(r.checked_by) if r.checked_by else "", "check_opinion": r.check_opinion,
             "read_at": r.read_at, "instruction": r.instruction, "result": round_result(r), "deemed": r.deemed,
             "reminders": r.reminders or 0, "requirements": r.requirements}
+
+
+def _cn(app):
+    """12月4日 17:30, as a mail writes a time (the command line keeps 2026-12-04 17:30)."""
+    def fmt(t):
+        if not t:
+            return "-"
+        local = t.astimezone(app.tz)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return fmt
 
 
 def _fmt(app):
