@@ -205,6 +205,10 @@ def test_the_notice_directs_the_unit_and_the_read_request_is_short(life):
     notice = next(s for s in mails if s.kind == "jb_notice" and s.rcpts == ["zonghe@t.test"])
     for body in (folded(notice.mail.text), visible(notice.mail.html)):
         assert "请于12月4日（周五）17:30前办结并报告结果" in body
+    second = [s for s in mails if s.kind == "jb_notice" and s.rcpts == ["zonghe@t.test"]][1]
+    assert "\n　　李副总阅示后批示继续办理下列事项（第2轮），仍由你单位承办，安全科协办。请按新的要求，于12月16日（周三）" \
+        "17:30前办结并报告结果。\n" in second.mail.text
+    assert "根据李副总交办" not in second.mail.text                      # one opening, not two
     read = [s for s in mails if s.kind == "jb_read"]
     assert len(read) == 2 and "（综合科办结报告，延期后办结）" in read[0].mail.subject
     assert "（综合科第2轮办结报告，按期）" in read[1].mail.subject        # no deadline in nested brackets
