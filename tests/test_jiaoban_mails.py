@@ -1,6 +1,6 @@
 """Every mail of the 交办, as people receive it: one matter driven through a whole life (registration, 询问, 核定,
-派发, the list reminder, 进展, 请求协调, 延期, 办结, 退回, 核报, 继续办理, 阅示, 台账, 查询) and a second one
-更正, 撤销 and 作废; each mail checked for what a reader relies on: the code where an answer is expected, the same
+派发, the list reminder, 进展, 请求协调, 延期, 办结, 退回, 核报, 继续办理, 阅示, 台账, 查询), others 更正, 撤销,
+作废 and refused; each mail checked for what a reader relies on: the code where an answer is expected, the same
 facts in text and HTML, escaped HTML, mailto buttons that reach the office, no template leftovers, no UTC time."""
 
 from __future__ import annotations
@@ -103,6 +103,31 @@ def live(world: World, monkeypatch, content: str = CONTENT) -> str:
     # a third, voided by the office
     w.send("li@t.test", "交办：请办公室协调会议室", "请办公室12月25日前协调好会议室。")
     w.reply("clerk@t.test", w.last_to("clerk@t.test", "请核定"), "作废：与上周交办的重复。")
+    # the refusals and side roads: a 交办 from a unit, one registered without its leader, a 派发 without a 时限,
+    # 申请改派 kept, a unit's plain reply, a list reply naming no item, an unclear 批示, a reply to a closed matter,
+    # and 继续办理 without a 时限
+    now("2026-12-24T10:30:00")
+    w.send("zonghe@t.test", "交办：请安全科检查灭火器", "请安全科本周内检查灭火器。")
+    w.send("clerk@t.test", "交办：整理档案", "请综合科牵头整理本年度文书档案。")
+    w.send("clerk@t.test", "交办：整理档案", "交办领导：李副总\n来源：电话\n请综合科牵头整理本年度文书档案。")
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "请核定"), "派发")
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "请补正"), "派发\n时限：12月31日前")
+    w.send("li@t.test", "交办：清点会议室设备", "请财务科牵头，综合科配合，12月30日前清点会议室设备。")
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "请核定"), "派发")
+    now("2026-12-24T11:00:00")
+    w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "交办通知：整理档案"), "申请改派：文书档案由办公室归档。")
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "申请改派"), "维持：请综合科整理后移交办公室归档。")
+    w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "维持原承办"), "已安排专人整理。")
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "已派发：整理档案"), "催办")
+    w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "【交办提醒】"), "进展：正在整理。")
+    now("2026-12-25T10:00:00")
+    w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "交办通知：整理档案"), "办结：文书档案已整理完毕，目录见附件。",
+            attachments=[("档案目录.xlsx", b"x")])
+    w.reply("clerk@t.test", w.last_to("clerk@t.test", "请核报"), "核报")
+    w.reply("li@t.test", w.last_to("li@t.test", "请阅示"), "好的")
+    w.reply("li@t.test", w.last_to("li@t.test", "请阅示"), "阅")
+    w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "交办通知：整理档案"), "进展：已移交。")
+    w.reply("li@t.test", w.last_to("li@t.test", "请阅示"), "继续办理：请明年起每季度整理一次。")
     now("2026-12-28T09:00:00")
     ledger.send(w.app, date(2026, 12, 21))
     return number
@@ -158,12 +183,14 @@ def folded(text: str) -> str:
 REACHED = {"jb_receipt", "jb_verify", "jb_ask", "jb_answered", "jb_notice", "jb_dispatched", "jb_passed",
            "jb_coordinate", "jb_coordinate_answer", "jb_list", "jb_extend", "jb_extend_result", "jb_check",
            "jb_sent_back", "jb_read", "jb_status", "jb_closed", "jb_changed", "jb_escalation", "jb_withdrawn",
-           "jb_void", "jb_ledger"}
+           "jb_void", "jb_ledger", "jb_not_leader", "jb_need_leader", "jb_dispatch_refused", "jb_reassign", "jb_keep",
+           "jb_only_report", "jb_list_which", "jb_read_help", "jb_explain", "jb_next_round"}
 # mails that expect an answer, and those that only tell (SPEC §6.8)
 ASKING = {"jb_verify", "jb_ask", "jb_answered", "jb_passed", "jb_coordinate", "jb_coordinate_answer", "jb_list",
-          "jb_check", "jb_sent_back", "jb_read"}
+          "jb_check", "jb_sent_back", "jb_read", "jb_dispatch_refused", "jb_reassign", "jb_keep", "jb_only_report",
+          "jb_list_which", "jb_read_help"}
 TELLING = {"jb_receipt", "jb_dispatched", "jb_status", "jb_closed", "jb_escalation", "jb_withdrawn", "jb_void",
-           "jb_ledger"}
+           "jb_ledger", "jb_not_leader", "jb_need_leader", "jb_explain"}
 NUMBER = re.compile(r"督办〔\d{4}〕\d+号")
 DEADLINE = re.compile(r"\d{1,2}月\d{1,2}日（周.）\d{2}:\d{2}前")
 
@@ -186,7 +213,7 @@ def test_a_mail_that_expects_an_answer_carries_its_code_in_subject_and_first_lin
             assert in_subject == [s.code], (s.kind, s.mail.subject)
         if s.kind in TELLING:
             assert not in_subject, (s.kind, s.mail.subject)
-        if in_subject and s.kind != "jb_list":
+        if in_subject and s.kind not in ("jb_list", "jb_list_which"):       # a list's code is its own
             assert s.step_code, (s.kind, s.mail.subject)          # a code in the subject is a step's code
 
 
@@ -209,7 +236,7 @@ def test_the_notice_directs_the_unit_and_the_read_request_is_short(life):
     assert "\n　　李副总阅示后批示继续办理下列事项（第2轮），仍由你单位承办，安全科协办。请按新的要求，于12月16日（周三）" \
         "17:30前办结并报告结果。\n" in second.mail.text
     assert "根据李副总交办" not in second.mail.text                      # one opening, not two
-    read = [s for s in mails if s.kind == "jb_read"]
+    read = [s for s in mails if s.kind == "jb_read" and s.number == "督办〔2026〕1号"]
     assert len(read) == 2 and "（综合科办结报告，延期后办结）" in read[0].mail.subject
     assert "（综合科第2轮办结报告，按期）" in read[1].mail.subject        # no deadline in nested brackets
     for s in read:
