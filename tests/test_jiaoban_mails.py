@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import unescape
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import pytest
 from jiaoban_world import World
@@ -300,3 +301,17 @@ def test_no_leftovers_and_no_utc_time(life):
             shown = set(re.findall(r"(?<![\d:])(\d{2}:\d{2})(?![\d:])", body))
             assert not shown & utc, (s.kind, part, shown & utc)
     assert _local_times(mails) <= happened | {"17:30"}
+
+
+def test_the_examples_of_how_to_reply_name_no_day_already_past(life):
+    _, mails = life
+    examples = 0
+    for s in mails:
+        sent_on = s.mail.date.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        # (the reason a 派发 is refused, 未写明时限，请写明，如“…”, is daemon.deadline's fixed example, not a template's)
+        for month, day in re.findall(r"(?<!请写明，如)“(?:更正：)?时限：(\d{1,2})月(\d{1,2})日前”",
+                                     s.mail.text + visible(s.mail.html)):
+            year = sent_on.year + (1 if int(month) < sent_on.month - 6 else 0)
+            assert date(year, int(month), int(day)) > sent_on, (s.kind, month, day, sent_on)
+            examples += 1
+    assert examples >= 10

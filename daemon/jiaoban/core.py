@@ -109,11 +109,18 @@ def deadline_line(app, at: datetime | None, now: datetime | None = None) -> str:
     return describe(at.astimezone(app.tz), now or clock.now(), app.calendar)   # rows come back in UTC
 
 
+def example_limit(app, now: datetime | None = None) -> str:
+    """A 时限 for the examples of how to reply: a week of work ahead (12月8日前), never a day already past."""
+    from daemon.workcal import parse_duration
+    day = app.calendar.add(now or clock.now(), parse_duration("5d")).astimezone(app.tz)
+    return f"{day.month}月{day.day}日前"
+
+
 def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:
     """What every 交办 mail shows: the request, its task and round, the deadline as people read it."""
     task = task or task_of(req)
     d = app.directory
-    return {"req": req, "task": task, "state_label": STATE_LABELS.get(req.state, req.state),
+    return {"example_limit": example_limit(app), "req": req, "task": task, "state_label": STATE_LABELS.get(req.state, req.state),
             "leader_name": d.name_of(task.leader), "lead_name": d.name_of(task.lead) if task.lead else "",
             "co_names": [d.name_of(a) for a in task.co_units or []],
             "deadline_line": deadline_line(app, task.deadline_at), "step_labels": STEP_LABELS, **extra}
