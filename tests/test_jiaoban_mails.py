@@ -309,9 +309,11 @@ def test_the_examples_of_how_to_reply_name_no_day_already_past(life):
     for s in mails:
         sent_on = s.mail.date.astimezone(ZoneInfo("Asia/Shanghai")).date()
         # (the reason a 派发 is refused, 未写明时限，请写明，如“…”, is daemon.deadline's fixed example, not a template's)
-        for month, day in re.findall(r"(?<!请写明，如)“(?:更正：)?时限：(\d{1,2})月(\d{1,2})日前”",
-                                     s.mail.text + visible(s.mail.html)):
-            year = sent_on.year + (1 if int(month) < sent_on.month - 6 else 0)
-            assert date(year, int(month), int(day)) > sent_on, (s.kind, month, day, sent_on)
+        found = re.findall(r"(?<!请写明，如)“(?:更正：)?时限：(\d{4}年)?(\d{1,2})月(\d{1,2})日前”",
+                           s.mail.text + visible(s.mail.html))
+        for year, month, day in found:
+            # without a year it must be this year's: a 时限 crossing the year unwritten is refused
+            limit = date(int(year[:4]) if year else sent_on.year, int(month), int(day))
+            assert limit > sent_on, (s.kind, year, month, day, sent_on)
             examples += 1
     assert examples >= 10

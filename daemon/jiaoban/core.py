@@ -110,10 +110,12 @@ def deadline_line(app, at: datetime | None, now: datetime | None = None) -> str:
 
 
 def example_limit(app, now: datetime | None = None) -> str:
-    """A 时限 for the examples of how to reply: a week of work ahead (12月8日前), never a day already past."""
+    """A 时限 for the examples of how to reply: a week of work ahead (12月8日前), never a day already past; with
+    its year when that is next year (a 时限 without one that crosses the year is refused as a possible misreading)."""
     from daemon.workcal import parse_duration
-    day = app.calendar.add(now or clock.now(), parse_duration("5d")).astimezone(app.tz)
-    return f"{day.month}月{day.day}日前"
+    now = (now or clock.now()).astimezone(app.tz)
+    day = app.calendar.add(now, parse_duration("5d")).astimezone(app.tz)
+    return f"{f'{day.year}年' if day.year != now.year else ''}{day.month}月{day.day}日前"
 
 
 def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:
