@@ -317,3 +317,10 @@ def test_the_examples_of_how_to_reply_name_no_day_already_past(life):
             assert limit > sent_on, (s.kind, year, month, day, sent_on)
             examples += 1
     assert examples >= 10
+
+
+def test_a_leaders_own_correction_names_the_leader_once(life):
+    _, mails = life
+    told = [s for s in mails if s.kind == "jb_changed" and s.rcpts == ["caiwu@t.test"]]
+    assert told and "\n　　王总对交办的《盘点固定资产》（督办〔2026〕2号）作出更正，下列事项有变更" in told[0].mail.text
+    assert "王总对交办的《盘点固定资产》（督办〔2026〕2号）作出更正" in visible(told[0].mail.html)
