@@ -97,6 +97,8 @@ def live(world: World, monkeypatch, content: str = CONTENT) -> str:
     w.reply("clerk@t.test", w.last_to("clerk@t.test", "请核定"), "派发")
     now("2026-12-17T09:00:00")
     w.reply("wang@t.test", w.last_to("wang@t.test", "已派发"), "更正\n时限：12月22日前")
+    now("2026-12-21T09:00:00")
+    ledger.send(w.app, date(2026, 12, 14))                                               # a week with rows
     now("2026-12-24T09:00:00")
     chase.run_chase(w.app)                                                               # 逾期督办
     now("2026-12-24T10:00:00")
@@ -324,3 +326,12 @@ def test_a_leaders_own_correction_names_the_leader_once(life):
     told = [s for s in mails if s.kind == "jb_changed" and s.rcpts == ["caiwu@t.test"]]
     assert told and "\n　　王总对交办的《盘点固定资产》（督办〔2026〕2号）作出更正，下列事项有变更" in told[0].mail.text
     assert "王总对交办的《盘点固定资产》（督办〔2026〕2号）作出更正" in visible(told[0].mail.html)
+
+
+def test_no_table_is_wider_than_a_phone_takes(life):
+    """Rows of more than five cells crush the text to a character or two a line at 375 pixels: matters are one
+    row each, their facts stacked."""
+    _, mails = life
+    for s in mails:
+        for row in re.findall(r"(?is)<tr\b.*?</tr>", s.mail.html):
+            assert len(re.findall(r"(?i)<t[dh]\b", row)) <= 5, (s.kind, visible(row)[:80])
