@@ -197,6 +197,8 @@ TELLING = {"jb_receipt", "jb_dispatched", "jb_status", "jb_closed", "jb_escalati
            "jb_ledger", "jb_not_leader", "jb_need_leader", "jb_explain"}
 NUMBER = re.compile(r"督办〔\d{4}〕\d+号")
 DEADLINE = re.compile(r"\d{1,2}月\d{1,2}日（周.）\d{2}:\d{2}前")
+DAY = re.compile(r"(?<!\d)\d{1,2}月\d{1,2}日")
+TIME = re.compile(r"(?<![\d:])\d{2}:\d{2}(?![\d:])")
 
 
 def test_the_life_reaches_every_template_it_names(life):
@@ -225,7 +227,7 @@ def test_text_and_html_say_the_same_facts(life):
     _, mails = life
     for s in mails:
         text, html = folded(s.mail.text), visible(s.mail.html)
-        for pattern in (NUMBER, DEADLINE):
+        for pattern in (NUMBER, DEADLINE, DAY, TIME):
             assert set(pattern.findall(text)) == set(pattern.findall(html)), (s.kind, pattern.pattern)
         if s.number == "督办〔2026〕1号" and s.kind != "jb_ledger":
             assert CONTENT in text and CONTENT in html, s.kind
