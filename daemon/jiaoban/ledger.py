@@ -185,7 +185,11 @@ def _deadline(at: datetime | None, ref: datetime, tz) -> str:
 
 
 def _short(at: datetime | None, tz) -> str:
-    return at.astimezone(tz).strftime("%m-%d %H:%M") if at else "—"
+    """12月4日 17:30, as every 交办 mail writes a moment."""
+    if not at:
+        return "—"
+    local = at.astimezone(tz)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _change(ch, old, name_of, tz) -> dict:
@@ -197,7 +201,8 @@ def _progress(o, tz) -> str:
     if o is None:
         return "无"
     text = " ".join((o.text or "").split())
-    return f"{o.at.astimezone(tz):%m-%d} {text[:30] + '…' if len(text) > 30 else text}"
+    local = o.at.astimezone(tz)
+    return f"{local.month}月{local.day}日 {text[:30] + '…' if len(text) > 30 else text}"
 
 
 # -- the matters of a 台账; the mails ----------------------------------------------------------------------------
