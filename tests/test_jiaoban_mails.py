@@ -338,3 +338,33 @@ def test_no_table_is_wider_than_a_phone_takes(life):
     for s in mails:
         for row in re.findall(r"(?is)<tr\b(?:(?!<tr\b).)*?</tr>", s.mail.html):          # innermost rows
             assert len(re.findall(r"(?i)<t[dh]\b", row)) <= 5, (s.kind, visible(row)[:80])
+
+
+def _button(html: str, label: str) -> tuple[str, str]:
+    """The subject and body of the mail the button `label` opens."""
+    for href, text in re.findall(r'href="(mailto:[^"]+)"[^>]*>([^<]+)</a>', html):
+        if text.strip() == label:
+            query = dict(p.split("=", 1) for p in unescape(href).partition("?")[2].split("&"))
+            return unquote(query["subject"]), unquote(query["body"])
+    raise AssertionError(f"no button {label}")
+
+
+def test_a_units_button_mail_is_taken_as_its_answer(tmp_path, monkeypatch):
+    """签收 and 办结 sent from the 交办通知单's buttons: a new mail, no thread, the code in its subject."""
+    from daemon.jiaoban import CHECKING, core
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    _now(monkeypatch, "2026-12-01T10:12:00")
+    world = World(tmp_path)
+    try:
+        world.send("li@t.test", "交办：起草年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
+        world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核定"), "派发")
+        notice = world.last_to("zonghe@t.test", "交办通知")
+        _now(monkeypatch, "2026-12-01T14:00:00")
+        world.send("zonghe@t.test", *_button(notice.html, "签收"))
+        req = world.request()
+        assert core.round_of(req, 1).signed_at is not None
+        subject, body = _button(notice.html, "办结")
+        world.send("zonghe@t.test", subject, body.replace("（请写办理结果）", "通报初稿已完成。"))
+        assert world.request().state == CHECKING
+    finally:
+        models.close()
