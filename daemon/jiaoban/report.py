@@ -332,7 +332,7 @@ def read_time_limit(app, text: str, reference: datetime) -> datetime:
                                f"{found.at.month}月{found.at.day}日前”。")
     if found.at <= reference:
         raise workflow.Refused(f"时限“{text}”（{shown(app, found.at)}）已过，"
-                               "请写明今后的日期，如“时限：12月18日前”。")
+                               f"请写明今后的日期，如“时限：{core.example_limit(app, reference)}”。")
     return found.at
 
 
