@@ -66,6 +66,8 @@ def live(world: World, monkeypatch, content: str = CONTENT) -> str:
     now("2026-12-03T10:00:00")
     w.reply("zonghe@t.test", w.last_to("zonghe@t.test", "交办通知"),
             "申请延期：财务数据12月4日才能提供。\n时限：12月9日前")
+    now("2026-12-03T10:30:00")
+    w.send("clerk@t.test", f"查询 {number}", "")                                        # 延期待批: the leader decides
     now("2026-12-03T11:00:00")
     w.reply("li@t.test", w.last_to("li@t.test", "延期申请"), "同意。")
     now("2026-12-08T16:40:00")
@@ -250,11 +252,13 @@ def test_the_notice_directs_the_unit_and_the_read_request_is_short(life):
         assert "登记：" not in s.mail.text and len(s.mail.text.splitlines()) <= 40, s.mail.text
 
 
-def test_the_query_while_the_leader_is_asked_names_the_leader(life):
+def test_the_query_while_the_leader_is_asked_or_decides_names_the_leader(life):
     _, mails = life
-    first = next(s for s in mails if s.kind == "jb_status")
-    assert first.mail.subject.startswith("【督办〔2026〕1号】查询结果：待明确")
-    assert "当前办理：李副总" in first.mail.text and "当前办理 李副总" in visible(first.mail.html)
+    asked, extending = [s for s in mails if s.kind == "jb_status"][:2]
+    assert asked.mail.subject.startswith("【督办〔2026〕1号】查询结果：待明确")
+    assert extending.mail.subject.startswith("【督办〔2026〕1号】查询结果：延期待批")
+    for s in (asked, extending):
+        assert "当前办理：李副总" in s.mail.text and "当前办理 李副总" in visible(s.mail.html)
 
 
 def test_the_html_keeps_a_content_with_markup_as_text(nasty):

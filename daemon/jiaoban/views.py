@@ -13,13 +13,14 @@ from pathlib import Path
 
 from daemon import clock, limits
 from daemon.deadline import format_deadline, remaining_text, working_days_left
-from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, KIND, OPEN_STATES, READ, READING,
-                            REASSIGN, RUNNING, STATE_LABELS, STEP_LABELS, UNIT_STEPS, VERIFY, VERIFYING, core)
+from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, EXTEND, EXTENDING, KIND,
+                            OPEN_STATES, READ, READING, REASSIGN, RUNNING, STATE_LABELS, STEP_LABELS, UNIT_STEPS,
+                            VERIFY, VERIFYING, core)
 from daemon.jiaoban.core import result_of
 from daemon.models import ACTIVE, DeadlineChange, Opinion, Request, Round, Step, Task
 
 PROGRESS_WORDS = ("进展", "协办完毕")
-HELD_BY = {VERIFYING: VERIFY, CLARIFYING: CLARIFY, CHECKING: CHECK, READING: READ}
+HELD_BY = {VERIFYING: VERIFY, CLARIFYING: CLARIFY, EXTENDING: EXTEND, CHECKING: CHECK, READING: READ}
 
 
 def holding(app, req, steps=None, task=None):
@@ -31,18 +32,21 @@ def holding(app, req, steps=None, task=None):
     if not steps:
         return Holding("", None)
     d = app.directory
+    # the step the state waits on (SPEC §6.3): in 待明确 the leader's 询问, though the 核定单's step stays open
+    # beside it; in 延期待批 the leader's decision, though the units work on meanwhile
+    held = next((s for s in steps if s.kind == HELD_BY.get(req.state)), None)
     units = [s for s in steps if s.kind in UNIT_STEPS]
-    if units:
+    if units and held is None:
         task = task or core.task_of(req)
         return Holding("、".join(d.name_of(a) for s in units for a in s.approvers),
                        min(s.activated_at for s in units), task.deadline_at)
-    # the step the state waits on: in 待明确 the leader's 询问, though the 核定单's step stays open beside it
-    step = next((s for s in steps if s.kind == HELD_BY.get(req.state)), steps[0])
+    step = held or steps[0]
     if step.kind in (VERIFY, REASSIGN, CHECK) and all(a in app.cfg.office.staff for a in step.approvers):
         who = "办公室"
     else:
         who = "、".join(d.name_of(a) for a in step.approvers)
-    return Holding(who, step.activated_at)
+    due = (task or core.task_of(req)).deadline_at if req.state in RUNNING else None
+    return Holding(who, step.activated_at, due)
 
 
 def query(act, word) -> None:
