@@ -148,7 +148,7 @@ def test_the_leader_corrects_the_deadline_after_dispatch(world):
     mail = world.last_to("zonghe@t.test", "交办事项变更")
     assert lead.code in mail.text.splitlines()[0]
     assert "时限：12月4日（周五）17:30前 → 12月8日（周二）17:30前" in mail.text
-    assert "经李副总更正" in mail.text
+    assert "李副总对交办的《起草年度安全生产检查通报》（督办〔2026〕1号）作出更正" in mail.text
     assert "交办事项变更" in world.last_to("anquan@t.test").subject
     assert "12月8日（周二）17:30前" in world.last_to("clerk@t.test", "交办事项变更").text
     # the unit's reply to the change notice counts as a mail of the round

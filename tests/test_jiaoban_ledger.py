@@ -112,7 +112,7 @@ def test_the_tables_of_the_whole_office(office):
     assert titles(led.overdue) == ["A", "G"]                       # most overdue first
     a, g = led.overdue
     assert (a["days"], a["reminders"], a["lead"], a["deadline"]) == (5, 3, "综合科", "11月27日（周五）17:30前")
-    assert a["last_progress"] == "12-01 正在核实" and g["last_progress"] == "无" and g["days"] == 1
+    assert a["last_progress"] == "12月1日 正在核实" and g["last_progress"] == "无" and g["days"] == 1
     assert g["leader"] == "王总"
     assert titles(led.reading) == ["F"] and led.reading[0]["result"] == "按期"
     assert titles(led.running) == ["H", "E"] or titles(led.running) == ["E", "H"]
@@ -121,11 +121,11 @@ def test_the_tables_of_the_whole_office(office):
     b, c, d = led.closed
     assert (b["result"], c["result"], d["result"]) == ("按期", "延期后办结", "逾期办结")
     assert c["deemed"] and not b["deemed"]
-    assert c["changes"] == [{"round": 1, "old": "12-02 17:30", "new": "12-04 17:30", "how": "延期", "by": "李副总",
-                             "at": "12-02 10:00", "at_sort": c["changes"][0]["at_sort"]}]
+    assert c["changes"] == [{"round": 1, "old": "12月2日 17:30", "new": "12月4日 17:30", "how": "延期", "by": "李副总",
+                             "at": "12月2日 10:00", "at_sort": c["changes"][0]["at_sort"]}]
     assert b["days"] == "4.9" and b["changes"] == []
     assert [(x["number"], x["old"], x["new"], x["by"]) for x in led.changes] == [
-        ("督办〔2026〕3号", "12-02 17:30", "12-04 17:30", "李副总")]
+        ("督办〔2026〕3号", "12月2日 17:30", "12月4日 17:30", "李副总")]
     assert [(u["name"], u["open"], u["overdue"], u["closed"], u["on_time"]) for u in led.units] == [
         ("综合科", 4, 1, 3, 1), ("安全科", 1, 1, 1, 0)]          # most overdue, then most open first
 
@@ -183,7 +183,7 @@ def test_the_weekly_mails(office, monkeypatch):
     assert li.subject == "交办事项台账（2026年11月30日至12月6日）：新交办7件，办结3件，逾期未办结1件"
     for part in ("李副总：", "本周新交办 7 件（其中已撤销 1 件）", "按期 1 件，延期后办结 1 件，逾期办结 1 件",
                  "视为办结（领导无新批示）1 件", "在办 3 件：未到期 2 件，逾期 1 件", "待阅示 1 件",
-                 "2026年按期办结率：25.0%", "12-02 17:30 → 12-04 17:30（延期，李副总", "逾期 5 个工作日；催办 3 次"):
+                 "2026年按期办结率：25.0%", "12月2日 17:30 → 12月4日 17:30（延期，李副总", "逾期 5 个工作日；催办 3 次"):
         assert part in li.text, (part, li.text)
     assert "王总交办" not in li.text and "六、各承办单位情况" not in li.text
     head = office.last_to("director@t.test", "交办事项台账")

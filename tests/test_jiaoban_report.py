@@ -10,7 +10,8 @@ from jiaoban_world import World
 from daemon import models
 from daemon.jiaoban import (CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core,
                             dispatch, report)
-from daemon.jiaoban.report import EXTENDED, LATE, ON_TIME, missing_attachments, result_of
+from daemon.jiaoban.core import EXTENDED, LATE, ON_TIME, result_of
+from daemon.jiaoban.report import missing_attachments
 from daemon.models import APPROVED_STEP, DeadlineChange, Mail, Opinion, Round, Step
 
 CST = "+08:00"
@@ -77,6 +78,7 @@ EXTENDED_TO = at("2026-12-09T17:30:00")
     (at("2026-12-03T09:00:00"), DEADLINE, EXTENDED_TO, ON_TIME),              # extended, but in time anyway
     (at("2026-12-04T16:00:00"), None, DEADLINE, ON_TIME),                     # no base: the deadline in force
     (None, DEADLINE, DEADLINE, ""),                                           # no report, no result
+    (at("2026-12-10T09:00:00"), None, None, ON_TIME),                         # no deadline at all: never late
 ])
 def test_result_of(reported_at, base, in_force, result):
     assert result_of(reported_at, base, in_force) == result

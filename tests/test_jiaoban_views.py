@@ -192,25 +192,6 @@ def test_the_register_of_qingshi_leaves_the_jiaoban_out(world, tmp_path):
     assert "督办" not in path.read_text(encoding="utf-8-sig")
 
 
-# -- the result of a round ------------------------------------------------------------------------------------------
-
-BASE, EXTENDED_TO = at("2026-12-04T17:30:00+08:00"), at("2026-12-09T17:30:00+08:00")
-
-
-@pytest.mark.parametrize("reported, base, deadline, expected", [
-    (None, BASE, BASE, ""),
-    (at("2026-12-04T16:40:00+08:00"), BASE, BASE, "按期"),
-    (BASE, BASE, BASE, "按期"),                                               # by the deadline, inclusive
-    (at("2026-12-04T17:31:00+08:00"), BASE, BASE, "逾期办结"),
-    (at("2026-12-08T10:00:00+08:00"), BASE, EXTENDED_TO, "延期后办结"),
-    (at("2026-12-03T10:00:00+08:00"), BASE, EXTENDED_TO, "按期"),             # extended but early anyway
-    (at("2026-12-10T10:00:00+08:00"), BASE, EXTENDED_TO, "逾期办结"),
-    (at("2026-12-10T10:00:00+08:00"), None, None, "按期"),                    # no deadline at all: never late
-])
-def test_result_of_a_round(reported, base, deadline, expected):
-    assert views.result_of(reported, base, deadline) == expected
-
-
 # -- 查询 by mail -----------------------------------------------------------------------------------------------
 
 def test_the_leader_queries_a_matter_by_number(world):

@@ -16,6 +16,25 @@ log = logging.getLogger("officeflow.jiaoban")
 CODE_IN_SUBJECT = re.compile(r"流转码[:：]?\s*([A-Z0-9]{4,8})")
 
 
+# a round's result (SPEC §6.7)
+ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
+
+
+def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
+              deadline_at: datetime | None) -> str:
+    """A round's result from the record alone (SPEC §6.7), on the arrival of its report: 按期 by the deadline
+    before any extension, 延期后办结 later but within a granted extension, 逾期办结 after the deadline in force;
+    "" when there is no report. Pure; the 核报单, the close of a round, the views and the 台账 all use it."""
+    if reported_at is None:
+        return ""
+    base = base_deadline_at or deadline_at
+    if base is None or reported_at <= base:
+        return ON_TIME
+    if deadline_at is not None and reported_at <= deadline_at:
+        return EXTENDED
+    return LATE
+
+
 def is_jiaoban(req: Request | None) -> bool:
     return req is not None and req.kind == KIND
 
@@ -90,11 +109,20 @@ def deadline_line(app, at: datetime | None, now: datetime | None = None) -> str:
     return describe(at.astimezone(app.tz), now or clock.now(), app.calendar)   # rows come back in UTC
 
 
+def example_limit(app, now: datetime | None = None) -> str:
+    """A 时限 for the examples of how to reply: a week of work ahead (12月8日前), never a day already past; with
+    its year when that is next year (a 时限 without one that crosses the year is refused as a possible misreading)."""
+    from daemon.workcal import parse_duration
+    now = (now or clock.now()).astimezone(app.tz)
+    day = app.calendar.add(now, parse_duration("5d")).astimezone(app.tz)
+    return f"{f'{day.year}年' if day.year != now.year else ''}{day.month}月{day.day}日前"
+
+
 def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:
     """What every 交办 mail shows: the request, its task and round, the deadline as people read it."""
     task = task or task_of(req)
     d = app.directory
-    return {"req": req, "task": task, "state_label": STATE_LABELS.get(req.state, req.state),
+    return {"example_limit": example_limit(app), "req": req, "task": task, "state_label": STATE_LABELS.get(req.state, req.state),
             "leader_name": d.name_of(task.leader), "lead_name": d.name_of(task.lead) if task.lead else "",
             "co_names": [d.name_of(a) for a in task.co_units or []],
             "deadline_line": deadline_line(app, task.deadline_at), "step_labels": STEP_LABELS, **extra}
@@ -102,7 +130,9 @@ def ctx(app, req: Request, task: Task | None = None, **extra) -> dict:
 
 def send(app, template: str, to: list[str], req: Request, step: Step | None = None, *, cc: list[str] = (),
          action: str = "", reply_to_mail=None, attachments=(), **extra):
-    """One mail about the 交办; with `step`, it carries the step's code, so that an answer to it counts."""
+    """One mail about the 交办; with `step`, it carries the step's code, so that an answer to it counts (the
+    templates show it in the subject when `coded`)."""
+    extra.setdefault("coded", step is not None)
     return outbox.queue(app.cfg, template, to, ctx(app, req, **extra), cc=cc, request=req, step=step,
                         code=step.code if step is not None else "", attachments=attachments,
                         reply_to_mail=reply_to_mail, action=action)

@@ -97,7 +97,7 @@ def _held(act) -> Step | None:
     they hold several (核报 → the 核报单 rather than a 请求协调), else the first."""
     from daemon.jiaoban import table
     d = act.app.directory
-    held = [s for s in core.active_steps(act.req) if any(table.same_party(d, act.sender, a) for a in s.approvers)]
+    held = [s for s in core.active_steps(act.req) if any(core.same_party(d, act.sender, a) for a in s.approvers)]
     steps_of = {table.VERIFY_CODE: (VERIFY,), table.CLARIFY_CODE: (CLARIFY,), table.EXTEND_CODE: (EXTEND,),
                 table.REASSIGN_CODE: (REASSIGN,), table.COORDINATE_CODE: (COORDINATE,), table.CHECK_CODE: (CHECK,),
                 table.READ_CODE: (READ,), table.ROUND_MAIL: UNIT_STEPS}
@@ -144,7 +144,7 @@ def explain(act) -> None:
         return _tell(act, why, [] if held is None else ["也可直接回复本邮件（已带本轮流转码）。"], "告知已进入新一轮",
                      step=held)
 
-    if step is not None and step.state != ACTIVE and any(_same(d, sender, a) for a in step.approvers):
+    if step is not None and step.state != ACTIVE and any(core.same_party(d, sender, a) for a in step.approvers):
         label = STEP_LABELS.get(step.kind, step.kind)
         when = step.decided_at.astimezone(app.tz) if step.decided_at else None
         done = f"已于{when.month}月{when.day}日 {when:%H:%M}" if when else "已"
@@ -173,8 +173,3 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
-
-
-def _same(directory, sender: str, address: str) -> bool:
-    from daemon.jiaoban.table import same_party
-    return same_party(directory, sender, address)

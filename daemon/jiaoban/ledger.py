@@ -16,7 +16,8 @@ from daemon import clock, outbox
 from daemon.deadline import format_deadline, working_days_left
 from daemon.jiaoban import (CANCELLED, CHECKING, CLARIFYING, CLOSED, DOING, EXTENDING, KIND, READING, STATE_LABELS,
                             VERIFYING)
-from daemon.jiaoban.views import EXTENDED, LATE, ON_TIME, Matter, closed_at, later_changes, load, round_result
+from daemon.jiaoban.core import EXTENDED, LATE, ON_TIME
+from daemon.jiaoban.views import Matter, closed_at, later_changes, load, round_result
 from daemon.models import Request, Task
 
 log = logging.getLogger("officeflow.jiaoban")
@@ -184,7 +185,11 @@ def _deadline(at: datetime | None, ref: datetime, tz) -> str:
 
 
 def _short(at: datetime | None, tz) -> str:
-    return at.astimezone(tz).strftime("%m-%d %H:%M") if at else "—"
+    """12月4日 17:30, as every 交办 mail writes a moment."""
+    if not at:
+        return "—"
+    local = at.astimezone(tz)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def _change(ch, old, name_of, tz) -> dict:
@@ -196,7 +201,8 @@ def _progress(o, tz) -> str:
     if o is None:
         return "无"
     text = " ".join((o.text or "").split())
-    return f"{o.at.astimezone(tz):%m-%d} {text[:30] + '…' if len(text) > 30 else text}"
+    local = o.at.astimezone(tz)
+    return f"{local.month}月{local.day}日 {text[:30] + '…' if len(text) > 30 else text}"
 
 
 # -- the matters of a 台账; the mails ----------------------------------------------------------------------------

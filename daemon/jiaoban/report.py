@@ -16,12 +16,12 @@ from daemon import clock, mime, models, outbox, workflow
 from daemon.deadline import read as read_deadline
 from daemon.deadline import format_deadline, working_days_left
 from daemon.jiaoban import CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core
+from daemon.jiaoban.core import EXTENDED, LATE, ON_TIME, result_of, same_party
 from daemon.models import ACTIVE, APPROVED_STEP, CANCELLED, DeadlineChange, Mail, Opinion, Request, Round, Step
 from daemon.workcal import parse_duration
 
 log = logging.getLogger("officeflow.jiaoban")
 
-ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 DEEMED = "视为办结（领导无新批示）"
 TAKEN = "该环节已由他人办理，本邮件未改变办理结果。"
 REPORT_KIND = "jb_report"       # Mail.kind of a report received: its attachments are read again for 阅示
@@ -46,21 +46,6 @@ _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", 0)}
 
 
 # ---- pure rules ------------------------------------------------------------------------------------------
-
-def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
-              deadline_at: datetime | None) -> str:
-    """A round's result from the record alone (SPEC §6.7): 按期 when the report that was 核报 arrived no later than
-    the deadline before any extension; 延期后办结 when later but within an extension granted; else 逾期办结.
-    "" when there is no report."""
-    if reported_at is None:
-        return ""
-    base = base_deadline_at or deadline_at
-    if base is None or reported_at <= base:
-        return ON_TIME
-    if deadline_at is not None and deadline_at > base and reported_at <= deadline_at:
-        return EXTENDED
-    return LATE
-
 
 def doubtful(text: str) -> bool:
     """A closing word whose 批示 asks for more work (阅，但请补充……) could also mean 继续办理."""
@@ -166,7 +151,7 @@ def co_status(app, req: Request, task, rnd: Round) -> list[tuple[str, str]]:
     for op in Opinion.select().where((Opinion.request == req) & (Opinion.decision == "协办完毕")
                                      & _of_round(Opinion.at, rnd)).order_by(Opinion.at):
         for c in task.co_units or []:
-            if c not in done and _same(d, op.person, c):
+            if c not in done and same_party(d, op.person, c):
                 done[c] = op.at
     for s in Step.select().where((Step.request == req) & (Step.kind == CO) & (Step.round == rnd.number)
                                  & (Step.state == APPROVED_STEP)):
@@ -174,17 +159,6 @@ def co_status(app, req: Request, task, rnd: Round) -> list[tuple[str, str]]:
             done.setdefault(c, s.decided_at)
     return [(d.name_of(c), f"已报协办完毕（{when(app, done[c])}）" if c in done else "未报协办完毕")
             for c in task.co_units or []]
-
-
-def _same(directory, person: str, address: str) -> bool:
-    """`person` is `address`, its delegate, or another address of the same unit (as table.same_party, which
-    this module does not import: the table imports it)."""
-    if not address:
-        return False
-    if address in directory.principals_for(person):
-        return True
-    unit = directory.unit_of(person)
-    return unit is not None and directory.unit_of(address) == unit
 
 
 def last_progress(app, req: Request, rnd: Round, before: datetime | None = None) -> str:
@@ -212,17 +186,6 @@ def deadline_changes(app, req: Request) -> list[str]:
     return out
 
 
-def history(app, req: Request) -> list[str]:
-    """The 办理记录, one line each, oldest first."""
-    return [f"{when(app, op.at)} {op.name} {op.decision}" + (f"：{_one_line(op.text)}" if op.text else "")
-            for op in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
-
-
-def _one_line(text: str, limit: int = 60) -> str:
-    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
-    return text if len(text) <= limit else text[:limit] + "……"
-
-
 def facts(app, req: Request, task, rnd: Round, files: list | None = None) -> dict:
     """What the 核报单 and the 请阅示 show beside the report, all from the record (SPEC §6.2 step 7); `files`: the
     report's attachments when in hand, else read again from its archived mail."""
@@ -230,6 +193,7 @@ def facts(app, req: Request, task, rnd: Round, files: list | None = None) -> dic
     names = [a.name for a in files]
     return {
         "round": rnd, "timing": timing(app, rnd), "reported_when": when(app, rnd.reported_at),
+        "result": result_of(rnd.reported_at, rnd.base_deadline_at, rnd.deadline_at),
         "deadline_in_force": shown(app, rnd.deadline_at),
         "requirements": requirement_lines(rnd.requirements or task.requirements) or ["（未提具体要求）"],
         "attachment_names": names,
@@ -313,7 +277,7 @@ def checked(act, word) -> None:
     delegate = app.directory.delegate_of(task.leader)
     files = report_files(app, req)
     core.send(app, "jb_read", [task.leader], req, read, cc=[delegate] if delegate else [], attachments=files,
-              action="请领导阅示", round=rnd, facts=facts(app, req, task, rnd, files), history=history(app, req))
+              action="请领导阅示", round=rnd, facts=facts(app, req, task, rnd, files))
 
 
 def _reopen_units(app, req: Request, task, rnd: Round) -> list[Step]:
@@ -368,7 +332,7 @@ def read_time_limit(app, text: str, reference: datetime) -> datetime:
                                f"{found.at.month}月{found.at.day}日前”。")
     if found.at <= reference:
         raise workflow.Refused(f"时限“{text}”（{shown(app, found.at)}）已过，"
-                               "请写明今后的日期，如“时限：12月18日前”。")
+                               f"请写明今后的日期，如“时限：{core.example_limit(app, reference)}”。")
     return found.at
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from daemon import clock, limits
 from daemon.deadline import format_deadline, remaining_text, working_days_left
-from daemon.jiaoban import (CANCELLED, CHECK, CLOSED, KIND, OPEN_STATES, REASSIGN, RUNNING, STATE_LABELS,
-                            STEP_LABELS, UNIT_STEPS, VERIFY, core)
+from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLARIFY, CLARIFYING, CLOSED, EXTEND, EXTENDING, KIND,
+                            OPEN_STATES, READ, READING, REASSIGN, RUNNING, STATE_LABELS, STEP_LABELS, UNIT_STEPS,
+                            VERIFY, VERIFYING, core)
+from daemon.jiaoban.core import result_of
 from daemon.models import ACTIVE, DeadlineChange, Opinion, Request, Round, Step, Task
 
-ON_TIME, EXTENDED, LATE = "按期", "延期后办结", "逾期办结"
 PROGRESS_WORDS = ("进展", "协办完毕")
+HELD_BY = {VERIFYING: VERIFY, CLARIFYING: CLARIFY, EXTENDING: EXTEND, CHECKING: CHECK, READING: READ}
 
 
 def holding(app, req, steps=None, task=None):
@@ -30,17 +32,21 @@ def holding(app, req, steps=None, task=None):
     if not steps:
         return Holding("", None)
     d = app.directory
+    # the step the state waits on (SPEC §6.3): in 待明确 the leader's 询问, though the 核定单's step stays open
+    # beside it; in 延期待批 the leader's decision, though the units work on meanwhile
+    held = next((s for s in steps if s.kind == HELD_BY.get(req.state)), None)
     units = [s for s in steps if s.kind in UNIT_STEPS]
-    if units:
+    if units and held is None:
         task = task or core.task_of(req)
         return Holding("、".join(d.name_of(a) for s in units for a in s.approvers),
                        min(s.activated_at for s in units), task.deadline_at)
-    step = steps[0]
+    step = held or steps[0]
     if step.kind in (VERIFY, REASSIGN, CHECK) and all(a in app.cfg.office.staff for a in step.approvers):
         who = "办公室"
     else:
         who = "、".join(d.name_of(a) for a in step.approvers)
-    return Holding(who, step.activated_at)
+    due = (task or core.task_of(req)).deadline_at if req.state in RUNNING else None
+    return Holding(who, step.activated_at, due)
 
 
 def query(act, word) -> None:
@@ -106,20 +112,6 @@ def matter(req: Request) -> Matter:
 
 
 # -- facts shown everywhere --------------------------------------------------------------------------------
-
-def result_of(reported_at: datetime | None, base_deadline_at: datetime | None,
-              deadline_at: datetime | None) -> str:
-    """SPEC §6.7, per round, on the arrival of its last report: 按期 (by the deadline before any extension),
-    延期后办结 (later, but within a granted extension), 逾期办结 (after the deadline in force); "" unreported."""
-    if reported_at is None:
-        return ""
-    base = base_deadline_at or deadline_at
-    if base is None or reported_at <= base:
-        return ON_TIME
-    if deadline_at is not None and reported_at <= deadline_at:
-        return EXTENDED
-    return LATE
-
 
 def round_result(rnd: Round | None) -> str:
     """The round's result as recorded, else as the record's dates say."""
@@ -242,7 +234,7 @@ def status_ctx(app, req: Request, mails: list[dict], now: datetime | None = None
     d = app.directory
     opinions = [{"at": o.at, "name": o.name, "decision": o.decision, "text": o.text}
                 for o in Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id)]
-    fmt = _fmt(app)
+    fmt = _cn(app)
     return {**core.ctx(app, req, m.task), "holder": h.who, "since": h.since,
             "deadline_line": (core.deadline_line(app, m.task.deadline_at.astimezone(app.tz), now)
                               if m.req.state in RUNNING and m.task.deadline_at else
@@ -263,6 +255,16 @@ def _round_view(app, m: Matter, r: Round) -> dict:
             "checked_by": d.name_of(r.checked_by) if r.checked_by else "", "check_opinion": r.check_opinion,
             "read_at": r.read_at, "instruction": r.instruction, "result": round_result(r), "deemed": r.deemed,
             "reminders": r.reminders or 0, "requirements": r.requirements}
+
+
+def _cn(app):
+    """12月4日 17:30, as a mail writes a time (the command line keeps 2026-12-04 17:30)."""
+    def fmt(t):
+        if not t:
+            return "-"
+        local = t.astimezone(app.tz)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return fmt
 
 
 def _fmt(app):
