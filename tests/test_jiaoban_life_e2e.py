@@ -391,6 +391,10 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[0], "办结：分析已完成")
     office.run_once()
     assert matter(office, number).state == "jb_doing"
+    told = office.last("zonghe")
+    assert "已不再承办或协办该事项" in told.text and "审批" not in told.subject + told.text
+    alert = sent(office, "clerk", "jb_forgery_alert", number)[-1]
+    assert "已不再承办或协办" in alert.text and "审批" not in alert.subject + alert.text
     at(office, "2026-12-08 10:00")
     office.reply("caiwu", new, "办结：预算执行分析见附件", attachments=[("预算执行分析.docx", docx_bytes(["分析"]))])
     office.run_once()
@@ -453,15 +457,20 @@ def test_a_dispatch_forged_by_a_unit_off_the_matter_or_a_stranger_does_nothing_a
     office.run_once()
     assert matter(office, number).state == "jb_verifying"
     assert not any(sent(office, who, "jb_notice") for who in ("zonghe", "unit2"))
-    alerts = sent(office, "clerk", "forgery_alert")
-    assert alerts and number in alerts[-1].subject + alerts[-1].text
+    alerts = sent(office, "clerk", "jb_forgery_alert")
+    assert alerts and number in alerts[-1].subject and "可疑交办邮件" in alerts[-1].subject
+    assert office.addr["unit2"] in alerts[-1].text and "派发" in alerts[-1].text
+    told = office.last("unit2")
+    assert "不是该事项的交办领导、承办单位或协办单位" in told.text
+    for m in (alerts[-1], told):        # in the 交办's words, not a 请示's
+        assert "审批" not in m.subject + m.text, m.text
     assert record(office, number)[-1].ignored
 
     office.reply("stranger", verify, "派发")
     office.run_once()
     assert matter(office, number).state == "jb_verifying"
-    assert "无权" in office.last("stranger").text or "未予采用" in office.last("stranger").subject
-    assert len(sent(office, "clerk", "forgery_alert")) == len(alerts) + 1
+    assert "未予采用" in office.last("stranger").text
+    assert len(sent(office, "clerk", "jb_forgery_alert")) == len(alerts) + 1
     assert record(office, number)[-1].ignored
     assert not sent(office, "zonghe", "jb_notice")
     audit(office)

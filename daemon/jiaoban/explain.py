@@ -106,9 +106,10 @@ def _held(act) -> Step | None:
     return next((s for s in held if s.kind in fitting), held[0] if held else None)
 
 
-def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None) -> None:
+def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None, refused: bool = False) -> None:
+    """`refused`: a decision from someone not entitled to it (said so in the subject: 来信未予采用)."""
     app, req = act.app, act.req
-    ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None,
+    ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None, "refused": refused,
            **core.ctx(app, req, act.task)}
     act.pipe.answer("jb_explain", ctx, req, action=action, step=step, code=step.code if step is not None else "")
 
@@ -124,11 +125,17 @@ def explain(act) -> None:
 
     if act.roles == (Role.STRANGER,):
         if word not in (Word.TEXT, Word.QUERY):
+            # in the 交办's own words (a 请示's 审批环节 and 审批通知 mean nothing here); a unit taken off the matter
+            # by 更正 or 改派 is told so
+            removed = _was_on(act)
             pipe.note(f"“{word.value}”来自与该交办无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
-            pipe.answer("not_entitled", {"reply": act.reply}, req, action="告知无权处理")
-            outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
-                         {"req": req, "mail": pipe.shown(), "reply": act.reply}, request=req,
-                         action="可疑交办邮件提醒办公室")
+            why = ("你单位已不再承办或协办该事项，" if removed else "您（你单位）不是该事项的交办领导、承办单位或协办单位，") + \
+                f"来信中的“{word.value}”未予采用，本件办理结果未作改变。"
+            _tell(act, why, [], "告知无权处理", refused=True)
+            outbox.queue(app.cfg, "jb_forgery_alert", list(app.cfg.office.staff),
+                         {"req": req, "mail": pipe.shown(), "reply": act.reply, "removed": removed,
+                          "sender_name": d.name_of(sender), "leader_name": d.name_of(act.task.leader)},
+                         request=req, action="可疑交办邮件提醒办公室")
             return
         pipe.note(f"{d.name_of(sender)}不是该交办的交办领导、承办或协办单位，来信未处理", "not_entitled", req,
                   ignored=True)
@@ -173,6 +180,13 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+def _was_on(act) -> bool:
+    """The sender held a unit step of the matter once (a unit taken off it by 更正 or 改派)."""
+    d = act.app.directory
+    steps = Step.select().where((Step.request == act.req) & Step.kind.in_(UNIT_STEPS))
+    return any(_same(d, act.sender, a) for s in steps for a in s.approvers)
 
 
 def _same(directory, sender: str, address: str) -> bool:
