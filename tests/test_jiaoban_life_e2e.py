@@ -385,6 +385,7 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     assert "综合科" in removed.text and "财务科" in removed.text
     co = sent(office, "anquan", "jb_changed", number)[-1]
     assert "12月4日" in co.text and "12月9日" in co.text and "财务科" in co.text
+    assert "协办完毕：" in co.text and "办结：办理情况" not in co.text      # a co-unit does not report 办结
     assert sent(office, "clerk", "jb_changed", number)
 
     # the old lead unit is no longer on the matter; the new one reports

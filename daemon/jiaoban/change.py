@@ -192,10 +192,10 @@ def _notify(act, changes, free, dispatched, removed, new_steps) -> None:
             if step.approvers[0] in fresh:
                 continue
             core.send(app, "jb_changed", step.approvers, req, step, action="交办事项变更，告知单位", audience="unit",
-                      unit_name=d.name_of(step.approvers[0]), **common)
+                      unit_name=d.name_of(step.approvers[0]), co=step.kind == CO, **common)
         if req.state in (CHECKING, READING):
             core.send(app, "jb_changed", _units(task), req, action="交办事项变更，告知单位", audience="unit",
-                      unit_name="、".join(d.name_of(a) for a in _units(task)), **common)
+                      unit_name="、".join(d.name_of(a) for a in _units(task)), reported=True, **common)
         if removed:
             core.send(app, "jb_changed", removed, req, action="告知不再承办或协办", audience="removed",
                       unit_name="、".join(d.name_of(a) for a in removed), **common)
