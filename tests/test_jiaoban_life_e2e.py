@@ -25,7 +25,7 @@ EVERYONE = ("li", "wang", "zhao", "clerk", "director", "zonghe", "anquan", "caiw
 # the mails that ask their reader to answer, and who is asked: they must carry the step's 流转码
 ANSWERED = {"jb_verify": "clerk", "jb_ask": "li wang", "jb_answered": "clerk", "jb_check": "clerk director",
             "jb_read": "li wang", "jb_notice": "zonghe anquan caiwu unit1 unit2",
-            "jb_sent_back": "zonghe anquan caiwu", "jb_next_round": "zonghe anquan caiwu", "jb_list": "zonghe"}
+            "jb_sent_back": "zonghe anquan caiwu", "jb_next_round": "clerk", "jb_list": "zonghe"}
 
 
 def local(at_utc) -> datetime:
@@ -594,4 +594,94 @@ def test_a_gbk_report_with_a_docx_is_passed_on_in_the_check_and_the_read(office)
     rows = record(office, number)
     assert any("办结" in (r.action or "") for r in rows)
     assert all(isinstance(mime.parse(raw), mime.ParsedMail) for raw in office.raw_inbox("clerk"))
+    audit(office)
+
+
+# ---- 继续办理 without a 时限, after closure; the delegate reads --------------------------------------------
+
+def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_dispatches_the_second_round(office):
+    number = dispatched(office, "li", "交办：职工食堂满意度调查", "请综合科牵头，安全科配合，12月4日前完成职工食堂满意度调查。")
+    at(office, "2026-12-02 10:00")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：调查完毕，满意率92%。")
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
+    office.run_once()
+    read = sent(office, "zhao", "jb_read", number)[-1]          # the delegate has it in copy, and reads for 李副总
+    office.reply("zhao", read, "已阅，请继续跟踪。")
+    office.run_once()
+    assert matter(office, number).state == "jb_closed"
+    assert rounds(office, number)[0].result == "按期"
+    assert opinions(office, number)[-1].name != "赵秘书" or "李副总" in opinions(office, number)[-1].name
+
+    # a repeated 阅 changes nothing; 继续办理 on the same 请阅示 is a new decision
+    at(office, "2026-12-03 09:00")
+    office.reply("li", read, "阅")
+    office.run_once()
+    assert matter(office, number).state == "jb_closed" and task(office, number).round == 1
+    office.reply("li", read, "继续办理：针对不满意的意见逐条提出整改措施。")
+    office.run_once()
+    assert matter(office, number).state == "jb_verifying" and task(office, number).round == 2
+    assert rounds(office, number)[0].result == "按期"            # the closed round keeps its result
+    to_staff = sent(office, "clerk", "jb_next_round", number)[-1]
+    assert "整改措施" in to_staff.text and "第2轮" in to_staff.subject + to_staff.text
+    told = [m for m in office.inbox("zonghe") if "第2轮" in m.subject + m.text and number in m.subject]
+    assert told and "另行通知" in told[-1].text
+    assert office.addr["anquan"] in told[-1].cc
+
+    office.reply("clerk", to_staff, "派发\n时限：12月10日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_doing"
+    second = rounds(office, number)[1]
+    assert local(second.deadline_at) == datetime(2026, 12, 10, 17, 30) and "整改措施" in second.requirements
+    notice2 = [m for m in sent(office, "zonghe", "jb_notice", number) if "12月10日" in m.text]
+    assert notice2 and "整改措施" in notice2[-1].text
+    assert [m for m in sent(office, "anquan", "jb_notice", number) if "12月10日" in m.text]
+    at(office, "2026-12-09 10:00")
+    office.reply("zonghe", notice2[-1], "办结：整改措施已制定，见附件。", attachments=[("整改措施.docx", docx_bytes(["措施"]))])
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
+    office.run_once()
+    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
+    office.run_once()
+    assert [r.result for r in rounds(office, number)] == ["按期", "按期"]
+    audit(office)
+
+
+# ---- the weekly 台账 after 视为办结 ---------------------------------------------------------------------------
+
+def test_the_weekly_ledger_mail_counts_a_deemed_closure(office):
+    number = dispatched(office, "wang", "交办：档案室清理", "请综合科负责，12月4日前完成档案室清理。")
+    at(office, "2026-12-03 10:00")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：已清理完毕。")
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
+    office.run_once()
+    at(office, "2026-12-10 11:00")
+    assert matter(office, number).state == "jb_closed" and rounds(office, number)[0].deemed
+    at(office, "2026-12-14 08:30")
+    ledger = [m for m in sent(office, "wang", "jb_ledger") if "12月7日至13日" in m.subject]
+    assert ledger, [m.subject for m in office.inbox("wang")]
+    assert number in ledger[-1].text and "视为办结" in ledger[-1].text
+    assert ledger[-1].html and "视为办结" in ledger[-1].html
+    assert not [m for m in sent(office, "li", "jb_ledger") if "12月7日至13日" in m.subject]   # nothing of li's
+    audit(office)
+
+
+# ---- 更正 by office staff before dispatch --------------------------------------------------------------------
+
+def test_a_correction_before_dispatch_changes_the_proposal_and_tells_the_leader(office):
+    number = register(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
+    verify = sent(office, "clerk", "jb_verify", number)[-1]
+    office.reply("clerk", verify, "更正：\n时限：12月7日前\n协办：安全科")
+    office.run_once()
+    t = task(office, number)
+    assert local(t.deadline_at) == datetime(2026, 12, 7, 17, 30) and t.co_units == [office.addr["anquan"]]
+    assert matter(office, number).state == "jb_verifying"
+    assert not changes(office, number)                          # not dispatched: no change of a deadline in force
+    assert not office.inbox("zonghe") and not office.inbox("anquan")
+    told = sent(office, "li", "jb_changed", number)[-1]
+    assert "12月4日" in told.text and "12月7日" in told.text
+    office.reply("clerk", verify, "派发")
+    office.run_once()
+    assert "12月7日（周一）" in sent(office, "anquan", "jb_notice", number)[-1].text
     audit(office)
