@@ -634,7 +634,7 @@ def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_d
     second = rounds(office, number)[1]
     assert local(second.deadline_at) == datetime(2026, 12, 10, 17, 30) and "整改措施" in second.requirements
     notice2 = [m for m in sent(office, "zonghe", "jb_notice", number) if "12月10日" in m.text]
-    assert notice2 and "整改措施" in notice2[-1].text
+    assert notice2 and "整改措施" in notice2[-1].text and "继续办理" in notice2[-1].text and "第2轮" in notice2[-1].text
     assert [m for m in sent(office, "anquan", "jb_notice", number) if "12月10日" in m.text]
     at(office, "2026-12-09 10:00")
     office.reply("zonghe", notice2[-1], "办结：整改措施已制定，见附件。", attachments=[("整改措施.docx", docx_bytes(["措施"]))])
@@ -684,4 +684,67 @@ def test_a_correction_before_dispatch_changes_the_proposal_and_tells_the_leader(
     office.reply("clerk", verify, "派发")
     office.run_once()
     assert "12月7日（周一）" in sent(office, "anquan", "jb_notice", number)[-1].text
+    audit(office)
+
+
+# ---- quoting on the leader's side, forwarded material, a reply by number ---------------------------------------
+
+def test_the_leaders_short_answers_under_quoted_mails_are_read_from_the_new_text_only(office):
+    number = dispatched(office, "li", "交办：安全生产月活动总结", "请综合科负责，12月4日前报送安全生产月活动总结。")
+    notice = sent(office, "zonghe", "jb_notice", number)[-1]
+    at(office, "2026-12-02 10:00")
+    office.reply("zonghe", notice, "申请延期：12月8日前，因需汇总各分公司材料" + outlook_quote(office, "zonghe", notice),
+                 quote="none")
+    office.run_once()
+    ask = sent(office, "li", "jb_extend", number)[-1]
+    assert "不同意" in ask.text                     # the quoted request names both answers
+    office.reply("li", ask, "同意", quote="qq")
+    office.run_once()
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 8, 17, 30)
+
+    office.reply("zonghe", sent(office, "zonghe", "jb_extend_result", number)[-1], "办结：总结见附件",
+                 attachments=[("总结.docx", docx_bytes(["总结"]))])
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报", quote="qq")
+    office.run_once()
+    read = sent(office, "li", "jb_read", number)[-1]
+    assert "继续办理" in read.text                   # the quoted 请阅示 says how to reopen: it must not
+    office.reply("li", read, "阅。" + outlook_quote(office, "li", read), quote="none")
+    office.run_once()
+    assert matter(office, number).state == "jb_closed" and task(office, number).round == 1
+    assert rounds(office, number)[0].result == "按期"          # reported before the deadline as dispatched
+    audit(office)
+
+
+def test_a_forwarded_assignment_passes_its_material_on_and_a_list_reply_by_number_applies_to_that_matter(office):
+    fwd = EmailMessage()
+    fwd["From"] = f"李副总 <{office.addr['li']}>"
+    fwd["To"] = office.addr["office"]
+    fwd["Subject"] = "转发：关于开展冬季安全检查的通知"
+    fwd["Message-ID"] = make_msgid(domain=office.domain)
+    fwd.set_content("交办：请综合科牵头落实，12月4日前报送检查情况。\n\n"
+                    "-------- 转发邮件信息 --------\n发件人：省安监局\n主题：关于开展冬季安全检查的通知\n\n"
+                    "各单位：请于12月20日前完成冬季安全检查。")
+    notice_doc = docx_bytes(["关于开展冬季安全检查的通知"])
+    fwd.add_attachment(notice_doc, maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="检查通知.docx")
+    office.servers.send(crlf(fwd), [office.addr["office"]], office.addr["li"])
+    office.run_once()
+    verify = sent(office, "clerk", "jb_verify")[-1]
+    number = NUMBER.search(verify.subject).group(1)
+    assert "12月4日（周五）" in verify.text                # the leader's own deadline, not the forwarded one
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 4, 17, 30)
+    office.reply("clerk", verify, "派发")
+    office.run_once()
+    notice = sent(office, "zonghe", "jb_notice", number)[-1]
+    assert {a.filename: a.data for a in notice.attachments}.get("检查通知.docx") == notice_doc
+
+    other = dispatched(office, "wang", "交办：年终总结材料", "请综合科负责，12月10日前报送年终总结材料。")
+    at(office, "2026-12-03 08:30")
+    listing = sent(office, "zonghe", "jb_list")[-1]
+    assert number in listing.text and other in listing.text
+    office.reply("zonghe", listing, f"{other} 进展：已完成提纲。")
+    office.run_once()
+    assert [o.text for o in opinions(office, other, "进展")] == ["已完成提纲。"]
+    assert not opinions(office, number, "进展")
     audit(office)

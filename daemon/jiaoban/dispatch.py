@@ -67,7 +67,8 @@ def dispatch(act, word) -> None:
     name = d.name_of(act.sender)
     core.record(req, act.sender, name, "派发", _summary(app, task), step=act.step)
     steps = core.start_round(app, req, task, by=act.sender)
-    send_notices(app, req, task, steps)
+    # a later round (继续办理 without a 时限, 核定 by the office) is told as such: the units had this number before
+    send_notices(app, req, task, steps, how="继续办理" if task.round > 1 else "派发")
     _tell_dispatched(app, req, task, act, e, how="派发")
     act.pipe.note(f"{name}核定派发：{_summary(app, task)}", "decision", req, step=act.step)
 
