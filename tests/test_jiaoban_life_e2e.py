@@ -748,3 +748,126 @@ def test_a_forwarded_assignment_passes_its_material_on_and_a_list_reply_by_numbe
     assert [o.text for o in opinions(office, other, "进展")] == ["已完成提纲。"]
     assert not opinions(office, number, "进展")
     audit(office)
+
+
+# ---- overdue: 催办, 逾期督办, 退回 without a 时限 -----------------------------------------------------------------
+
+def test_an_overdue_matter_is_chased_escalated_once_and_a_send_back_keeps_the_deadline(office):
+    number = dispatched(office, "li", "交办：消防通道清理", "请综合科牵头，安全科配合，12月3日前完成消防通道清理。")
+    co_notice = sent(office, "anquan", "jb_notice", number)[-1]
+    at(office, "2026-12-04 09:00")                 # overdue; the 催办 is due at digest_at (23:00 in these tests)
+    assert not [m for m in sent(office, "zonghe", "jb_list") if "逾期" in m.text]
+    at(office, "2026-12-07 09:00")                 # 催办, and overdue by escalate_after: the leader and the head
+    chase = [m for m in sent(office, "zonghe", "jb_list") if "逾期" in m.text]
+    assert chase and number in chase[-1].text and "逾期 2 个工作日" in chase[-1].text
+    assert office.addr["clerk"] in chase[-1].cc
+    assert [m for m in sent(office, "anquan", "jb_list") if "逾期" in m.text]
+    assert sent(office, "clerk", "jb_list")
+    at(office, "2026-12-08 09:00")
+    assert len([m for m in sent(office, "zonghe", "jb_list") if "逾期" in m.text]) == 2
+    assert len(sent(office, "li", "jb_escalation", number)) == 1
+    assert len(sent(office, "director", "jb_escalation", number)) == 1
+
+    office.reply("anquan", co_notice, "协办完毕：通道杂物已清理。")
+    office.run_once()
+    lists = len(sent(office, "anquan", "jb_list"))
+    at(office, "2026-12-09 09:00")                 # a co-unit done is no longer chased
+    assert len(sent(office, "anquan", "jb_list")) == lists
+    assert len([m for m in sent(office, "zonghe", "jb_list") if "逾期" in m.text]) == 3
+
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：通道已全部清理。")
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "退回：请附清理前后照片。")
+    office.run_once()
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 3, 17, 30)
+    assert [c.how for c in changes(office, number)] == ["派发"]
+    back = sent(office, "zonghe", "jb_sent_back", number)[-1]
+    assert "照片" in back.text and "12月3日" in back.text
+    at(office, "2026-12-10 10:00")
+    office.reply("zonghe", back, "办结：照片见附件。", attachments=[("照片.docx", docx_bytes(["照片"]))])
+    office.run_once()
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
+    office.run_once()
+    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
+    office.run_once()
+    rnd = rounds(office, number)[0]
+    assert rnd.result == "逾期办结" and rnd.reminders >= 1 and rnd.escalated_at is not None
+    audit(office)
+
+
+# ---- before dispatch: 撤销 by the leader, 作废 by the office; 询问 answered by the delegate -----------------------
+
+def test_withdrawn_before_dispatch_and_voided_by_the_office_reach_no_unit(office):
+    first = register(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
+    office.reply("li", sent(office, "li", "jb_receipt", first)[-1], "撤销：已另行安排。")
+    office.run_once()
+    assert matter(office, first).state == "jb_cancelled"
+    told = sent(office, "clerk", "jb_withdrawn", first)[-1]
+    assert "已另行安排" in told.text
+
+    second = register(office, "wang", "交办：年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
+    office.reply("clerk", sent(office, "clerk", "jb_verify", second)[-1], f"作废：与{first}重复")
+    office.run_once()
+    assert matter(office, second).state == "jb_cancelled"
+    voided = sent(office, "wang", "jb_void", second)[-1]
+    assert first in voided.text
+    assert not office.inbox("zonghe")
+    audit(office)
+
+
+def test_the_delegate_answers_the_offices_question_for_the_leader(office):
+    number = register(office, "li", "交办：董事会材料", "请综合科负责，尽快准备董事会材料。")
+    office.reply("clerk", sent(office, "clerk", "jb_verify", number)[-1], "询问：材料何时需要？")
+    office.run_once()
+    ask = sent(office, "zhao", "jb_ask", number)[-1]
+    office.reply("zhao", ask, "李副总说周五前。\n时限：12月4日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_verifying"
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 4, 17, 30)
+    answered = sent(office, "clerk", "jb_answered", number)[-1]
+    assert "周五前" in answered.text and "赵秘书" in answered.text
+    audit(office)
+
+
+# ---- refused on the way: a co-unit's 申请延期, the leader's 阅 on an extension ---------------------------------
+
+def test_only_the_lead_unit_may_ask_for_an_extension_and_read_is_no_decision_on_one(office):
+    number = dispatched(office, "li", "交办：安全培训计划", "请综合科牵头，安全科配合，12月4日前报送安全培训计划。")
+    at(office, "2026-12-02 10:00")
+    office.reply("anquan", sent(office, "anquan", "jb_notice", number)[-1], "申请延期：12月8日前，因人手不足")
+    office.run_once()
+    assert matter(office, number).state == "jb_doing"
+    assert not sent(office, "li", "jb_extend", number)
+    assert "延期" in office.inbox("anquan")[-1].text
+
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "申请延期：12月8日前，因人手不足")
+    office.run_once()
+    ask = sent(office, "li", "jb_extend", number)[-1]
+    office.reply("li", ask, "阅")
+    office.run_once()
+    assert matter(office, number).state == "jb_extending"
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 4, 17, 30)
+    question = sent(office, "li", "jb_extend", number)[-1]
+    assert question.message_id != ask.message_id and CODE.search(question.subject)
+    office.reply("li", question, "同意")
+    office.run_once()
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 8, 17, 30)
+    audit(office)
+
+
+# ---- a GBK subject and body ----------------------------------------------------------------------------------
+
+def test_a_gbk_encoded_subject_and_body_from_a_leader_is_registered(office):
+    import base64
+    body = "请综合科牵头，12月4日前拿出通报初稿，突出问题整改。".encode("gbk")
+    subject = "=?GBK?B?" + base64.b64encode("交办：年度安全生产检查通报".encode("gbk")).decode() + "?="
+    raw = (f"From: {office.addr['li']}\r\nTo: {office.addr['office']}\r\nSubject: {subject}\r\n"
+           f"Message-ID: {make_msgid(domain=office.domain)}\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=GBK\r\nContent-Transfer-Encoding: base64\r\n\r\n").encode() + \
+        base64.encodebytes(body).replace(b"\n", b"\r\n")
+    office.servers.send(raw, [office.addr["office"]], office.addr["li"])
+    office.run_once()
+    verify = sent(office, "clerk", "jb_verify")[-1]
+    assert "年度安全生产检查通报" in verify.subject and "突出问题整改" in verify.text
+    assert "12月4日（周五）" in verify.text
+    audit(office)
