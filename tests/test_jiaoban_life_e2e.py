@@ -838,7 +838,9 @@ def test_only_the_lead_unit_may_ask_for_an_extension_and_read_is_no_decision_on_
     office.run_once()
     assert matter(office, number).state == "jb_doing"
     assert not sent(office, "li", "jb_extend", number)
-    assert "延期" in office.inbox("anquan")[-1].text
+    told = office.inbox("anquan")[-1]
+    assert "须由承办单位综合科提出" in told.text
+    assert "流转码" not in told.text.split("来信内容")[0].split("\n", 1)[1]     # its answer had the code: no such doubt
 
     office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "申请延期：12月8日前，因人手不足")
     office.run_once()

@@ -8,7 +8,7 @@ answered once; nothing here changes the matter.
 from __future__ import annotations
 
 from daemon import outbox
-from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
+from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, CO, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
                             STEP_LABELS, UNIT_STEPS, VERIFY, core, report)
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
@@ -163,6 +163,18 @@ def explain(act) -> None:
         return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
 
     held = _held(act)
+    if held is not None and _answers(act, held):
+        # the right mail, the right person, a word their role may not write: say that, not "no code"
+        label = STEP_LABELS.get(held.kind, held.kind)
+        lead = d.name_of(act.task.lead)
+        if held.kind == CO and word in (Word.EXTEND, Word.REASSIGN):
+            why = (f"你单位为协办单位，“{word.value}”须由承办单位{lead}提出。如有困难，请与{lead}商定，"
+                   f"由其{word.value}；也可回复“请求协调：……”请办公室协调。")
+        else:
+            why = f"“{word.value}”不是{label}环节在“{state}”状态下可以办理的事项。"
+        pipe.note(f"“{word.value}”不是{label}环节可办理的事项，未处理", "not_understood", req, ignored=True, step=held)
+        return _tell(act, why, hints(act), "说明可回复的内容")
+
     if held is not None:
         label = STEP_LABELS.get(held.kind, held.kind)
         pipe.note(f"“{word.value}”未回复本人{label}环节的邮件（无流转码），未处理", "not_entitled", req, ignored=True,
@@ -180,6 +192,19 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+def _answers(act, step: Step) -> bool:
+    """The mail answers `step`'s mail, or, for a unit, any mail of the current round sent to it."""
+    from daemon.jiaoban import table
+    if table.answers(act, step):
+        return True
+    if step.kind not in UNIT_STEPS:
+        return False
+    kept = act.step
+    found = table.ROUND_MAIL.test(act)
+    act.step = kept
+    return bool(found)
 
 
 def _was_on(act) -> bool:
