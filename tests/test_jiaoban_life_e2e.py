@@ -206,7 +206,10 @@ def test_an_extension_granted_with_a_time_limit_line_then_the_result_is_judged_a
     assert "延期后办结" in check.text
     office.reply("clerk", check, "核报")
     office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
+    read = sent(office, "li", "jb_read", number)[-1]
+    assert "延期后办结）" in read.subject and "原定时限" not in read.subject     # the details are in the text
+    assert "原定时限12月4日" in read.text
+    office.reply("li", read, "阅")
     office.run_once()
     assert matter(office, number).state == "jb_closed"
     assert rounds(office, number)[0].result == "延期后办结"
