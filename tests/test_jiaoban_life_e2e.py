@@ -398,7 +398,7 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     told = office.last("zonghe")
     assert "已不再承办或协办该事项" in told.text and "审批" not in told.subject + told.text
     alert = sent(office, "clerk", "jb_forgery_alert", number)[-1]
-    assert "已不再承办或协办" in alert.text and "审批" not in alert.subject + alert.text
+    assert "已不再承办或协办该事项" in alert.text and "审批" not in alert.subject + alert.text
     at(office, "2026-12-08 10:00")
     office.reply("caiwu", new, "办结：预算执行分析见附件", attachments=[("预算执行分析.docx", docx_bytes(["分析"]))])
     office.run_once()
@@ -469,6 +469,16 @@ def test_a_dispatch_forged_by_a_unit_off_the_matter_or_a_stranger_does_nothing_a
     for m in (alerts[-1], told):        # in the 交办's words, not a 请示's
         assert "审批" not in m.subject + m.text, m.text
     assert record(office, number)[-1].ignored
+
+    # the unit proposed as 承办, answering the office's 核定单 (forwarded to it, say): the office's decision
+    office.reply("zonghe", verify, "派发")
+    office.run_once()
+    assert matter(office, number).state == "jb_verifying"
+    assert not sent(office, "zonghe", "jb_notice")
+    assert "须由集团公司办公室工作人员办理" in office.last("zonghe").text
+    alert = sent(office, "clerk", "jb_forgery_alert")[-1]
+    assert office.addr["zonghe"] in alert.text and "无权办理“派发”" in alert.text
+    alerts = sent(office, "clerk", "jb_forgery_alert")
 
     office.reply("stranger", verify, "派发")
     office.run_once()

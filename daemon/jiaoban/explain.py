@@ -132,17 +132,24 @@ def explain(act) -> None:
             why = ("你单位已不再承办或协办该事项，" if removed else "您（你单位）不是该事项的交办领导、承办单位或协办单位，") + \
                 f"来信中的“{word.value}”未予采用，本件办理结果未作改变。"
             _tell(act, why, [], "告知无权处理", refused=True)
-            outbox.queue(app.cfg, "jb_forgery_alert", list(app.cfg.office.staff),
-                         {"req": req, "mail": pipe.shown(), "reply": act.reply, "removed": removed,
-                          "sender_name": d.name_of(sender), "leader_name": d.name_of(act.task.leader)},
-                         request=req, action="可疑交办邮件提醒办公室")
-            return
+            return _alert(act, "已不再承办或协办该事项" if removed else
+                          "不是该事项的交办领导、办公室人员或承办、协办单位")
         pipe.note(f"{d.name_of(sender)}不是该交办的交办领导、承办或协办单位，来信未处理", "not_entitled", req,
                   ignored=True)
         return _tell(act, "您（你单位）不是该事项的交办领导、承办单位或协办单位，来信已记录，未作处理。", [],
                      "告知不是该事项的办理单位")
 
     step = _ref_step(act)
+    if (word in OFFICE_WORDS and not any(r in (Role.STAFF, Role.HEAD) for r in act.roles) and step is not None
+            and step.kind in (VERIFY, CHECK, REASSIGN, COORDINATE)):
+        # a unit (or the leader) answering the office's own 核定单 or 核报单, which was never sent to it, with the
+        # office's decision: a suspected forgery (SPEC §3, §6.9)
+        pipe.note(f"“{word.value}”须由办公室办理，来自{d.name_of(sender)}，未处理（疑似冒用）", "forgery", req,
+                  ignored=True)
+        _tell(act, f"“{word.value}”须由{app.cfg.office.name}工作人员办理，来信中的“{word.value}”未予采用，"
+                   "本件办理结果未作改变。", hints(act), "告知无权处理", refused=True)
+        return _alert(act, f"无权办理“{word.value}”（须由办公室工作人员办理）")
+
     if _earlier_round(act, step):
         why = f"该事项已进入第{act.task.round}轮，请回复最新通知。"
         pipe.note(f"回复的是第{step.round if step is not None and step.round else 1}轮的邮件，"
@@ -192,6 +199,19 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+# what only office staff (or the head) decide: 核定, 核报, 改派, 催办
+OFFICE_WORDS = (Word.DISPATCH, Word.ASK, Word.VOID, Word.KEEP, Word.CHECKED, Word.SEND_BACK, Word.REMIND)
+
+
+def _alert(act, reason: str) -> None:
+    """Office staff told of a suspected forgery: a decision on the 交办 from someone not entitled to it."""
+    app, d = act.app, act.app.directory
+    outbox.queue(app.cfg, "jb_forgery_alert", list(app.cfg.office.staff),
+                 {"req": act.req, "mail": act.pipe.shown(), "reply": act.reply, "reason": reason,
+                  "sender_name": d.name_of(act.sender), "leader_name": d.name_of(act.task.leader)},
+                 request=act.req, action="可疑交办邮件提醒办公室")
 
 
 def _answers(act, step: Step) -> bool:
