@@ -499,7 +499,7 @@ def test_a_delegate_assigns_for_the_leader_and_the_receipt_goes_to_the_leaders_o
     assert t.leader == office.addr["li"] and t.by == office.addr["zhao"]
     receipt = sent(office, "li", "jb_receipt", number)[-1]
     assert office.addr["li"] in receipt.to
-    assert "由赵秘书代为交办" in receipt.text
+    assert "您交办的事项（由赵秘书代为交办）已收悉" in receipt.text
     assert "由赵秘书代为交办" in sent(office, "clerk", "jb_verify", number)[-1].text
     audit(office)
 
@@ -511,6 +511,7 @@ def test_staff_register_a_telephone_assignment_on_the_leaders_behalf(office):
     assert t.leader == office.addr["wang"] and t.source == "电话" and t.by == office.addr["clerk"]
     receipt = sent(office, "wang", "jb_receipt", number)[-1]
     assert "撤销" in receipt.text and "走访慰问" in receipt.text
+    assert "您交办的事项（由办公室代为登记（来源：电话））已收悉" in receipt.text
     assert office.addr["wang"] in receipt.to and office.addr["clerk"] not in receipt.to    # the registrar: a copy
 
     # without the 交办领导： line nothing is registered, and staff are told what to add
