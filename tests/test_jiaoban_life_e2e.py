@@ -100,6 +100,9 @@ def audit(office) -> int:
                 found = CODE.search(m.subject)
                 assert found and found.group(1) == row.code, where
     assert checked
+    # the 收发记录: every mail that came in says what it did, or why it was ignored
+    for row in db.Mail.select().where(db.Mail.direction == "in"):
+        assert row.action.strip(), (row.subject, row.kind)
     return checked
 
 
@@ -404,6 +407,9 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     office.run_once()
     check = sent(office, "clerk", "jb_check", number)[-1]
     assert "按期" in check.text and "更正" in check.text
+    show = office.run_cli("show", "-c", str(office.config_path), number)
+    assert show.returncode == 0, show.stderr
+    assert "更正" in show.stdout and "12月9日" in show.stdout and "财务科" in show.stdout
     audit(office)
 
 
@@ -886,4 +892,30 @@ def test_a_gbk_encoded_subject_and_body_from_a_leader_is_registered(office):
     verify = sent(office, "clerk", "jb_verify")[-1]
     assert "年度安全生产检查通报" in verify.subject and "突出问题整改" in verify.text
     assert "12月4日（周五）" in verify.text
+    audit(office)
+
+
+# ---- 申请改派, a co-unit's 进展, 查询 ------------------------------------------------------------------------
+
+def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
+    number = dispatched(office, "li", "交办：年度预算执行分析", "请综合科牵头，安全科配合，12月8日前报送预算执行分析。")
+    at(office, "2026-12-02 10:00")
+    office.reply("anquan", sent(office, "anquan", "jb_notice", number)[-1], "进展：已提供安全费用数据。")
+    office.run_once()
+    passed = sent(office, "zonghe", "jb_passed", number)[-1]
+    assert "已提供安全费用数据" in passed.text
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "申请改派：预算分析属财务科职责，建议由财务科承办。")
+    office.run_once()
+    forward = sent(office, "clerk", "jb_reassign", number)[-1]
+    assert "属财务科职责" in forward.text and CODE.search(forward.subject)
+    office.reply("clerk", forward, "派发\n承办：财务科")
+    office.run_once()
+    t = task(office, number)
+    assert t.lead == office.addr["caiwu"] and local(t.deadline_at) == datetime(2026, 12, 8, 17, 30)
+    assert sent(office, "caiwu", "jb_notice", number)
+    assert [m for m in sent(office, "zonghe", "jb_notice", number) if "已改派" in m.subject]
+    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "查询")
+    office.run_once()
+    status = office.last("li", number)
+    assert "财务科" in status.text and "办理中" in status.text
     audit(office)
