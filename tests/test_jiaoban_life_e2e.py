@@ -640,7 +640,7 @@ def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_d
     office.run_once()
     assert matter(office, number).state == "jb_closed"
     assert rounds(office, number)[0].result == "按期"
-    assert opinions(office, number)[-1].name != "赵秘书" or "李副总" in opinions(office, number)[-1].name
+    assert [(o.name, o.text) for o in opinions(office, number)][-1] == ("赵秘书（代李副总）", "请继续跟踪。")
 
     # a repeated 阅 changes nothing; 继续办理 on the same 请阅示 is a new decision
     at(office, "2026-12-03 09:00")
@@ -927,4 +927,32 @@ def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
     office.run_once()
     status = office.last("li", number)
     assert "财务科" in status.text and "办理中" in status.text
+    audit(office)
+
+
+def test_a_gbk_report_whose_attachment_name_is_encoded_the_way_foxmail_does_keeps_its_name(office):
+    import base64
+    number = dispatched(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，12月4日前拿出通报初稿。")
+    notice = sent(office, "zonghe", "jb_notice", number)[-1]
+    at(office, "2026-12-03 15:00")
+    doc = docx_bytes(["通报"])
+    name = "=?GBK?B?" + base64.b64encode("检查通报（初稿）.docx".encode("gbk")).decode() + "?="
+    subject = "=?GBK?B?" + base64.b64encode(f"回复：{notice.subject}".encode("gbk")).decode() + "?="
+    boundary = "----=_NextPart_000_0001"
+    raw = (f"From: {office.addr['zonghe']}\r\nTo: {office.addr['office']}\r\nSubject: {subject}\r\n"
+           f"Message-ID: {make_msgid(domain=office.domain)}\r\nIn-Reply-To: <{notice.message_id}>\r\n"
+           f"References: <{notice.message_id}>\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+           f"--{boundary}\r\nContent-Type: text/plain; charset=\"gbk\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           ).encode() + base64.encodebytes("办结：初稿已完成，见附件。".encode("gbk")).replace(b"\n", b"\r\n") + (
+           f"\r\n--{boundary}\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n"
+           f"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\r\n"
+           ).encode() + base64.encodebytes(doc).replace(b"\n", b"\r\n") + f"\r\n--{boundary}--\r\n".encode()
+    office.servers.send(raw, [office.addr["office"]], office.addr["zonghe"])
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    check = sent(office, "clerk", "jb_check", number)[-1]
+    assert "初稿已完成" in check.text
+    assert {a.filename: a.data for a in check.attachments}.get("检查通报（初稿）.docx") == doc
+    assert "检查通报（初稿）.docx" in check.text
     audit(office)
