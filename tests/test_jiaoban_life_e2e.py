@@ -956,3 +956,16 @@ def test_a_gbk_report_whose_attachment_name_is_encoded_the_way_foxmail_does_keep
     assert {a.filename: a.data for a in check.attachments}.get("检查通报（初稿）.docx") == doc
     assert "检查通报（初稿）.docx" in check.text
     audit(office)
+
+
+def test_a_report_that_names_an_attachment_it_lacks_is_flagged_in_the_check(office):
+    number = dispatched(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，安全科配合，12月4日前拿出通报初稿。")
+    at(office, "2026-12-03 15:00")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：通报初稿见附件。", quote="qq")
+    office.run_once()
+    check = sent(office, "clerk", "jb_check", number)[-1]
+    line = next(x for x in check.text.splitlines() if x.startswith("附件核对"))
+    assert "未发现缺漏" not in line and "附件" in line
+    facts = check.text.split("协办情况")[1].split("最近进展")[0]
+    assert "安全科" in facts and "未" in facts, facts                # 安全科 has not reported 协办完毕
+    audit(office)
