@@ -99,6 +99,8 @@ def audit(office) -> int:
             if row.kind.startswith("jb_") and who in ANSWERED.get(row.kind, "").split():
                 if "已改派" in m.subject or "不再承办" in m.subject:
                     continue            # told they are off the matter: nothing to answer
+                if row.kind == "jb_changed" and "回复方式" not in m.text:
+                    continue            # a change told while the report is checked: nothing to answer
                 found = CODE.search(m.subject)
                 assert found and found.group(1) == row.code, where
     assert checked
@@ -968,4 +970,24 @@ def test_a_report_that_names_an_attachment_it_lacks_is_flagged_in_the_check(offi
     assert "未发现缺漏" not in line and "附件" in line
     facts = check.text.split("协办情况")[1].split("最近进展")[0]
     assert "安全科" in facts and "未" in facts, facts                # 安全科 has not reported 协办完毕
+    audit(office)
+
+
+def test_a_correction_of_the_deadline_while_the_report_is_checked_tells_the_units_without_asking_a_new_report(office):
+    number = dispatched(office, "li", "交办：安全隐患整改", "请综合科牵头，安全科配合，12月3日前完成安全隐患整改。")
+    at(office, "2026-12-04 10:00")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：整改完毕。")
+    office.run_once()
+    assert "逾期" in sent(office, "clerk", "jb_check", number)[-1].text
+    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "更正：\n时限：12月4日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    told = [m for m in office.inbox("zonghe") if "变更" in m.subject and number in m.subject][-1]
+    assert "12月4日" in told.text and "核报" in told.text and "办结：办理情况" not in told.text
+    assert changes(office, number)[-1].how == "更正"
+    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
+    office.run_once()
+    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
+    office.run_once()
+    assert rounds(office, number)[0].result == "按期"             # judged on the deadline as corrected
     audit(office)
