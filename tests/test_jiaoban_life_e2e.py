@@ -991,3 +991,42 @@ def test_a_correction_of_the_deadline_while_the_report_is_checked_tells_the_unit
     office.run_once()
     assert rounds(office, number)[0].result == "按期"             # judged on the deadline as corrected
     audit(office)
+
+
+def test_a_report_while_the_extension_waits_ends_the_extension_request(office):
+    number = dispatched(office, "li", "交办：安全台账整理", "请综合科负责，12月4日前完成安全台账整理。")
+    notice = sent(office, "zonghe", "jb_notice", number)[-1]
+    at(office, "2026-12-02 10:00")
+    office.reply("zonghe", notice, "申请延期：12月9日前，因资料较多")
+    office.run_once()
+    ask = sent(office, "li", "jb_extend", number)[-1]
+    at(office, "2026-12-03 10:00")
+    office.reply("zonghe", notice, "办结：已提前整理完毕。")
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    office.reply("li", ask, "同意")                  # the leader answers the request the report made moot
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    assert local(task(office, number).deadline_at) == datetime(2026, 12, 4, 17, 30)
+    assert [c.how for c in changes(office, number)] == ["派发"]
+    audit(office)
+
+
+def test_a_past_deadline_given_with_continue_or_send_back_is_refused_and_changes_nothing(office):
+    number = dispatched(office, "li", "交办：节能检查", "请综合科负责，12月4日前完成节能检查。")
+    at(office, "2026-12-03 10:00")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：检查完毕。")
+    office.run_once()
+    check = sent(office, "clerk", "jb_check", number)[-1]
+    office.reply("clerk", check, "退回：请补充数据。\n时限：12月2日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    assert "12月2日" in office.inbox("clerk")[-1].text
+    office.reply("clerk", check, "核报")
+    office.run_once()
+    read = sent(office, "li", "jb_read", number)[-1]
+    office.reply("li", read, "继续办理：补充节能数据。\n时限：12月1日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_reading" and task(office, number).round == 1
+    assert "12月1日" in office.inbox("li")[-1].text
+    audit(office)
