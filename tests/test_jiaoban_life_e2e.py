@@ -1009,6 +1009,7 @@ def test_a_report_while_the_extension_waits_ends_the_extension_request(office):
     assert matter(office, number).state == "jb_checking"
     assert local(task(office, number).deadline_at) == datetime(2026, 12, 4, 17, 30)
     assert [c.how for c in changes(office, number)] == ["派发"]
+    assert "综合科已报送办结报告，延期申请无需再批复" in office.last("li", number).text
     audit(office)
 
 

@@ -167,6 +167,8 @@ def explain(act) -> None:
         else:
             done += (f"由{d.name_of(step.decided_by)}" if step.decided_by else "") + "办理"
         pipe.note(f"该环节（{label}）{done}，本邮件未改变任何状态", "late", req, ignored=True, step=step)
+        if step.kind == EXTEND and step.state == STEP_CANCELLED and req.state in (CHECKING, READING):
+            done += f"：{d.name_of(act.task.lead)}已报送办结报告，延期申请无需再批复"
         return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
 
     held = _held(act)
