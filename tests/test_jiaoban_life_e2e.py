@@ -1031,3 +1031,22 @@ def test_a_past_deadline_given_with_continue_or_send_back_is_refused_and_changes
     assert matter(office, number).state == "jb_reading" and task(office, number).round == 1
     assert "12月1日" in office.inbox("li")[-1].text
     audit(office)
+
+
+def test_the_office_as_lead_unit_reports_and_the_head_checks(office):
+    number = dispatched(office, "li", "交办：会议室管理制度", "请办公室负责，12月4日前起草会议室管理制度。", extra="承办：办公室")
+    assert task(office, number).lead == office.addr["clerk"]
+    notice = sent(office, "clerk", "jb_notice", number)[-1]
+    at(office, "2026-12-03 10:00")
+    office.reply("clerk", notice, "办结：制度草稿见附件。", attachments=[("会议室管理制度.docx", docx_bytes(["制度"]))])
+    office.run_once()
+    assert matter(office, number).state == "jb_checking"
+    check = sent(office, "director", "jb_check", number)[-1]
+    assert "制度草稿" in check.text and CODE.search(check.subject)
+    assert not sent(office, "clerk", "jb_check", number)
+    office.reply("director", check, "核报\n核报意见：可以。")
+    office.run_once()
+    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
+    office.run_once()
+    assert matter(office, number).state == "jb_closed" and rounds(office, number)[0].checked_by == office.addr["director"]
+    audit(office)
