@@ -925,10 +925,11 @@ def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
     assert t.lead == office.addr["caiwu"] and local(t.deadline_at) == datetime(2026, 12, 8, 17, 30)
     assert sent(office, "caiwu", "jb_notice", number)
     assert [m for m in sent(office, "zonghe", "jb_notice", number) if "已改派" in m.subject]
+    assert [c.how for c in changes(office, number)] == ["派发"]       # the deadline did not move: no change listed
     office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "查询")
     office.run_once()
     status = office.last("li", number)
-    assert "财务科" in status.text and "办理中" in status.text
+    assert "财务科" in status.text and "办理中" in status.text and "改派，办公室" not in status.text
     audit(office)
 
 

@@ -141,12 +141,13 @@ def start_round(app, req: Request, task: Task, by: str, how: str = "派发") -> 
     rnd = Round.get_or_none((Round.request == req) & (Round.number == task.round))
     if rnd is None:
         rnd = Round(request=req, number=task.round)
-    old = rnd.deadline_at
+    old, first = rnd.deadline_at, rnd.dispatched_at is None
     rnd.requirements = task.requirements
     rnd.dispatched_at = now
     rnd.deadline_at = rnd.base_deadline_at = task.deadline_at
     rnd.save()
-    if old != task.deadline_at or task.round == 1:
+    # the round's first dispatch sets its deadline; a 改派 records a change only when the deadline moved
+    if old != task.deadline_at or first:
         DeadlineChange.create(request=req, round=task.round, old_at=old, new_at=task.deadline_at, by=by, how=how,
                               at=now)
     for step in active_steps(req):
