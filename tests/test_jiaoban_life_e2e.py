@@ -381,11 +381,15 @@ def test_the_leader_withdraws_after_dispatch_and_the_units_are_told(office):
 
 def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     number = dispatched(office, "li", "交办：年度预算执行分析", "请综合科牵头，安全科配合，12月4日前报送预算执行分析。")
+    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "签收")
+    office.run_once()
+    assert rounds(office, number)[0].signed_at is not None
     at(office, "2026-12-02 09:00")
     office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "更正：\n时限：12月9日前\n承办：财务科")
     office.run_once()
     t = task(office, number)
     assert t.lead == office.addr["caiwu"] and local(t.deadline_at) == datetime(2026, 12, 9, 17, 30)
+    assert rounds(office, number)[0].signed_at is None                # 财务科's own 签收 is awaited
     change = changes(office, number)[-1]
     assert change.how == "更正" and change.by == office.addr["li"]
     assert local(change.old_at).day == 4 and local(change.new_at).day == 9
@@ -926,6 +930,10 @@ def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
     assert sent(office, "caiwu", "jb_notice", number)
     assert [m for m in sent(office, "zonghe", "jb_notice", number) if "已改派" in m.subject]
     assert [c.how for c in changes(office, number)] == ["派发"]       # the deadline did not move: no change listed
+    assert rounds(office, number)[0].signed_at is None                # 财务科 has not signed; 综合科's reply was not it
+    office.reply("caiwu", sent(office, "caiwu", "jb_notice", number)[-1], "收到")
+    office.run_once()
+    assert rounds(office, number)[0].signed_at is not None
     office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "查询")
     office.run_once()
     status = office.last("li", number)

@@ -139,6 +139,8 @@ def correct(act, word) -> None:
     if lead != task.lead or co != list(task.co_units or []):
         if dispatched:
             removed, new_steps = _reassign(req, task, lead, co, act.sender)
+            if lead != task.lead and rnd is not None:
+                rnd.signed_at = None    # the new lead unit's own 签收 is awaited
         task.lead, task.co_units = lead, co
     if rnd is not None:
         rnd.save()

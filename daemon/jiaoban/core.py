@@ -142,6 +142,11 @@ def start_round(app, req: Request, task: Task, by: str, how: str = "派发") -> 
     if rnd is None:
         rnd = Round(request=req, number=task.round)
     old, first = rnd.deadline_at, rnd.dispatched_at is None
+    if not first:
+        held = Step.select().where((Step.request == req) & (Step.kind == LEAD) & (Step.state == ACTIVE)
+                                   & (Step.round == task.round)).first()
+        if held is not None and held.approvers != [task.lead]:
+            rnd.signed_at = None        # a new lead unit (改派): its own 签收 is awaited, not the old unit's
     rnd.requirements = task.requirements
     rnd.dispatched_at = now
     rnd.deadline_at = rnd.base_deadline_at = task.deadline_at
