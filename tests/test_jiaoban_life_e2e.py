@@ -419,6 +419,14 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     show = office.run_cli("show", "-c", str(office.config_path), number)
     assert show.returncode == 0, show.stderr
     assert "更正" in show.stdout and "12月9日" in show.stdout and "财务科" in show.stdout
+    import csv
+    path = office.tmp / "jb.csv"
+    export = office.run_cli("export", "-c", str(office.config_path), "--csv", str(path), "--kind", "交办")
+    assert export.returncode == 0, export.stderr
+    row = next(r for r in csv.DictReader(path.open(encoding="utf-8-sig")) if r["编号"] == number)
+    assert "12-04" in row["原定时限"] or "12月4日" in row["原定时限"], row
+    assert "12-09" in row["现时限"] or "12月9日" in row["现时限"], row
+    assert "更正" in row["时限变更"] and row["承办"] == "财务科", row
     audit(office)
 
 
