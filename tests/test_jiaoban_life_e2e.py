@@ -453,6 +453,14 @@ def test_a_report_the_leader_leaves_unanswered_is_deemed_closed_and_the_ledger_s
     ledger = office.run_cli("ledger", "-c", str(office.config_path), "--leader", "li", "--week", "2026-W50")
     assert ledger.returncode == 0, ledger.stderr
     assert "视为办结" in ledger.stdout and number in ledger.stdout
+
+    # the leader, back, still reopens it from the 请阅示
+    at(office, "2026-12-10 09:00")
+    office.reply("li", sent(office, "li", "jb_read", number)[-1], "继续办理：请补充盘盈盘亏明细。\n时限：12月14日前")
+    office.run_once()
+    assert matter(office, number).state == "jb_doing" and task(office, number).round == 2
+    assert rounds(office, number)[0].deemed and rounds(office, number)[0].result == "按期"
+    assert "盘盈盘亏" in sent(office, "zonghe", "jb_notice", number)[-1].text
     audit(office)
 
 
