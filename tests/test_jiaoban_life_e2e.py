@@ -1075,3 +1075,18 @@ def test_the_office_as_lead_unit_reports_and_the_head_checks(office):
     office.run_once()
     assert matter(office, number).state == "jb_closed" and rounds(office, number)[0].checked_by == office.addr["director"]
     audit(office)
+
+
+def test_an_out_of_office_reply_from_the_lead_unit_is_recorded_on_the_matter_and_never_answered(office):
+    number = dispatched(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，12月4日前拿出通报初稿。")
+    notice = sent(office, "zonghe", "jb_notice", number)[-1]
+    before = len(office.inbox("zonghe"))
+    office.reply("zonghe", notice, "自动回复：本人12月1日至12月3日休假，急事请联系张三。", quote="none",
+                 subject=f"自动回复: {notice.subject}", headers=(("Auto-Submitted", "auto-replied"),))
+    office.run_once()
+    assert len(office.inbox("zonghe")) == before
+    assert matter(office, number).state == "jb_doing" and not opinions(office, number, "进展")
+    assert rounds(office, number)[0].signed_at is None
+    rows = record(office, number)
+    assert rows[-1].kind == "auto" and rows[-1].ignored and "综合科" in rows[-1].action and "不答复" in rows[-1].action
+    audit(office)
