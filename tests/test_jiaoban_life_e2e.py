@@ -1073,7 +1073,8 @@ def test_the_office_as_lead_unit_reports_and_the_head_checks(office):
     office.run_once()
     office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
     office.run_once()
-    assert matter(office, number).state == "jb_closed" and rounds(office, number)[0].checked_by == office.addr["director"]
+    assert matter(office, number).state == "jb_closed"
+    assert rounds(office, number)[0].checked_by == office.addr["director"]
     audit(office)
 
 
