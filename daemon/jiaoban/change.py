@@ -139,6 +139,8 @@ def correct(act, word) -> None:
     if lead != task.lead or co != list(task.co_units or []):
         if dispatched:
             removed, new_steps = _reassign(req, task, lead, co, act.sender)
+            if lead != task.lead and rnd is not None:
+                rnd.signed_at = None    # the new lead unit's own 签收 is awaited
         task.lead, task.co_units = lead, co
     if rnd is not None:
         rnd.save()
@@ -192,10 +194,10 @@ def _notify(act, changes, free, dispatched, removed, new_steps) -> None:
             if step.approvers[0] in fresh:
                 continue
             core.send(app, "jb_changed", step.approvers, req, step, action="交办事项变更，告知单位", audience="unit",
-                      unit_name=d.name_of(step.approvers[0]), **common)
+                      unit_name=d.name_of(step.approvers[0]), co=step.kind == CO, coded=True, **common)
         if req.state in (CHECKING, READING):
             core.send(app, "jb_changed", _units(task), req, action="交办事项变更，告知单位", audience="unit",
-                      unit_name="、".join(d.name_of(a) for a in _units(task)), **common)
+                      unit_name="、".join(d.name_of(a) for a in _units(task)), reported=True, **common)
         if removed:
             core.send(app, "jb_changed", removed, req, action="告知不再承办或协办", audience="removed",
                       unit_name="、".join(d.name_of(a) for a in removed), **common)
@@ -206,7 +208,7 @@ def _notify(act, changes, free, dispatched, removed, new_steps) -> None:
     if from_leader:
         # office staff always see what the leader changed or wrote (on a VERIFY step: the 派发 answers it)
         core.send(app, "jb_changed", staff, req, verify, action="领导更正，告知办公室", audience="staff",
-                  unit_name="办公室", **common)
+                  unit_name="办公室", coded=verify is not None, **common)
     elif changes:
         core.send(app, "jb_changed", [task.leader], req, action="办公室更正，告知交办领导", audience="leader",
                   unit_name=d.name_of(task.leader), **common)

@@ -171,12 +171,18 @@ def start_round(app, req: Request, task: Task, by: str, how: str = "派发") -> 
     rnd = Round.get_or_none((Round.request == req) & (Round.number == task.round))
     if rnd is None:
         rnd = Round(request=req, number=task.round)
-    old = rnd.deadline_at
+    old, first = rnd.deadline_at, rnd.dispatched_at is None
+    if not first:
+        held = Step.select().where((Step.request == req) & (Step.kind == LEAD) & (Step.state == ACTIVE)
+                                   & (Step.round == task.round)).first()
+        if held is not None and held.approvers != [task.lead]:
+            rnd.signed_at = None        # a new lead unit (改派): its own 签收 is awaited, not the old unit's
     rnd.requirements = task.requirements
     rnd.dispatched_at = now
     rnd.deadline_at = rnd.base_deadline_at = task.deadline_at
     rnd.save()
-    if old != task.deadline_at or task.round == 1:
+    # the round's first dispatch sets its deadline; a 改派 records a change only when the deadline moved
+    if old != task.deadline_at or first:
         DeadlineChange.create(request=req, round=task.round, old_at=old, new_at=task.deadline_at, by=by, how=how,
                               at=now)
     for step in active_steps(req):

@@ -67,7 +67,8 @@ def dispatch(act, word) -> None:
     name = d.name_of(act.sender)
     core.record(req, act.sender, name, "派发", _summary(app, task), step=act.step)
     steps = core.start_round(app, req, task, by=act.sender)
-    send_notices(app, req, task, steps)
+    # a later round (继续办理 without a 时限, 核定 by the office) is told as such: the units had this number before
+    send_notices(app, req, task, steps, how="继续办理" if task.round > 1 else "派发")
     _tell_dispatched(app, req, task, act, e, how="派发")
     act.pipe.note(f"{name}核定派发：{_summary(app, task)}", "decision", req, step=act.step)
 
@@ -191,7 +192,10 @@ def answer(act, word) -> None:
     core.set_state(req, VERIFYING)
     step = core.open_step(req, VERIFY, list(app.cfg.office.staff), task.round)
     from daemon import views
+    # the delegate's answer is shown as such: 赵秘书（代李副总）
+    by = name if act.sender == task.leader else f"{name}（代{d.name_of(task.leader)}）"
     core.send(app, "jb_answered", list(app.cfg.office.staff), req, step=step, answer=text, filled=filled,
+              answered_by=by,
               problems=problems, units=unit_list(app.cfg), attachments=views.original_attachments(app, req),
               action="领导答复询问，转办公室核定")
     act.pipe.note(f"{name}答复询问" + (f"，已更新{'、'.join(f.split('：')[0] for f in filled)}" if filled else ""),

@@ -8,7 +8,7 @@ answered once; nothing here changes the matter.
 from __future__ import annotations
 
 from daemon import outbox
-from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
+from daemon.jiaoban import (CHECK, CHECKING, CLARIFY, CO, COORDINATE, EXTEND, READ, READING, REASSIGN, STATE_LABELS,
                             STEP_LABELS, UNIT_STEPS, VERIFY, core, report)
 from daemon.jiaoban.reader import Word
 from daemon.models import ACTIVE, Step
@@ -106,9 +106,10 @@ def _held(act) -> Step | None:
     return next((s for s in held if s.kind in fitting), held[0] if held else None)
 
 
-def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None) -> None:
+def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None, refused: bool = False) -> None:
+    """`refused`: a decision from someone not entitled to it (said so in the subject: 来信未予采用)."""
     app, req = act.app, act.req
-    ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None,
+    ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None, "refused": refused,
            **core.ctx(app, req, act.task)}
     act.pipe.answer("jb_explain", ctx, req, action=action, step=step, code=step.code if step is not None else "")
 
@@ -124,18 +125,31 @@ def explain(act) -> None:
 
     if act.roles == (Role.STRANGER,):
         if word not in (Word.TEXT, Word.QUERY):
+            # in the 交办's own words (a 请示's 审批环节 and 审批通知 mean nothing here); a unit taken off the matter
+            # by 更正 or 改派 is told so
+            removed = _was_on(act)
             pipe.note(f"“{word.value}”来自与该交办无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
-            pipe.answer("not_entitled", {"reply": act.reply}, req, action="告知无权处理")
-            outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
-                         {"req": req, "mail": pipe.shown(), "reply": act.reply}, request=req,
-                         action="可疑交办邮件提醒办公室")
-            return
+            why = ("你单位已不再承办或协办该事项，" if removed else "您（你单位）不是该事项的交办领导、承办单位或协办单位，") + \
+                f"来信中的“{word.value}”未予采用，本件办理结果未作改变。"
+            _tell(act, why, [], "告知无权处理", refused=True)
+            return _alert(act, "已不再承办或协办该事项" if removed else
+                          "不是该事项的交办领导、办公室人员或承办、协办单位")
         pipe.note(f"{d.name_of(sender)}不是该交办的交办领导、承办或协办单位，来信未处理", "not_entitled", req,
                   ignored=True)
         return _tell(act, "您（你单位）不是该事项的交办领导、承办单位或协办单位，来信已记录，未作处理。", [],
                      "告知不是该事项的办理单位")
 
     step = _ref_step(act)
+    if (word in OFFICE_WORDS and not any(r in (Role.STAFF, Role.HEAD) for r in act.roles) and step is not None
+            and step.kind in (VERIFY, CHECK, REASSIGN, COORDINATE)):
+        # a unit (or the leader) answering the office's own 核定单 or 核报单, which was never sent to it, with the
+        # office's decision: a suspected forgery (SPEC §3, §6.9)
+        pipe.note(f"“{word.value}”须由办公室办理，来自{d.name_of(sender)}，未处理（疑似冒用）", "forgery", req,
+                  ignored=True)
+        _tell(act, f"“{word.value}”须由{app.cfg.office.name}工作人员办理，来信中的“{word.value}”未予采用，"
+                   "本件办理结果未作改变。", hints(act), "告知无权处理", refused=True)
+        return _alert(act, f"无权办理“{word.value}”（须由办公室工作人员办理）")
+
     if _earlier_round(act, step):
         why = f"该事项已进入第{act.task.round}轮，请回复最新通知。"
         pipe.note(f"回复的是第{step.round if step is not None and step.round else 1}轮的邮件，"
@@ -153,9 +167,23 @@ def explain(act) -> None:
         else:
             done += (f"由{d.name_of(step.decided_by)}" if step.decided_by else "") + "办理"
         pipe.note(f"该环节（{label}）{done}，本邮件未改变任何状态", "late", req, ignored=True, step=step)
+        if step.kind == EXTEND and step.state == STEP_CANCELLED and req.state in (CHECKING, READING):
+            done += f"：{d.name_of(act.task.lead)}已报送办结报告，延期申请无需再批复"
         return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
 
     held = _held(act)
+    if held is not None and _answers(act, held):
+        # the right mail, the right person, a word their role may not write: say that, not "no code"
+        label = STEP_LABELS.get(held.kind, held.kind)
+        lead = d.name_of(act.task.lead)
+        if held.kind == CO and word in (Word.EXTEND, Word.REASSIGN):
+            why = (f"你单位为协办单位，“{word.value}”须由承办单位{lead}提出。如有困难，请与{lead}商定，"
+                   f"由其{word.value}；也可回复“请求协调：……”请办公室协调。")
+        else:
+            why = f"“{word.value}”不是{label}环节在“{state}”状态下可以办理的事项。"
+        pipe.note(f"“{word.value}”不是{label}环节可办理的事项，未处理", "not_understood", req, ignored=True, step=held)
+        return _tell(act, why, hints(act), "说明可回复的内容")
+
     if held is not None:
         label = STEP_LABELS.get(held.kind, held.kind)
         pipe.note(f"“{word.value}”未回复本人{label}环节的邮件（无流转码），未处理", "not_entitled", req, ignored=True,
@@ -173,3 +201,36 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+# what only office staff (or the head) decide: 核定, 核报, 改派, 催办
+OFFICE_WORDS = (Word.DISPATCH, Word.ASK, Word.VOID, Word.KEEP, Word.CHECKED, Word.SEND_BACK, Word.REMIND)
+
+
+def _alert(act, reason: str) -> None:
+    """Office staff told of a suspected forgery: a decision on the 交办 from someone not entitled to it."""
+    app, d = act.app, act.app.directory
+    outbox.queue(app.cfg, "jb_forgery_alert", list(app.cfg.office.staff),
+                 {"req": act.req, "mail": act.pipe.shown(), "reply": act.reply, "reason": reason,
+                  "sender_name": d.name_of(act.sender), "leader_name": d.name_of(act.task.leader)},
+                 request=act.req, action="可疑交办邮件提醒办公室")
+
+
+def _answers(act, step: Step) -> bool:
+    """The mail answers `step`'s mail, or, for a unit, any mail of the current round sent to it."""
+    from daemon.jiaoban import table
+    if table.answers(act, step):
+        return True
+    if step.kind not in UNIT_STEPS:
+        return False
+    kept = act.step
+    found = table.ROUND_MAIL.test(act)
+    act.step = kept
+    return bool(found)
+
+
+def _was_on(act) -> bool:
+    """The sender held a unit step of the matter once (a unit taken off it by 更正 or 改派)."""
+    d = act.app.directory
+    steps = Step.select().where((Step.request == act.req) & Step.kind.in_(UNIT_STEPS))
+    return any(core.same_party(d, act.sender, a) for s in steps for a in s.approvers)

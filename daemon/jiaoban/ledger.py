@@ -44,8 +44,9 @@ class Ledger:
 
     @property
     def empty(self) -> bool:
-        """Nothing assigned in the week and nothing open: no mail (SPEC §6.7)."""
-        return not self.counts.get("new") and not self.counts.get("open")
+        """Nothing assigned in the week and nothing open: no mail (SPEC §6.7). A matter closed in the week is not
+        nothing: the 台账 is where the leader learns of a 视为办结."""
+        return not self.counts.get("new") and not self.counts.get("open") and not self.counts.get("closed")
 
 
 def week_of(day: date) -> tuple[date, date]:
