@@ -141,13 +141,15 @@ def live(world: World, monkeypatch, content: str = CONTENT) -> str:
 
 def sent() -> list[Sent]:
     """Every mail the office queued, oldest first, with the code of the step it asks about ("" for none)."""
-    from daemon import mime
+    from daemon import mailstore, mime
     from daemon.models import Step
     out = []
-    for row in Outbox.select().order_by(Outbox.id):
+    rows = list(Outbox.select().order_by(Outbox.id))
+    whole = mailstore.messages(rows)
+    for row in rows:
         mail = Mail.get_by_id(row.mail_id)
         step = Step.get_by_id(mail.step_id) if mail.step_id else None
-        out.append(Sent(mail.kind, row.rcpts, mime.parse(bytes(row.data)), mail.code,
+        out.append(Sent(mail.kind, row.rcpts, mime.parse(whole[row.id]), mail.code,
                         step.code if step is not None else "", mail.request.number if mail.request_id else ""))
     return out
 
