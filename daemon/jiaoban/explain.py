@@ -123,7 +123,7 @@ def explain(act) -> None:
     state = STATE_LABELS.get(req.state, req.state)
 
     if act.roles == (Role.STRANGER,):
-        if word not in (Word.TEXT, Word.QUERY):
+        if word not in (Word.TEXT, Word.QUERY, Word.DOUBT):
             pipe.note(f"“{word.value}”来自与该交办无关的{sender}，未处理（疑似冒用）", "forgery", req, ignored=True)
             pipe.answer("not_entitled", {"reply": act.reply}, req, action="告知无权处理")
             outbox.queue(app.cfg, "forgery_alert", list(app.cfg.office.staff),
@@ -134,6 +134,24 @@ def explain(act) -> None:
                   ignored=True)
         return _tell(act, "您（你单位）不是该事项的交办领导、承办单位或协办单位，来信已记录，未作处理。", [],
                      "告知不是该事项的办理单位")
+
+    from daemon.jiaoban.table import other_matter
+    elsewhere = other_matter(act)
+    if elsewhere:
+        pipe.note(f"所指事项不一致（{elsewhere}），未处理", "ambiguous", req, ignored=True)
+        return _tell(act, f"{elsewhere}，无法确定您所指的是哪一件，为防误办，未作处理，各件办理情况均未改变。"
+                          "请找到要办理的那一件的邮件直接回复，不要改动主题中的编号和流转码。", [],
+                     "询问所指的交办事项")
+
+    if word == Word.DOUBT:
+        said = act.reply
+        label = said.doubted.value if said.doubted is not None else ""
+        pipe.note(f"来信首行“{_first_line(said)}”{said.doubt}，意思不明，未处理，已请其明确", "unclear", req,
+                  ignored=True)
+        held = _held(act)
+        return _tell(act, f"来信首行“{_first_line(said)}”{said.doubt}，意思不够明确，为防误办，未作处理。"
+                          f"如确需“{label}”，请回复本邮件，首行只写“{label}：”及具体内容；如另有所问，请直接写明。",
+                     hints(act), "请来信人明确意思", step=held)
 
     step = _ref_step(act)
     if _earlier_round(act, step):
@@ -173,6 +191,16 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
+
+
+def _first_line(said) -> str:
+    """The line the word was read on, as written, at most 40 characters."""
+    lines = [ln.strip() for ln in (said.new_text or "").split("\n") if ln.strip()]
+    from daemon.jiaoban.reader import is_greeting
+    if said.greeted:
+        lines = [ln for ln in lines if not is_greeting(ln)] or lines
+    line = lines[0] if lines else ""
+    return line if len(line) <= 40 else line[:39] + "…"
 
 
 def _same(directory, sender: str, address: str) -> bool:
