@@ -62,7 +62,10 @@ _BRACKETS = {"【": "】", "[": "]", "〔": "〕", "（": "）", "(": ")", "「"
 _TAILS = {Word.PROGRESS: ("情况", "汇报", "报告"), Word.SIGN: ("了", "啦")}
 # right after the word: a question (办结？ 办结了吗 撤销吗) or a negation (撤销不了 同意不了 办结了没有)
 _QUESTION_AFTER = re.compile(r"^\s*(?:了|啦)?\s*(?:[?？]|吗|嘛|么|呢|没有?[?？]?$|没有?[,，。]|与否|不[?？]|否[?？])")
-_NEGATED_AFTER = re.compile(r"^\s*(?:不了|不得|不成|不下|不能|不行|不掉|不可|未|没)")
+_NEGATED_AFTER = re.compile(r"^\s*(?:不|未|没|别|勿)")
+# 办结了 撤销了: done already, or to be done? asked (签收 and 进展 take it: 收到了)
+_PERFECT = re.compile(r"^(?:了|啦)\s*(?:$|[\s,，。.;；!！、])")
+_STRIP = " \t:：,，。.;；!！、﹕"
 # the first clause after the word asks (办结，对吗？ 撤销，可以吗 阅，是否印发？)
 _ASKING = re.compile(r"[?？]|吗|是否|能否|可否|行不行|可不可以|对不对|好不好|要不要|妥否|当否|呢$")
 # a report that says it is not done (办结：尚未完成 复命：目前还没有办完)
@@ -136,16 +139,19 @@ def _word_at(first: str) -> tuple[Word, str, str]:
             if not after.lstrip().startswith(opened):
                 continue
             after = after.lstrip()[1:]
-            return word, after.lstrip(" \t:：,，。.;；!！、"), ""
+            return word, after.lstrip(_STRIP), ""
         for tail in _TAILS.get(word, ()):
             if after.startswith(tail) and _AFTER_WORD.match(after, len(tail)):
                 after = after[len(tail):]
                 break
-        if word in DECISIVE and (_QUESTION_AFTER.match(after) or _NEGATED_AFTER.match(after)):
-            return Word.DOUBT, first, f"“{w}”后{'有疑问' if _QUESTION_AFTER.match(after) else '带否定'}"
+        if word in DECISIVE and (_QUESTION_AFTER.match(after) or _NEGATED_AFTER.match(after)
+                                 or _PERFECT.match(after)):
+            why = ("后有疑问" if _QUESTION_AFTER.match(after) else "后带否定" if _NEGATED_AFTER.match(after)
+                   else "后加“了”，是已办还是要办，不明确")
+            return Word.DOUBT, first, f"“{w}”{why}"
         if not _AFTER_WORD.match(after):
             continue
-        rest = after.lstrip(" \t:：,，。.;；!！、")
+        rest = after.lstrip(_STRIP)
         if word in DECISIVE:
             clause = re.split(r"[,，。.;；!！\n]", rest, maxsplit=1)[0]
             if _ASKING.search(clause):
@@ -164,8 +170,10 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
     `doubted`: it is asked about, never applied."""
     text = _norm(new_text).strip()
     lines = text.split("\n") if text else []
-    start = 0                            # a greeting line or two (李主任：) before the keyword line
-    while start < min(len(lines), MAX_GREETING_LINES + 1) and (not lines[start].strip() or is_greeting(lines[start])):
+    start, greetings = 0, 0              # a greeting line or two (李主任：) before the keyword line
+    while start < len(lines) and start < 2 * MAX_GREETING_LINES + 2 and (
+            not lines[start].strip() or is_greeting(lines[start]) and greetings < MAX_GREETING_LINES):
+        greetings += bool(lines[start].strip())
         start += 1
     if start >= len(lines) or start > 0 and _word_at(lines[start].strip())[0] == Word.TEXT:
         start = 0                        # only a greeting, or no keyword after it: the text as written
@@ -176,9 +184,7 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
     elif (m := _ITEM.match(first)) and any(first[m.end():].startswith(w) for w in _ORDERED):
         item, first = int(m[1]), first[m.end():]
     word, rest_of_line, doubt = _word_at(first)
-    doubted = None
-    if word == Word.DOUBT:
-        doubted = next(_WORDS[w] for w in _ORDERED if first.lstrip("".join(_BRACKETS)).startswith(w))
+    doubted = next((_WORDS[w] for w in _ORDERED if first.startswith(w)), None) if word == Word.DOUBT else None
     fields, others = fields_of(lines[start + 1:])
     if word in (Word.TEXT, Word.DOUBT):
         fields, others = fields_of(lines[start:])
