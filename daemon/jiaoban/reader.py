@@ -11,6 +11,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from daemon import limits
+
 
 class Word(enum.Enum):
     DISPATCH = "派发"
@@ -104,6 +106,7 @@ class Said:
 def _norm(text: str) -> str:
     """Line ends and invisible characters evened out; the words stay as written (opinions are kept verbatim)."""
     text = (text or "").replace("\u200b", "").replace("\ufeff", "").replace("\u3000", " ")
+    text = limits.printable(text.replace("\x0c", "\n").replace("\x0b", "\n"))   # unseen, as a client shows it
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
 
