@@ -361,6 +361,7 @@ def _corpus(world, sender: str) -> tuple[collections.Counter, dict]:
         got = outcome(req)
         counts[got] += 1
         shown[got].append(path.name)
+    print(f"corpus as replies from {sender}:", dict(counts))
     return counts, shown
 
 
@@ -407,3 +408,48 @@ def test_element_lines_of_hostile_text_are_split_in_bounded_time():
     text = "\n".join(["交办：整理台账"] + [f"要求：第{i}条" for i in range(300)] + ["正文" * 10] * 20_000)
     found, rest = _timed(lambda: elements.split_text(text), 2)
     assert len(found["要求"]) == 300 and rest.count("\n") == 20_000
+
+
+# ---------------------------------------------------------------- element lines of a 更正 or 派发
+
+@pytest.mark.parametrize("body", ["更正：\n时限：12月8日前\n时限：12月10日前", "更正：\n承办：安全科\n承办：财务科",
+                                  "更正：\n时限：12月8日前？", "更正：\n时限：是否改为12月8日前", "更正？\n时限：12月8日前"])
+def test_a_correction_that_leaves_its_value_open_changes_nothing(world, body):
+    req = world.dispatched()
+    before = core.task_of(req)
+    coded(world, "li@t.test", req, body)
+    after = core.task_of(req)
+    assert (after.deadline_at, after.lead) == (before.deadline_at, before.lead), body
+    assert not any("变更" in m.subject for m in world.mails_to("zonghe@t.test"))
+    told = explained(world, "li@t.test")
+    assert "意思不够明确" in told
+
+
+def test_a_correction_keeps_every_requirement_line(world):
+    req = world.dispatched()
+    coded(world, "li@t.test", req, "更正：\n要求：突出问题整改。\n要求：不超过两页。")
+    assert core.task_of(req).requirements == "突出问题整改。\n不超过两页。"
+
+
+def test_the_same_line_twice_is_no_doubt(world):
+    req = world.dispatched()
+    coded(world, "li@t.test", req, "更正：\n时限：12月8日前\n时限：12月8日前")
+    assert core.task_of(req).deadline_at.day == 8
+
+
+def test_a_dispatch_asking_about_its_deadline_is_not_dispatched(world):
+    world.send("li@t.test", "交办：整理消防台账", "交办：整理消防台账，综合科牵头，周五前完成。")
+    req = world.request()
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "核定"), "派发\n时限：12月8日前？\n承办：综合科")
+    assert refreshed(req).state == VERIFYING
+    assert "问句" in explained(world, "clerk@t.test")
+
+
+def test_five_hundred_unknown_names_are_counted_not_listed(world):
+    world.send("li@t.test", "交办：整理消防台账", "交办：整理消防台账，综合科牵头，周五前完成。")
+    req = world.request()
+    names = "，".join(f"单位{i}" for i in range(500))
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "核定"), f"派发\n时限：12月8日前\n承办：综合科\n协办：{names}")
+    assert refreshed(req).state == VERIFYING
+    told = explained(world, "clerk@t.test")
+    assert "“单位0”不在单位名单中" in told and "另有490个名称" in told and "单位499" not in told

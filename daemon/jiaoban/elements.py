@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from daemon import deadline as dl
+from daemon import limits
 from daemon.directory import RouteError
 from daemon.jiaoban.reader import fields_of
 from daemon.workcal import parse_duration
@@ -247,6 +248,17 @@ def read_units(text: str, directory, staff_address: str = "") -> tuple[list[str]
     return found, unknown
 
 
+MAX_NAMED = 10      # unknown names listed one a line; the rest are counted (a 协办： line of 500 names)
+
+
+def unknown_lines(names: list[str]) -> list[str]:
+    """One line per name that is nobody we know, at most MAX_NAMED, then how many more."""
+    shown = [f"“{limits.clip(n, 40)}”不在单位名单中" for n in names[:MAX_NAMED]]
+    if len(names) > MAX_NAMED:
+        shown.append(f"另有{len(names) - MAX_NAMED}个名称不在单位名单中（共{len(names)}个），请核对后重写")
+    return shown
+
+
 def _route_units(directory, title: str, text: str) -> tuple[str, list[str]]:
     route = directory.route_for(title, text)
     if route is None or not route.execute:
@@ -314,8 +326,7 @@ def propose(text: str, subject: str, received: datetime, directory, cal) -> Elem
         e.unknown_units = unknown + unknown_co
         e.lead = lead[0] if lead else ""
         e.co_units = [a for a in lead[1:] + co if a != e.lead]
-        for name in e.unknown_units:
-            e.findings.append(f"“{name}”不在单位名单中")
+        e.findings += unknown_lines(e.unknown_units)
     else:
         leads, cos = units_in_text(rest, directory, staff)
         if leads:
@@ -393,8 +404,7 @@ def confirm(current: Elements, fields: dict[str, list[str]], now: datetime, dire
         e.unknown_units += unknown
         e.co_units = co
     e.co_units = [a for a in e.co_units if a != e.lead]
-    for name in e.unknown_units:
-        e.problems.append(f"“{name}”不在单位名单中")
+    e.problems += unknown_lines(e.unknown_units)
     if not e.lead and "承办" not in fields:
         e.problems.append("未写明承办单位，请加一行“承办：单位名称”")
     if e.deadline_at is not None and not e.problems:

@@ -139,19 +139,20 @@ def explain(act) -> None:
     elsewhere = other_matter(act)
     if elsewhere:
         pipe.note(f"所指事项不一致（{elsewhere}），未处理", "ambiguous", req, ignored=True)
-        return _tell(act, f"{elsewhere}，无法确定您所指的是哪一件，为防误办，未作处理，各件办理情况均未改变。"
+        return _tell(act, f"{elsewhere}，无法确定所指的是哪一件；为防误办，各件办理情况均未改变。"
                           "请找到要办理的那一件的邮件直接回复，不要改动主题中的编号和流转码。", [],
                      "询问所指的交办事项")
 
     if word == Word.DOUBT:
         said = act.reply
         label = said.doubted.value if said.doubted is not None else ""
-        pipe.note(f"来信首行“{_first_line(said)}”{said.doubt}，意思不明，未处理，已请其明确", "unclear", req,
-                  ignored=True)
-        held = _held(act)
-        return _tell(act, f"来信首行“{_first_line(said)}”{said.doubt}，意思不够明确，为防误办，未作处理。"
-                          f"如确需“{label}”，请回复本邮件，首行只写“{label}：”及具体内容；如另有所问，请直接写明。",
-                     hints(act), "请来信人明确意思", step=held)
+        pipe.note(f"来信{said.doubt}，意思不明，未处理，已请其明确", "unclear", req, ignored=True)
+        if said.doubt_in_lines:
+            how = f"请直接回复本邮件，首行写“{label}”，其下每个要素只写一行、写明确定的内容"
+        else:
+            how = f"如确需“{label}”，请直接回复本邮件，首行写“{label}：”及具体内容"
+        return _tell(act, f"来信{said.doubt}，意思不够明确，为防误办，请予明确。{how}。",
+                     hints(act), "请来信人明确意思", step=_held(act))
 
     step = _ref_step(act)
     if _earlier_round(act, step):
@@ -191,16 +192,6 @@ def explain(act) -> None:
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
     shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
-
-
-def _first_line(said) -> str:
-    """The line the word was read on, as written, at most 40 characters."""
-    lines = [ln.strip() for ln in (said.new_text or "").split("\n") if ln.strip()]
-    from daemon.jiaoban.reader import is_greeting
-    if said.greeted:
-        lines = [ln for ln in lines if not is_greeting(ln)] or lines
-    line = lines[0] if lines else ""
-    return line if len(line) <= 40 else line[:39] + "…"
 
 
 def _same(directory, sender: str, address: str) -> bool:

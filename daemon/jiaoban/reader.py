@@ -97,6 +97,7 @@ class Said:
     doubt: str = ""                     # why the keyword is doubted (Word.DOUBT), in Chinese
     doubted: Word | None = None         # the keyword doubted
     greeted: bool = False               # a greeting line (李主任：) stood before the keyword line
+    doubt_in_lines: bool = False        # the doubt is in the element lines (时限：12月5日前？), not in the word
 
     @property
     def verb(self) -> Word:            # what daemon.rules.apply matches the table's rows on
@@ -121,6 +122,10 @@ def fields_of(lines: list[str]) -> tuple[dict[str, list[str]], list[str]]:
         else:
             rest.append(line)
     return found, rest
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return limits.clip(text.strip(), limit)
 
 
 def is_greeting(line: str) -> bool:
@@ -149,20 +154,20 @@ def _word_at(first: str) -> tuple[Word, str, str]:
                 break
         if word in DECISIVE and (_QUESTION_AFTER.match(after) or _NEGATED_AFTER.match(after)
                                  or _PERFECT.match(after)):
-            why = ("后有疑问" if _QUESTION_AFTER.match(after) else "后带否定" if _NEGATED_AFTER.match(after)
-                   else "后加“了”，是已办还是要办，不明确")
-            return Word.DOUBT, first, f"“{w}”{why}"
+            why = ("带有疑问" if _QUESTION_AFTER.match(after) else "带有否定" if _NEGATED_AFTER.match(after)
+                   else f"看不出是已经{w}还是要求{w}")
+            return Word.DOUBT, first, f"“{_shown(first)}”{why}"
         if not _AFTER_WORD.match(after):
             continue
         rest = after.lstrip(_STRIP)
         if word in DECISIVE:
             clause = re.split(r"[,，。.;；!！\n]", rest, maxsplit=1)[0]
             if _ASKING.search(clause):
-                return Word.DOUBT, first, f"“{w}”后的话是一个问句"
+                return Word.DOUBT, first, f"“{_shown(first)}”是一个问句"
             if word in (Word.REPORT, Word.CO_DONE):
                 sentence = re.split(r"[。.;；!！\n]", rest, maxsplit=1)[0]
                 if _NOT_DONE.search(sentence):
-                    return Word.DOUBT, first, f"“{w}”后又说尚未完成"
+                    return Word.DOUBT, first, f"“{_shown(first)}”写了{w}，又说尚未完成"
         return word, rest, ""
     return Word.TEXT, first, ""
 
@@ -197,4 +202,29 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
         for k, v in head_fields.items():        # 派发 时限：12月5日前 on one line
             fields.setdefault(k, []).extend(v)
         body = "\n".join(([] if head_fields else [rest_of_line]) + others).strip()
-    return Said(word, body, fields, item, number, text, doubt, doubted, start > 0)
+    in_lines = False
+    if word in (Word.DISPATCH, Word.CORRECT) and (why := _doubtful_lines(word, fields)):
+        word, doubted, doubt, in_lines = Word.DOUBT, word, why, True
+        fields, others = fields_of(lines[start:])
+        body = "\n".join(others).strip()
+    return Said(word, body, fields, item, number, text, doubt, doubted, start > 0, in_lines)
+
+
+# elements with one value: two different lines of one of them in a 更正 leave which one open
+SINGLE = ("内容", "时限", "承办", "紧急", "反馈周期", "交办领导", "来源")
+
+
+def _doubtful_lines(word: Word, fields: dict[str, list[str]]) -> str:
+    """Why the element lines of a 派发 or 更正 are no decision: one of them asks (时限：12月5日前？), or a 更正
+    gives one element two different values ("" when they are clear). A 派发's own checks refuse the rest."""
+    for key, values in fields.items():
+        for value in values:
+            if _ASKING.search(value[:200]):
+                return f"“{key}：{_shown(value, 30)}”一行是一个问句"
+    if word == Word.CORRECT:
+        for key in SINGLE:
+            values = list(dict.fromkeys(v.strip() for v in fields.get(key, []) if v.strip()))
+            if len(values) > 1:
+                return (f"“{key}：”写了{len(values)}行且不一致（“{_shown(values[0], 20)}”与“{_shown(values[1], 20)}”），"
+                        "不知以哪一行为准")
+    return ""
