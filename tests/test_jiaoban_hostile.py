@@ -453,3 +453,25 @@ def test_five_hundred_unknown_names_are_counted_not_listed(world):
     assert refreshed(req).state == VERIFYING
     told = explained(world, "clerk@t.test")
     assert "“单位0”不在单位名单中" in told and "另有490个名称" in told and "单位499" not in told
+
+
+# ---------------------------------------------------------------- the 三要素 proposed from a leader's words
+
+@pytest.mark.parametrize(("text", "leads", "cos"), [
+    ("请综合科牵头，安全科配合，本周五前拿出通报初稿。", ["zonghe"], ["anquan"]),
+    ("不要综合科牵头，请安全科负责。", ["anquan"], []),
+    ("综合科牵头还是安全科牵头？", [], []),
+    ("是否请安全科配合？综合科牵头。", ["zonghe"], []),
+    ("这次不由综合科牵头了，改由财务科负责", ["caiwu"], []),
+    ("无需财务科参与，综合科负责即可", ["zonghe"], []),
+    ("请综合科牵头，财务科不必参与。", ["zonghe"], []),
+])
+def test_a_unit_cue_negated_or_asked_is_not_proposed(world, text, leads, cos):
+    got = elements.units_in_text(text, world.app.directory, "clerk@t.test")
+    assert got == ([f"{x}@t.test" for x in leads], [f"{x}@t.test" for x in cos])
+
+
+def test_an_invisible_character_before_the_head_line_is_no_obstacle(world):
+    world.send("li@t.test", "通报", "\u200b交办：起草年度安全生产检查通报，综合科牵头，周五前。")
+    assert world.request().kind == "交办"
+    assert core.task_of(world.request()).lead == "zonghe@t.test"

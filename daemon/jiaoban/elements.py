@@ -86,7 +86,7 @@ def subject_content(subject: str) -> str:
 
 def is_head_line(line: str) -> bool:
     """The first line of a 交办 written in the text: 交办 alone, or 交办：…"""
-    return bool(_HEAD.match(line or ""))
+    return bool(_HEAD.match((line or "").replace("\u200b", "").replace("\ufeff", "")))
 
 
 def split_text(text: str) -> tuple[dict[str, list[str]], str]:
@@ -198,6 +198,16 @@ def unit_names(cfg) -> list[str]:
     return sorted((n for n in names if n), key=len, reverse=True)
 
 
+_NOT_MEANT_BEFORE = re.compile(r"(?:不|非|别|勿|无需|无须|不必|不用|不再|而非|是否|能否|可否|要不要)[^，,。；;！!？?\n]{0,6}$")
+_ASKED_AFTER = re.compile(r"^[^，,。；;！!\n]{0,12}?(?:[?？]|吗|还是)")
+
+
+def _not_meant(text: str, start: int, end: int) -> bool:
+    """A cue the leader negates or asks about (不要综合科牵头, 是否请安全科配合？, 综合科牵头还是安全科牵头): no
+    proposal — office staff settle it."""
+    return bool(_NOT_MEANT_BEFORE.search(text[max(0, start - 12):start]) or _ASKED_AFTER.match(text[end:end + 20]))
+
+
 def units_in_text(text: str, directory, staff_address: str) -> tuple[list[str], list[str]]:
     """Lead and co-units named in free text: a name followed by 牵头/负责/承办/主办 (lead) or 配合/协办/参与 (co);
     names joined by 、和及与 share the word after them."""
@@ -208,6 +218,8 @@ def units_in_text(text: str, directory, staff_address: str) -> tuple[list[str], 
     leads: list[str] = []
     cos: list[str] = []
     for m in pattern.finditer(text or ""):
+        if _not_meant(text, m.start(), m.end()):
+            continue
         target = leads if m.group(2) in LEAD_WORDS else cos
         for name in re.split(_JOIN, m.group(1)):
             addr = _address(name, directory, staff_address)
