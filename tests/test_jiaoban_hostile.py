@@ -475,3 +475,54 @@ def test_an_invisible_character_before_the_head_line_is_no_obstacle(world):
     world.send("li@t.test", "通报", "\u200b交办：起草年度安全生产检查通报，综合科牵头，周五前。")
     assert world.request().kind == "交办"
     assert core.task_of(world.request()).lead == "zonghe@t.test"
+
+
+# ---------------------------------------------------------------- keywords in the quote of a real notice
+
+def _dispatched_by_mail(world):
+    world.send("li@t.test", "交办：年度安全生产检查通报", "请综合科牵头，安全科配合，本周五前拿出通报初稿，突出问题整改，不超过两页。")
+    req = world.request()
+    world.reply("clerk@t.test", world.last_to("clerk@t.test", "核定"), "派发")
+    assert refreshed(req).state == DOING
+    return req, world.last_to("zonghe@t.test", "交办")
+
+
+def _html_only(sender: str, original, html: str) -> bytes:
+    import base64
+    from email.header import Header
+    subject = Header("回复：" + original.subject, "utf-8").encode()
+    body = base64.encodebytes(f"<html><body>{html}</body></html>".encode()).decode("ascii")
+    return (f"From: {sender}\r\nTo: office@t.test\r\nSubject: {subject}\r\nMessage-ID: {make_msgid(domain='t.test')}\r\n"
+            f"In-Reply-To: <{original.message_id}>\r\nReferences: <{original.message_id}>\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}").encode()
+
+
+def test_the_notice_s_own_words_in_a_quote_report_nothing(world):
+    req, notice = _dispatched_by_mail(world)
+    assert "办结" in notice.text                    # the notice tells how to report: its words are in every quote
+    for body in ("", "好的", "收到，谢谢", "李主任：\n好的"):
+        world.reply("zonghe@t.test", notice, body)
+        assert refreshed(req).state == DOING, body
+    assert core.round_of(req, 1).reported_at is None
+
+
+def test_the_receipt_s_own_words_in_a_quote_withdraw_nothing(world):
+    world.send("li@t.test", "交办：整理消防台账", "请综合科牵头，周五前完成。")
+    req = world.request()
+    receipt = world.last_to("li@t.test", "登记")
+    assert "撤销" in receipt.text
+    for body in ("", "好的", "谢谢", "OK"):
+        world.reply("li@t.test", receipt, body)
+        assert refreshed(req).state == VERIFYING, body
+
+
+def test_an_html_only_reply_is_read_above_its_quote(world):
+    req, notice = _dispatched_by_mail(world)
+    quote = ("<div id=\"original-content\"><div>------------------&nbsp;原始邮件&nbsp;------------------</div>"
+             "<div>办结：请于12月4日前办结并报告结果</div></div>")
+    intake.handle(world.app, _html_only("zonghe@t.test", notice, f"<div>好的</div>{quote}"))
+    assert refreshed(req).state == DOING
+    intake.handle(world.app, _html_only("zonghe@t.test", notice, f"<div>办结了吗？</div>{quote}"))
+    assert refreshed(req).state == DOING
+    intake.handle(world.app, _html_only("zonghe@t.test", notice, f"<div>李主任：</div><div>办结：通报初稿见附件</div>{quote}"))
+    assert refreshed(req).state == CHECKING
