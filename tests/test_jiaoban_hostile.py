@@ -526,3 +526,10 @@ def test_an_html_only_reply_is_read_above_its_quote(world):
     assert refreshed(req).state == DOING
     intake.handle(world.app, _html_only("zonghe@t.test", notice, f"<div>李主任：</div><div>办结：通报初稿见附件</div>{quote}"))
     assert refreshed(req).state == CHECKING
+
+
+def test_the_leader_is_answered_with_the_word_written(world):
+    req, ask = _to_reading(world)
+    world.reply("li@t.test", ask, "收到")
+    assert refreshed(req).state == READING
+    assert "“收到”" in explained(world, "li@t.test")

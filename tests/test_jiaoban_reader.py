@@ -283,3 +283,7 @@ def test_control_characters_are_read_as_a_client_shows_them():
     assert read("\x0c办结：见附件").word == W.REPORT         # a form feed is a line break before the word
     assert read("\x1b撤销\x1b吗").word == W.DOUBT
     assert read("\x00" * 100_000).word == W.TEXT
+
+
+def test_the_word_as_written_is_kept_for_the_answer():
+    assert [read(t).written for t in ("收到", "【已阅】", "复命：见附件", "好的", "撤销吗")] == ["收到", "已阅", "复命", "", "撤销"]

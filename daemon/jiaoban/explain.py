@@ -106,6 +106,19 @@ def _held(act) -> Step | None:
     return next((s for s in held if s.kind in fitting), held[0] if held else None)
 
 
+def _answers_held(act, step: Step) -> bool:
+    """The mail answers the step the sender holds (a unit: any mail of the round sent to it): then what it says,
+    not where it was sent, is why nothing was done."""
+    from daemon.jiaoban import table
+    if step.kind in UNIT_STEPS:
+        kept = act.step
+        try:
+            return table.ROUND_MAIL.test(act)
+        finally:
+            act.step = kept
+    return table.answers(act, step)
+
+
 def _tell(act, why: str, lines: list[str], action: str, step: Step | None = None) -> None:
     app, req = act.app, act.req
     ctx = {"reply": act.reply, "why": why, "hints": lines, "asks": step is not None,
@@ -175,7 +188,7 @@ def explain(act) -> None:
         return _tell(act, f"您回复的{label}环节{done}，本次来信未改变办理结果。", hints(act), "告知该环节已办理")
 
     held = _held(act)
-    if held is not None:
+    if held is not None and not _answers_held(act, held):
         label = STEP_LABELS.get(held.kind, held.kind)
         pipe.note(f"“{word.value}”未回复本人{label}环节的邮件（无流转码），未处理", "not_entitled", req, ignored=True,
                   step=held)
@@ -190,7 +203,7 @@ def explain(act) -> None:
                           "如需补充或更换，请与办公室联系；报告被退回后，可重新报送。", [], "告知办结报告已在办")
 
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
-    shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
+    shown = "来信" if word == Word.TEXT else f"来信中的“{getattr(act.reply, 'written', '') or word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
 
 

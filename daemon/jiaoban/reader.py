@@ -3,6 +3,17 @@
 Pure: the new text comes in already cut from its quotes (daemon.replies.new_text); no database, no mail.
 Who may say what in which state is daemon.jiaoban.table's business, not this module's: here `办结` is 办结
 whoever writes it, and the table reads it as a report from the lead unit or as a close from the leader.
+
+How a line is read, as an experienced 办公室 reads it:
+- the word stands first, followed by the end, punctuation or a space (办结情况如下 is no 办结), or in brackets
+  (【进展】); 进展情况： is 进展 and 收到了 is 收到: those only record;
+- a greeting line or two before it (李主任： / 您好！) is read past; a sentence before it is not: then the text
+  is free text;
+- a word that changes the matter (DECISIVE) followed by a question or a negation (办结了吗？ 撤销，可以吗？
+  撤销不了 办结了), a report that says it is not done (办结：尚未完成), a 派发 or 更正 whose element lines ask
+  (时限：12月5日前？) or a 更正 giving one element two values comes back as Word.DOUBT: asked about, never
+  applied (SPEC §6.4: when in doubt, ask);
+- a negation before the word (未办结, 不撤销) leaves no word at all: free text.
 """
 
 from __future__ import annotations
@@ -98,6 +109,7 @@ class Said:
     doubted: Word | None = None         # the keyword doubted
     greeted: bool = False               # a greeting line (李主任：) stood before the keyword line
     doubt_in_lines: bool = False        # the doubt is in the element lines (时限：12月5日前？), not in the word
+    written: str = ""                   # the keyword as written (收到 for 签收, 已阅 for 阅, 复命 for 办结)
 
     @property
     def verb(self) -> Word:            # what daemon.rules.apply matches the table's rows on
@@ -207,7 +219,9 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
         word, doubted, doubt, in_lines = Word.DOUBT, word, why, True
         fields, others = fields_of(lines[start:])
         body = "\n".join(others).strip()
-    return Said(word, body, fields, item, number, text, doubt, doubted, start > 0, in_lines)
+    written = next((w for w in _ORDERED if first.lstrip("".join(_BRACKETS)).startswith(w)), "")
+    return Said(word, body, fields, item, number, text, doubt, doubted, start > 0, in_lines,
+                written if word != Word.TEXT else "")
 
 
 # elements with one value: two different lines of one of them in a 更正 leave which one open
