@@ -533,3 +533,51 @@ def test_the_leader_is_answered_with_the_word_written(world):
     world.reply("li@t.test", ask, "收到")
     assert refreshed(req).state == READING
     assert "“收到”" in explained(world, "li@t.test")
+
+
+def test_the_corpus_new_texts_hold_no_decisive_word():
+    """Every real mail's new text, read as a 交办 reply: counted by word; none of them decides anything."""
+    if not CORPUS.is_dir():
+        pytest.skip("the shared corpus is not beside the repository")
+    from daemon import mime, replies
+    from daemon.flows.base import number_pattern
+    from daemon.jiaoban.reader import DECISIVE, read
+    numbers = number_pattern("督办〔{year}〕{seq}号")
+    counts, decided = collections.Counter(), []
+    for n, path in enumerate(corpus_files()):
+        raw = _rehead(path.read_bytes(), {"From": "zonghe@t.test", "Subject": "x", "Message-ID": f"<w{n}@t.test>"})
+        try:
+            mail = mime.parse(raw)
+        except mime.MailParseError:
+            counts["unreadable"] += 1
+            continue
+        said = read(replies.new_text(mail), numbers)
+        counts[said.word.name] += 1
+        if said.word in DECISIVE:
+            decided.append((path.name, said.new_text[:80]))
+    print("corpus new texts by word:", dict(counts))
+    assert sum(counts.values()) > 1000
+    assert decided == []
+
+
+@pytest.mark.parametrize(("line", "word"), [("办结：通报初稿见附件", "REPORT"), ("办结了吗？", "DOUBT"),
+                                            ("撤销，可以吗？", "DOUBT"), ("好的", "TEXT")])
+def test_a_line_typed_above_every_real_quote_is_what_is_read(line, word):
+    """The body files of the corpus (real quotes of many clients) with one line typed above them: that line, and
+    nothing from the quote below, decides the reading."""
+    if not CORPUS.is_dir():
+        pytest.skip("the shared corpus is not beside the repository")
+    from daemon import mime, replies
+    from daemon.jiaoban.reader import read
+    files = [p for folder in BODY_FOLDERS for p in sorted((CORPUS / folder).rglob("*.txt"))]
+    wrong = []
+    for n, path in enumerate(files):
+        body = path.read_bytes().decode("utf-8", "replace")
+        raw = (f"From: zonghe@t.test\r\nTo: office@t.test\r\nSubject: x\r\nMessage-ID: <b{n}@t.test>\r\n"
+               "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+               f"{line}\n\n{body}").encode("utf-8")
+        said = read(replies.new_text(mime.parse(raw)))
+        if said.word.name != word:
+            wrong.append((path.name, said.word.name))
+    assert len(files) > 300
+    assert wrong == []
