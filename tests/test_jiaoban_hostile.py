@@ -581,3 +581,28 @@ def test_a_line_typed_above_every_real_quote_is_what_is_read(line, word):
             wrong.append((path.name, said.word.name))
     assert len(files) > 300
     assert wrong == []
+
+
+FIFTY_DATES = "、".join(f"12月{d % 28 + 1}日前" for d in range(50))
+
+
+def test_an_extension_asked_with_fifty_dates_is_refused(world):
+    req = world.dispatched()
+    _timed(lambda: coded(world, "zonghe@t.test", req, f"申请延期：{FIFTY_DATES}，数据未齐"), 10)
+    assert refreshed(req).state == DOING
+    assert "未能确定申请延至何时" in explained(world, "zonghe@t.test")
+
+
+def test_a_correction_with_fifty_dates_changes_nothing(world):
+    req = world.dispatched()
+    before = core.task_of(req).deadline_at
+    _timed(lambda: coded(world, "li@t.test", req, f"更正：\n时限：{FIFTY_DATES}"), 10)
+    assert core.task_of(req).deadline_at == before
+
+
+def test_an_extension_granted_with_fifty_dates_is_asked_about(world):
+    req = world.dispatched()
+    coded(world, "zonghe@t.test", req, "申请延期：12月8日前，数据未齐")
+    before = core.task_of(req).deadline_at
+    world.reply("li@t.test", world.last_to("li@t.test", "延期"), f"同意\n时限：{FIFTY_DATES}")
+    assert refreshed(req).state == EXTENDING and core.task_of(req).deadline_at == before
