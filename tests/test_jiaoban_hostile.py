@@ -492,7 +492,8 @@ def _html_only(sender: str, original, html: str) -> bytes:
     from email.header import Header
     subject = Header("回复：" + original.subject, "utf-8").encode()
     body = base64.encodebytes(f"<html><body>{html}</body></html>".encode()).decode("ascii")
-    return (f"From: {sender}\r\nTo: office@t.test\r\nSubject: {subject}\r\nMessage-ID: {make_msgid(domain='t.test')}\r\n"
+    return (f"From: {sender}\r\nTo: office@t.test\r\nSubject: {subject}\r\n"
+            f"Message-ID: {make_msgid(domain='t.test')}\r\n"
             f"In-Reply-To: <{original.message_id}>\r\nReferences: <{original.message_id}>\r\nMIME-Version: 1.0\r\n"
             f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}").encode()
 

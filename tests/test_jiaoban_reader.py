@@ -6,7 +6,6 @@ shared notes quote (Outlook, QQ/Exmail, Foxmail, 163, iPhone), in text and HTML-
 from __future__ import annotations
 
 import base64
-import re
 import time
 from html import escape
 
@@ -229,7 +228,8 @@ def _mail(client: str, text: str, kind: str) -> mime.ParsedMail:
     elif kind == "html":
         raw = head + part("text/html", html)
     else:
-        raw = (head + "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n" + part("text/plain", plain(text))
+        raw = (head + "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\n"
+               + part("text/plain", plain(text))
                + "\r\n--b1\r\n" + part("text/html", html) + "\r\n--b1--\r\n")
     return mime.parse(raw.encode("ascii"))
 
