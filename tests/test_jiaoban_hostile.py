@@ -607,3 +607,11 @@ def test_an_extension_granted_with_fifty_dates_is_asked_about(world):
     before = core.task_of(req).deadline_at
     world.reply("li@t.test", world.last_to("li@t.test", "延期"), f"同意\n时限：{FIFTY_DATES}")
     assert refreshed(req).state == EXTENDING and core.task_of(req).deadline_at == before
+
+
+def test_a_number_alone_above_the_word_must_be_this_matter_s(world):
+    one, two = world.dispatched(), world.dispatched(content="整理消防台账")
+    coded(world, "zonghe@t.test", one, f"{two.number}\n办结：台账已整理")
+    assert refreshed(one).state == DOING and refreshed(two).state == DOING
+    coded(world, "zonghe@t.test", one, f"{one.number}\n办结：通报初稿见附件")
+    assert refreshed(one).state == CHECKING

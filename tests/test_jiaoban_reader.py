@@ -287,3 +287,11 @@ def test_control_characters_are_read_as_a_client_shows_them():
 
 def test_the_word_as_written_is_kept_for_the_answer():
     assert [read(t).written for t in ("收到", "【已阅】", "复命：见附件", "好的", "撤销吗")] == ["收到", "已阅", "复命", "", "撤销"]
+
+
+def test_a_number_alone_on_the_first_line_is_read_past():
+    said = read("督办〔2026〕3号\n办结：见附件", NUMBERS)
+    assert (said.number, said.word, said.text) == ("督办〔2026〕3号", W.REPORT, "见附件")
+    assert read("督办〔2026〕3号\n\n撤销吗", NUMBERS).word == W.DOUBT
+    assert read("督办〔2026〕3号\n督办〔2026〕4号\n办结", NUMBERS).word == W.TEXT     # two numbers: which?
+    assert read("督办〔2026〕3号", NUMBERS).word == W.TEXT

@@ -201,6 +201,9 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
     item, number = None, ""
     if number_pattern is not None and (m := number_pattern.match(first[:200])):
         number, first = m.group(0), first[m.end():].lstrip(" ：:，,")
+        if not first:                    # the number alone on its line (督办〔2026〕3号⏎办结：……): the next line
+            start = next((i for i in range(start + 1, min(len(lines), start + 3)) if lines[i].strip()), start)
+            first = lines[start].strip() if start < len(lines) and not number_pattern.match(lines[start]) else ""
     elif (m := _ITEM.match(first)) and any(first[m.end():].startswith(w) for w in _ORDERED):
         item, first = int(m[1]), first[m.end():]
     word, rest_of_line, doubt = _word_at(first)
