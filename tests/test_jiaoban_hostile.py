@@ -422,7 +422,7 @@ def test_a_correction_that_leaves_its_value_open_changes_nothing(world, body):
     assert (after.deadline_at, after.lead) == (before.deadline_at, before.lead), body
     assert not any("变更" in m.subject for m in world.mails_to("zonghe@t.test"))
     told = explained(world, "li@t.test")
-    assert "意思不够明确" in told
+    assert "为防误办，请予明确" in told
 
 
 def test_a_correction_keeps_every_requirement_line(world):

@@ -72,6 +72,9 @@ CASES: list[tuple[str, Word, str | None]] = [
     ("阅，是否印发？", W.DOUBT, None), ("已阅？", W.DOUBT, None), ("可以吗？", W.DOUBT, None), ("可以不？", W.DOUBT, None),
     ("可以不办", W.DOUBT, None), ("继续办理：请补充典型案例", W.CONTINUE, "请补充典型案例"),
     ("继续办理", W.CONTINUE, ""), ("重办：数据有误", W.CONTINUE, "数据有误"), ("继续办理吗？", W.DOUBT, None),
+    ("阅。退回重写", W.DOUBT, None), ("阅\n请综合科再核一下数据", W.DOUBT, None), ("已阅，重办", W.DOUBT, None),
+    ("阅。继续办理：补数据", W.DOUBT, None), ("同意。不行的话再说", W.DOUBT, None), ("阅。请继续跟进", W.READ, None),
+    ("阅，请按此办理", W.READ, None), ("阅，很好，辛苦了", W.READ, None),
     ("好的", W.TEXT, None), ("好", W.TEXT, None), ("OK", W.TEXT, None), ("ok", W.TEXT, None), ("ＯＫ", W.TEXT, None),
     ("谢谢", W.TEXT, None), ("辛苦了", W.TEXT, None), ("知道了", W.TEXT, None),
     # 撤销 / 更正

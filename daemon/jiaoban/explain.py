@@ -160,11 +160,13 @@ def explain(act) -> None:
         said = act.reply
         label = said.doubted.value if said.doubted is not None else ""
         pipe.note(f"来信{said.doubt}，意思不明，未处理，已请其明确", "unclear", req, ignored=True)
-        if said.doubt_in_lines:
+        if said.doubted in (Word.READ, Word.APPROVE):
+            how = "如同意办结，请直接回复本邮件“阅”，批示写在其后；如需继续办理，请回复“继续办理：要求”"
+        elif said.doubt_in_lines:
             how = f"请直接回复本邮件，首行写“{label}”，其下每个要素只写一行、写明确定的内容"
         else:
             how = f"如确需“{label}”，请直接回复本邮件，首行写“{label}：”及具体内容"
-        return _tell(act, f"来信{said.doubt}，意思不够明确，为防误办，请予明确。{how}。",
+        return _tell(act, f"来信{said.doubt}。为防误办，请予明确：{how}。",
                      hints(act), "请来信人明确意思", step=_held(act))
 
     step = _ref_step(act)

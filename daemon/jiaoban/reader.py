@@ -84,6 +84,10 @@ _ASKING = re.compile(r"[?？]|吗|是否|能否|可否|行不行|可不可以|�
 # a report that says it is not done (办结：尚未完成 复命：目前还没有办完)
 _NOT_DONE = re.compile(r"(?:尚未|还未|暂未|仍未|未能|没能|还没有?|尚没有?|没有|未)\s*(?:全部|完全)?\s*"
                        r"(?:完成|办结|办完|办好|结束|完毕|落实|到位|完工)")
+# after 阅 or 同意, words that send the work back (阅。退回重写): closing or 继续办理? (补充, 修改 … are
+# daemon.jiaoban.report's, which asks about them on the 请阅示)
+_REOPEN = re.compile(r"退回|重办|重写|重做|重来|重新|打回|返工|再核|再改|再查|有误|有错|不妥|不行|不可以|暂缓|先别|不要印发|"
+                     r"不同意|继续办理")
 # a first line that only greets: 李主任：  各位领导：  王总，您好！  您好：
 _TITLES = ("主任", "副主任", "总", "总经理", "领导", "同志", "同事", "科长", "处长", "部长", "局长", "书记", "经理",
            "老师", "秘书", "主席", "院长", "厂长", "董事长", "组长", "股长", "所长", "办公室", "们")
@@ -218,6 +222,12 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
             fields.setdefault(k, []).extend(v)
         body = "\n".join(([] if head_fields else [rest_of_line]) + others).strip()
     in_lines = False
+    if word in (Word.READ, Word.APPROVE) and (hit := _REOPEN.search(body[:300])):
+        written = next((w for w in _ORDERED if first.lstrip("".join(_BRACKETS)).startswith(w)), word.value)
+        doubt = f"写了“{written}”，又写了“{hit.group(0)}”，看不出是办结还是继续办理"
+        word, doubted = Word.DOUBT, word
+        fields, others = fields_of(lines[start:])
+        body = "\n".join(others).strip()
     if word in (Word.DISPATCH, Word.CORRECT) and (why := _doubtful_lines(word, fields)):
         word, doubted, doubt, in_lines = Word.DOUBT, word, why, True
         fields, others = fields_of(lines[start:])
