@@ -130,7 +130,7 @@ def _to_reading(world):
 
 
 @pytest.mark.parametrize("body", ["已阅，但请补充典型案例", "阅，是否印发？", "已阅？", "可以吗？", "阅知", "好的",
-                                  "阅。继续办理：补充数据", "同意吗", "收到", "OK"])
+                                  "阅。继续办理：补充数据", "同意吗", "收到", "OK", "阅。退回重写", "已阅\n请再核一下数据"])
 def test_the_leader_s_doubtful_word_on_the_report_closes_nothing(world, body):
     req, ask = _to_reading(world)
     world.reply("li@t.test", ask, body)
@@ -615,3 +615,13 @@ def test_a_number_alone_above_the_word_must_be_this_matter_s(world):
     assert refreshed(one).state == DOING and refreshed(two).state == DOING
     coded(world, "zonghe@t.test", one, f"{one.number}\n办结：通报初稿见附件")
     assert refreshed(one).state == CHECKING
+
+
+def test_the_leader_asked_about_a_doubt_decides_by_answering_the_question(world):
+    req, ask = _to_reading(world)
+    world.reply("li@t.test", ask, "阅。退回重写")
+    assert refreshed(req).state == READING
+    question = world.mails_to("li@t.test")[-1]
+    assert "看不出是办结还是继续办理" in question.text and "继续办理：" in question.text
+    world.reply("li@t.test", question, "阅，请印发")
+    assert refreshed(req).state == CLOSED
