@@ -625,3 +625,24 @@ def test_the_leader_asked_about_a_doubt_decides_by_answering_the_question(world)
     assert "看不出是办结还是继续办理" in question.text and "继续办理：" in question.text
     world.reply("li@t.test", question, "阅，请印发")
     assert refreshed(req).state == CLOSED
+
+
+FORWARDED = {
+    "qq": "------------------ 原始邮件 ------------------\n发件人: \"宣传部\"<xc@t.test>;\n发送时间: 2026年11月30日\n"
+          "主题: 关于开展检查的通知\n\n",
+    "outlook": "发件人: 宣传部 <xc@t.test>\n发送时间: 2026年11月30日 9:30\n收件人: 李副总\n主题: 关于开展检查的通知\n\n",
+    "gmail": "---------- Forwarded message ---------\nFrom: 宣传部 <xc@t.test>\nDate: 2026年11月30日\n"
+             "Subject: 关于开展检查的通知\n\n",
+    "163": "-----原始邮件-----\n发件人:\"宣传部\" <xc@t.test>\n发送时间:2026-11-30 09:30:12\n主题: 关于开展检查的通知\n\n",
+    "cn": "---------- 转发的邮件 ----------\n发件人: 宣传部\n主题: 关于开展检查的通知\n\n",
+}
+
+
+@pytest.mark.parametrize("client", sorted(FORWARDED))
+def test_element_lines_of_a_forwarded_mail_are_not_the_leader_s(world, client):
+    inner = "承办：财务科\n协办：安全科\n时限：12月3日前\n要求：全部重写\n撤销：上一份通知\n交办：另一件事"
+    world.send("li@t.test", "转发：关于开展检查的通知", f"交办：请综合科牵头落实，周五前。\n\n{FORWARDED[client]}{inner}")
+    task = core.task_of(world.request())
+    assert (task.lead, task.co_units) == ("zonghe@t.test", [])
+    assert task.deadline_at.day == 4 and "全部重写" not in task.requirements
+    assert _new_count() == 1
