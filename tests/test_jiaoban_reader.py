@@ -298,3 +298,6 @@ def test_a_number_alone_on_the_first_line_is_read_past():
     assert read("督办〔2026〕3号\n\n撤销吗", NUMBERS).word == W.DOUBT
     assert read("督办〔2026〕3号\n督办〔2026〕4号\n办结", NUMBERS).word == W.TEXT     # two numbers: which?
     assert read("督办〔2026〕3号", NUMBERS).word == W.TEXT
+    said = read("李主任：\n督办〔2026〕3号 办结：见附件", NUMBERS)
+    assert (said.number, said.word, said.text) == ("督办〔2026〕3号", W.REPORT, "见附件")
+    assert read("各位：\n2 进展：数据已收齐", NUMBERS).item == 2

@@ -188,6 +188,15 @@ def _word_at(first: str) -> tuple[Word, str, str]:
     return Word.TEXT, first, ""
 
 
+def _without_head(line: str, number_pattern: re.Pattern | None) -> str:
+    """The line without the number or 序号 it may begin with (督办〔2026〕3号 办结：… / 2 进展：…)."""
+    line = line.strip()
+    if number_pattern is not None and (m := number_pattern.match(line[:200])):
+        return line[m.end():].lstrip(" ：:，,")
+    m = _ITEM.match(line)
+    return line[m.end():] if m else line
+
+
 def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
     """What a reply says. `number_pattern` finds a 交办 number a reply to a reminder list may begin with.
     A keyword the text puts in doubt comes back as Word.DOUBT with the reason in `doubt` and the word in
@@ -199,7 +208,7 @@ def read(new_text: str, number_pattern: re.Pattern | None = None) -> Said:
             not lines[start].strip() or is_greeting(lines[start]) and greetings < MAX_GREETING_LINES):
         greetings += bool(lines[start].strip())
         start += 1
-    if start >= len(lines) or start > 0 and _word_at(lines[start].strip())[0] == Word.TEXT:
+    if start >= len(lines) or start > 0 and _word_at(_without_head(lines[start], number_pattern))[0] == Word.TEXT:
         start = 0                        # only a greeting, or no keyword after it: the text as written
     first = lines[start].strip() if lines else ""
     item, number = None, ""

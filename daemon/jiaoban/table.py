@@ -3,6 +3,9 @@
 Rows are daemon.rules.Transition rows, tried in order by daemon.rules.apply: the first row that fits (state,
 roles, word) and whose check passes is applied; no row is an explanation to the sender, never a crash.
 `role_of` is pure. Handlers live in the modules of their step (dispatch, progress, report, change, chase).
+Every check that lets a word be applied first asks `other_matter`: a mail whose text or subject names another
+matter (its number or 流转码) applies nothing, and is explained. A doubted word (reader.Word.DOUBT) fits no row
+but those that take any text (an answer passed on); it is explained, never applied.
 """
 
 from __future__ import annotations
