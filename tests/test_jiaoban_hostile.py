@@ -646,3 +646,20 @@ def test_element_lines_of_a_forwarded_mail_are_not_the_leader_s(world, client):
     assert (task.lead, task.co_units) == ("zonghe@t.test", [])
     assert task.deadline_at.day == 4 and "全部重写" not in task.requirements
     assert _new_count() == 1
+
+
+def test_a_subject_stuffed_with_codes_and_numbers_applies_nothing_in_bounded_time(world):
+    req = world.dispatched()
+    code = lead_step(req).code
+    subject = f"回复：【{req.number}】流转码：{code} " + " ".join(f"流转码：Z{i:05d}" for i in range(1000))
+    _timed(lambda: coded(world, "zonghe@t.test", req, "办结：见附件", subject=subject), 10)
+    assert refreshed(req).state == DOING
+    other = world.dispatched(content="整理消防台账")
+    subject = f"回复：【{req.number}】流转码：{code} " + f"{other.number}、" * 500
+    _timed(lambda: coded(world, "zonghe@t.test", req, "办结：见附件", subject=subject), 10)
+    assert refreshed(req).state == DOING and refreshed(other).state == DOING
+    assert last_in().ignored
+    # numbers of no matter at all point nowhere else: the mail is this matter's
+    subject = f"回复：【{req.number}】流转码：{code} " + "督办〔2026〕99号" * 500
+    coded(world, "zonghe@t.test", req, "办结：见附件", subject=subject)
+    assert refreshed(req).state == CHECKING

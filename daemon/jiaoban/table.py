@@ -20,7 +20,7 @@ from daemon.jiaoban import change, chase, dispatch, progress, report, views
 from daemon.jiaoban.core import CODE_IN_SUBJECT as _CODE_IN_SUBJECT
 from daemon.jiaoban.core import same_party
 from daemon.jiaoban.reader import Word
-from daemon.models import ACTIVE, Mail, Step
+from daemon.models import ACTIVE, Mail, Request, Step
 from daemon.rules import ANY, Check, Transition
 
 
@@ -98,7 +98,13 @@ def other_matter(act: Act) -> str:
     why = act.pipe.disagreement(req, act.ref) if hasattr(act.pipe, "disagreement") else ""
     if why:
         return why
-    codes = list(dict.fromkeys(_CODE_IN_SUBJECT.findall(act.pipe.mail.subject or "")))
+    subject = act.pipe.mail.subject or ""
+    from daemon.flows.base import number_pattern       # not at the top: daemon.flows imports this table
+    numbers = list(dict.fromkeys(number_pattern(act.app.cfg.jiaoban.number_format).findall(subject)))
+    others = [n for n in numbers[:MAX_SUBJECT_CODES] if n != req.number]
+    if others and Request.select().where(Request.number.in_(others)).exists():
+        return f"所回复的是{req.number}的邮件，主题中又写了{'、'.join(others[:3])}"
+    codes = list(dict.fromkeys(_CODE_IN_SUBJECT.findall(subject)))
     if len(codes) > 1:
         if len(codes) > MAX_SUBJECT_CODES:
             return "主题中的流转码过多"
