@@ -77,7 +77,8 @@ def correct(act, word) -> None:
     the base 按期 is judged on."""
     app, req, task, pipe = act.app, act.req, act.task, act.pipe
     said = act.reply
-    lines = {k: said.fields[k][-1] for k in ELEMENTS if said.fields.get(k)}
+    # 要求 may run over several lines (as in a 派发); every other element has one value (the reader asks when two differ)
+    lines = {k: "\n".join(said.fields[k]) if k == "要求" else said.fields[k][-1] for k in ELEMENTS if said.fields.get(k)}
     free = said.text
     if not lines and not free:
         raise workflow.Refused("请在“更正：”后逐行写明要更正的要素，如“时限：12月8日前”“承办：综合科”。")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from daemon import deadline as dl
+from daemon import limits
 from daemon.directory import RouteError
 from daemon.jiaoban.reader import fields_of
 from daemon.workcal import parse_duration
@@ -85,7 +86,7 @@ def subject_content(subject: str) -> str:
 
 def is_head_line(line: str) -> bool:
     """The first line of a 交办 written in the text: 交办 alone, or 交办：…"""
-    return bool(_HEAD.match(line or ""))
+    return bool(_HEAD.match((line or "").replace("\u200b", "").replace("\ufeff", "")))
 
 
 def split_text(text: str) -> tuple[dict[str, list[str]], str]:
@@ -197,6 +198,16 @@ def unit_names(cfg) -> list[str]:
     return sorted((n for n in names if n), key=len, reverse=True)
 
 
+_NOT_MEANT_BEFORE = re.compile(r"(?:不|非|别|勿|无需|无须|不必|不用|不再|而非|是否|能否|可否|要不要)[^，,。；;！!？?\n]{0,6}$")
+_ASKED_AFTER = re.compile(r"^[^，,。；;！!\n]{0,12}?(?:[?？]|吗|还是)")
+
+
+def _not_meant(text: str, start: int, end: int) -> bool:
+    """A cue the leader negates or asks about (不要综合科牵头, 是否请安全科配合？, 综合科牵头还是安全科牵头): no
+    proposal — office staff settle it."""
+    return bool(_NOT_MEANT_BEFORE.search(text[max(0, start - 12):start]) or _ASKED_AFTER.match(text[end:end + 20]))
+
+
 def units_in_text(text: str, directory, staff_address: str) -> tuple[list[str], list[str]]:
     """Lead and co-units named in free text: a name followed by 牵头/负责/承办/主办 (lead) or 配合/协办/参与 (co);
     names joined by 、和及与 share the word after them."""
@@ -207,6 +218,8 @@ def units_in_text(text: str, directory, staff_address: str) -> tuple[list[str], 
     leads: list[str] = []
     cos: list[str] = []
     for m in pattern.finditer(text or ""):
+        if _not_meant(text, m.start(), m.end()):
+            continue
         target = leads if m.group(2) in LEAD_WORDS else cos
         for name in re.split(_JOIN, m.group(1)):
             addr = _address(name, directory, staff_address)
@@ -245,6 +258,17 @@ def read_units(text: str, directory, staff_address: str = "") -> tuple[list[str]
         elif addr not in found:
             found.append(addr)
     return found, unknown
+
+
+MAX_NAMED = 10      # unknown names listed one a line; the rest are counted (a 协办： line of 500 names)
+
+
+def unknown_lines(names: list[str]) -> list[str]:
+    """One line per name that is nobody we know, at most MAX_NAMED, then how many more."""
+    shown = [f"“{limits.clip(n, 40)}”不在单位名单中" for n in names[:MAX_NAMED]]
+    if len(names) > MAX_NAMED:
+        shown.append(f"另有{len(names) - MAX_NAMED}个名称不在单位名单中（共{len(names)}个），请核对后重写")
+    return shown
 
 
 def _route_units(directory, title: str, text: str) -> tuple[str, list[str]]:
@@ -314,8 +338,7 @@ def propose(text: str, subject: str, received: datetime, directory, cal) -> Elem
         e.unknown_units = unknown + unknown_co
         e.lead = lead[0] if lead else ""
         e.co_units = [a for a in lead[1:] + co if a != e.lead]
-        for name in e.unknown_units:
-            e.findings.append(f"“{name}”不在单位名单中")
+        e.findings += unknown_lines(e.unknown_units)
     else:
         leads, cos = units_in_text(rest, directory, staff)
         if leads:
@@ -393,8 +416,7 @@ def confirm(current: Elements, fields: dict[str, list[str]], now: datetime, dire
         e.unknown_units += unknown
         e.co_units = co
     e.co_units = [a for a in e.co_units if a != e.lead]
-    for name in e.unknown_units:
-        e.problems.append(f"“{name}”不在单位名单中")
+    e.problems += unknown_lines(e.unknown_units)
     if not e.lead and "承办" not in fields:
         e.problems.append("未写明承办单位，请加一行“承办：单位名称”")
     if e.deadline_at is not None and not e.problems:

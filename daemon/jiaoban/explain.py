@@ -124,7 +124,7 @@ def explain(act) -> None:
     state = STATE_LABELS.get(req.state, req.state)
 
     if act.roles == (Role.STRANGER,):
-        if word not in (Word.TEXT, Word.QUERY):
+        if word not in (Word.TEXT, Word.QUERY, Word.DOUBT):
             # in the 交办's own words (a 请示's 审批环节 and 审批通知 mean nothing here); a unit taken off the matter
             # by 更正 or 改派 is told so
             removed = _was_on(act)
@@ -138,6 +138,27 @@ def explain(act) -> None:
                   ignored=True)
         return _tell(act, "您（你单位）不是该事项的交办领导、承办单位或协办单位，来信已记录，未作处理。", [],
                      "告知不是该事项的办理单位")
+
+    from daemon.jiaoban.table import other_matter
+    elsewhere = other_matter(act)
+    if elsewhere:
+        pipe.note(f"所指事项不一致（{elsewhere}），未处理", "ambiguous", req, ignored=True)
+        return _tell(act, f"{elsewhere}，无法确定所指的是哪一件；为防误办，各件办理情况均未改变。"
+                          "请找到要办理的那一件的邮件直接回复，不要改动主题中的编号和流转码。", [],
+                     "询问所指的交办事项")
+
+    if word == Word.DOUBT:
+        said = act.reply
+        label = said.doubted.value if said.doubted is not None else ""
+        pipe.note(f"来信{said.doubt}，意思不明，未处理，已请其明确", "unclear", req, ignored=True)
+        if said.doubted in (Word.READ, Word.APPROVE):
+            how = "如同意办结，请直接回复本邮件“阅”，批示写在其后；如需继续办理，请回复“继续办理：要求”"
+        elif said.doubt_in_lines:
+            how = f"请直接回复本邮件，首行写“{label}”，其下每个要素只写一行、写明确定的内容"
+        else:
+            how = f"如确需“{label}”，请直接回复本邮件，首行写“{label}：”及具体内容"
+        return _tell(act, f"来信{said.doubt}。为防误办，请予明确：{how}。",
+                     hints(act), "请来信人明确意思", step=_held(act))
 
     step = _ref_step(act)
     if (word in OFFICE_WORDS and not any(r in (Role.STAFF, Role.HEAD) for r in act.roles) and step is not None
@@ -199,7 +220,7 @@ def explain(act) -> None:
                           "如需补充或更换，请与办公室联系；报告被退回后，可重新报送。", [], "告知办结报告已在办")
 
     pipe.note(f"“{word.value}”在“{state}”状态下不能办理，已告知可回复的内容", "not_understood", req, ignored=True)
-    shown = "来信" if word == Word.TEXT else f"来信中的“{word.value}”"
+    shown = "来信" if word == Word.TEXT else f"来信中的“{getattr(act.reply, 'written', '') or word.value}”"
     return _tell(act, f"本件当前状态为“{state}”，{shown}在此状态下无法办理。", hints(act), "说明可回复的内容")
 
 

@@ -3,6 +3,9 @@
 Rows are daemon.rules.Transition rows, tried in order by daemon.rules.apply: the first row that fits (state,
 roles, word) and whose check passes is applied; no row is an explanation to the sender, never a crash.
 `role_of` is pure. Handlers live in the modules of their step (dispatch, progress, report, change, chase).
+Every check that lets a word be applied first asks `other_matter`: a mail whose text or subject names another
+matter (its number or 流转码) applies nothing, and is explained. A doubted word (reader.Word.DOUBT) fits no row
+but those that take any text (an answer passed on); it is explained, never applied.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from daemon.jiaoban import change, chase, dispatch, progress, report, views
 from daemon.jiaoban.core import CODE_IN_SUBJECT as _CODE_IN_SUBJECT
 from daemon.jiaoban.core import same_party
 from daemon.jiaoban.reader import Word
-from daemon.models import ACTIVE, Step
+from daemon.models import ACTIVE, Mail, Request, Step
 from daemon.rules import ANY, Check, Transition
 
 
@@ -79,6 +82,47 @@ def answers(act: Act, step: Step) -> bool:
     if act.ref is not None and act.ref.step_id == step.id and act.ref.code == step.code:
         return True
     return subject_code(act) == step.code
+
+
+MAX_SUBJECT_CODES = 10      # codes of a subject looked up (a hostile subject may carry thousands)
+
+
+def other_matter(act: Act) -> str:
+    """Why the mail may be about another matter than the one whose mail it answers: a number of ours at the head
+    of its text (督办〔2026〕7号 办结：…) or in its subject, or a 流转码 in its subject, that belongs to another
+    matter; "" when nothing points elsewhere. Nothing is applied then (SPEC §3: when in doubt, ask)."""
+    req = act.req
+    number = getattr(act.reply, "number", "")
+    if number and number != req.number:
+        return f"来信开头写的是{number}，所回复的却是{req.number}的邮件"
+    why = act.pipe.disagreement(req, act.ref) if hasattr(act.pipe, "disagreement") else ""
+    if why:
+        return why
+    subject = act.pipe.mail.subject or ""
+    from daemon.flows.base import number_pattern       # not at the top: daemon.flows imports this table
+    numbers = list(dict.fromkeys(number_pattern(act.app.cfg.jiaoban.number_format).findall(subject)))
+    others = [n for n in numbers[:MAX_SUBJECT_CODES] if n != req.number]
+    if others and Request.select().where(Request.number.in_(others)).exists():
+        return f"所回复的是{req.number}的邮件，主题中又写了{'、'.join(others[:3])}"
+    codes = list(dict.fromkeys(_CODE_IN_SUBJECT.findall(subject)))
+    if len(codes) > 1:
+        if len(codes) > MAX_SUBJECT_CODES:
+            return "主题中的流转码过多"
+        owners = {m.request_id for m in Mail.select(Mail.request).where(
+            (Mail.direction == "out") & Mail.code.in_(codes) & Mail.request.is_null(False))}
+        owners |= {s.request_id for s in Step.select(Step.request).where(Step.code.in_(codes))}
+        if owners - {req.id}:
+            return "主题中有多个流转码，分属不同事项"
+    return ""
+
+
+def _one_matter(test):
+    """`test`, only for a mail that points at no other matter."""
+    def guarded(act: Act) -> bool:
+        return not other_matter(act) and test(act)
+    guarded.__name__ = getattr(test, "__name__", "check")
+    guarded.__doc__ = test.__doc__
+    return guarded
 
 
 def _holds(act: Act, step: Step) -> bool:
@@ -149,16 +193,16 @@ def _asks_query(act: Act) -> bool:
 
 
 QUERY = Check("主题或首行为“查询”", _asks_query)
-ANY_MAIL = Check("回复本件任一邮件（或带本件流转码）", _any_mail,
+ANY_MAIL = Check("回复本件任一邮件（或带本件流转码）", _one_matter(_any_mail),
                  refusal="请直接回复该交办事项的任一往来邮件，以免误处理其他事项。")
-VERIFY_CODE = Check("核定单（或派发前发给办公室的本件邮件）的流转码", _answers_step(VERIFY))
-CLARIFY_CODE = Check("办公室询问邮件的流转码", _answers_step(CLARIFY))
-ROUND_MAIL = Check("本轮发给该单位的任一通知（或其流转码）", _round_mail)
-EXTEND_CODE = Check("延期申请邮件的流转码", _answers_step(EXTEND))
-REASSIGN_CODE = Check("申请改派转办邮件的流转码", _answers_step(REASSIGN))
-COORDINATE_CODE = Check("请求协调转办邮件的流转码", _answers_step(COORDINATE))
-CHECK_CODE = Check("核报单的流转码", _answers_step(CHECK))
-READ_CODE = Check("请阅示邮件的流转码", _answers_read)
+VERIFY_CODE = Check("核定单（或派发前发给办公室的本件邮件）的流转码", _one_matter(_answers_step(VERIFY)))
+CLARIFY_CODE = Check("办公室询问邮件的流转码", _one_matter(_answers_step(CLARIFY)))
+ROUND_MAIL = Check("本轮发给该单位的任一通知（或其流转码）", _one_matter(_round_mail))
+EXTEND_CODE = Check("延期申请邮件的流转码", _one_matter(_answers_step(EXTEND)))
+REASSIGN_CODE = Check("申请改派转办邮件的流转码", _one_matter(_answers_step(REASSIGN)))
+COORDINATE_CODE = Check("请求协调转办邮件的流转码", _one_matter(_answers_step(COORDINATE)))
+CHECK_CODE = Check("核报单的流转码", _one_matter(_answers_step(CHECK)))
+READ_CODE = Check("请阅示邮件的流转码", _one_matter(_answers_read))
 
 OFFICE = (Role.STAFF, Role.HEAD)
 UNITS = (Role.LEAD, Role.CO)
