@@ -201,7 +201,8 @@ def explain(act) -> None:
             why = (f"你单位为协办单位，“{word.value}”须由承办单位{lead}提出。如有困难，请与{lead}商定，"
                    f"由其{word.value}；也可回复“请求协调：……”请办公室协调。")
         else:
-            why = f"“{word.value}”不是{label}环节在“{state}”状态下可以办理的事项。"
+            typed = getattr(act.reply, "written", "") or word.value      # as written: 收到, not 签收
+            why = f"来信中的“{typed}”不是{label}环节在“{state}”状态下可以办理的事项。"
         pipe.note(f"“{word.value}”不是{label}环节可办理的事项，未处理", "not_understood", req, ignored=True, step=held)
         return _tell(act, why, hints(act), "说明可回复的内容")
 
