@@ -12,7 +12,6 @@ import logging
 import statistics
 from datetime import date, datetime, time, timedelta
 
-import peewee as pw
 
 from daemon import clock, flows, outbox, records, views
 from daemon import jiaoban
@@ -76,6 +75,16 @@ def _due_steps(now: datetime) -> list[Step]:
         .order_by(Step.next_reminder_at))
 
 
+def _claim_reminder(app: App, req: Request, step: Step, now: datetime) -> Step | None:
+    """Inside the caller's transaction: the step with its reminder counted and its next due time set, for the
+    one daemon whose UPDATE still sees the due time it found; None for any other."""
+    claimed = (Step.update(reminders=Step.reminders + 1,
+                           next_reminder_at=_due(app, req, now, app.cfg.reminders.repeat_every))
+               .where((Step.id == step.id) & (Step.state == ACTIVE)
+                      & (Step.next_reminder_at == step.next_reminder_at)).execute())
+    return Step.get_by_id(step.id) if claimed else None
+
+
 def run_due(app: App) -> int:
     """Send the reminders that are due now, only in office hours on working days, to approvers and to
     executing units that owe a 办结回告; returns the mails queued."""
@@ -87,14 +96,9 @@ def run_due(app: App) -> int:
         req = step.request
         try:
             with db.atomic():
-                # the claim: only the daemon whose UPDATE still sees the old due time sends this reminder
-                claimed = (Step.update(reminders=Step.reminders + 1,
-                                       next_reminder_at=_due(app, req, now, app.cfg.reminders.repeat_every))
-                           .where((Step.id == step.id) & (Step.state == ACTIVE)
-                                  & (Step.next_reminder_at == step.next_reminder_at)).execute())
-                if not claimed:
+                step = _claim_reminder(app, req, step, now)
+                if step is None:
                     continue
-                step = Step.get_by_id(step.id)
                 escalate = step.escalated_at is None and step.reminders > app.cfg.reminders.escalate_after
                 n = _send_reminders(app, req, step, "催办", escalate)
         except Exception:  # noqa: BLE001 - one broken request must not stop the reminders of the others
@@ -143,13 +147,9 @@ def _remind_reports(app: App, now: datetime) -> int:
             continue
         try:
             with db.atomic():
-                claimed = (Step.update(reminders=Step.reminders + 1,
-                                       next_reminder_at=_due(app, req, now, app.cfg.reminders.repeat_every))
-                           .where((Step.id == step.id) & (Step.state == ACTIVE)
-                                  & (Step.next_reminder_at == step.next_reminder_at)).execute())
-                if not claimed:
+                step = _claim_reminder(app, req, step, now)
+                if step is None:
                     continue
-                step = Step.get_by_id(step.id)
                 names = "、".join(app.directory.name_of(a) for a in req.execute)
                 outbox.queue(app.cfg, "report_reminder", list(req.execute), _report_ctx(app, req, step, step.reminders),
                              request=req, code=req.done_code, action=f"催报办结情况：{names}（第{step.reminders}次）")
@@ -204,12 +204,7 @@ def away(app: App, req: Request, step: Step, mail) -> None:
 
 def _claim_job(name: str) -> bool:
     """Inside the caller's transaction: True for the one daemon that records `name` first."""
-    try:
-        with db.atomic():
-            Job.create(name=name, done_at=clock.now())
-        return True
-    except pw.IntegrityError:
-        return False
+    return Job.claim(name, clock.now())
 
 
 def run_digest(app: App, force: bool = False) -> bool:

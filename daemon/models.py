@@ -333,6 +333,18 @@ class Job(Base):
     name = pw.CharField(primary_key=True)
     done_at = UTCDateTimeField()
 
+    @classmethod
+    def claim(cls, name: str, at: datetime) -> bool:
+        """Inside the caller's transaction: True for the one daemon that records `name` first."""
+        if cls.select().where(cls.name == name).exists():
+            return False                # claimed before: no write on every run for what is long done
+        try:
+            with db.atomic():
+                cls.create(name=name, done_at=at)
+            return True
+        except pw.IntegrityError:
+            return False
+
 
 MODELS = (Counter, Request, Step, SignerCode, Opinion, Proposal, Task, Round, DeadlineChange, Mail, Outbox, Blob,
           BlobChunk, OutboxPart, Pack, PackedRow, Job)

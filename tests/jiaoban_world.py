@@ -12,6 +12,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import pytest
+
 from daemon import intake, mailstore, mime, models
 from daemon.app import App
 from daemon.config import load_config
@@ -75,6 +77,19 @@ execute = "安全科"
 steps = "王总"
 execute = "综合科"
 """
+
+
+TUESDAY = "2026-12-01T10:12:00+08:00"       # SPEC §6.13: the leader's mail arrives
+
+
+@pytest.fixture
+def world(request, tmp_path, monkeypatch):
+    """The office in process at Tuesday 2026-12-01 10:12 — or at the test module's `WORLD_NOW`."""
+    monkeypatch.setenv("OFFICEFLOW_NOW", getattr(request.module, "WORLD_NOW", TUESDAY))
+    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
+    w = World(tmp_path)
+    yield w
+    models.close()
 
 
 class World:

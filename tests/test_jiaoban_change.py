@@ -10,7 +10,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import mailstore, models
 from daemon.jiaoban import (CANCELLED, CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READING, VERIFY, VERIFYING, core,
@@ -22,15 +22,6 @@ CST = "+08:00"
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text + CST)
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-01T10:12:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 @pytest.fixture

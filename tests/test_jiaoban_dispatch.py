@@ -4,22 +4,13 @@ exactly what is wrong; the 交办通知单 to the lead unit and its 协办 varia
 from __future__ import annotations
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import models
 from daemon.jiaoban import CANCELLED, CLARIFY, CLARIFYING, CO, DOING, LEAD, REASSIGN, VERIFY, VERIFYING, core
 from daemon.models import ACTIVE, DeadlineChange, Opinion, Round, Step
 
 EXAMPLE = "请综合科牵头，安全科配合，本周五前拿出通报初稿，突出问题整改，不超过两页。"
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-01T10:12:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def registered(world, subject="交办：年度安全生产检查通报", body=EXAMPLE, sender="li@t.test", **kw):

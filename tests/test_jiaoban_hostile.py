@@ -12,9 +12,9 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
-from daemon import intake, models
+from daemon import intake
 from daemon.jiaoban import CANCELLED, CHECKING, CLOSED, DOING, EXTENDING, LEAD, READING, VERIFYING, core, elements
 from daemon.models import Mail, Opinion, Request
 
@@ -23,15 +23,6 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 RAW_FOLDERS = ("lkml-erofs-zh", "imap_tools", "spamscope-mail-parser", "php-mime-mail-parser", "talon")
 BODY_FOLDERS = ("email_reply_trimmer", "github-email_reply_parser", "willdurand-EmailReplyParser",
                 "mail-parser-reply", "crisp-email-reply-parser")
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", TUESDAY)
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def refreshed(req) -> Request:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import chase, models
 from daemon.jiaoban import CANCELLED, CLOSED, READING, VERIFYING, core, ledger
@@ -26,13 +26,7 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text if "T" in text else text + "T17:30:00+08:00")
 
 
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", REPORT_TIME)
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
+WORLD_NOW = REPORT_TIME
 
 
 def matter(world, monkeypatch, registered: str, content: str, deadline: str, *, leader="li@t.test",

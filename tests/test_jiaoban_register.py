@@ -7,22 +7,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
-from daemon import intake, models
+from daemon import intake
 from daemon.jiaoban import VERIFY, VERIFYING
 from daemon.models import ACTIVE, Mail, Opinion, Request, Step
 
 EXAMPLE = "请综合科牵头，安全科配合，本周五前拿出通报初稿，突出问题整改，不超过两页。"
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-01T10:12:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def count() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import models
 from daemon.jiaoban import (CHECK, CHECKING, CLOSED, CO, DOING, LEAD, READ, READING, VERIFY, VERIFYING, core,
@@ -19,15 +19,6 @@ CST = "+08:00"
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text + CST)
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-01T10:12:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def step_of(req, kind, holder=None) -> Step:
@@ -177,7 +168,7 @@ def test_a_check_without_the_code_does_nothing(world, monkeypatch):
 
 
 def test_sent_back_with_a_new_deadline(world, monkeypatch):
-    req = reported(world, monkeypatch)
+    reported(world, monkeypatch)
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-04T17:10:00+08:00")
     world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"),
                 "退回：请补充问题整改的具体措施。\n时限：12月8日前")
@@ -205,7 +196,7 @@ def test_sent_back_with_a_new_deadline(world, monkeypatch):
 
 
 def test_sent_back_keeps_the_deadline_without_a_line(world, monkeypatch):
-    req = reported(world, monkeypatch)
+    reported(world, monkeypatch)
     world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "退回：请压缩到两页。")
     req = world.request()
     assert req.state == DOING and core.task_of(req).deadline_at == DEADLINE
@@ -214,14 +205,14 @@ def test_sent_back_keeps_the_deadline_without_a_line(world, monkeypatch):
 
 
 def test_a_deadline_that_would_cross_the_year_is_asked_for_its_year(world, monkeypatch):
-    req = reported(world, monkeypatch)
+    reported(world, monkeypatch)
     world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "退回：请修改。\n时限：12月3日前")
     assert world.request().state == CHECKING
     assert "2027年12月3日前" in world.last_to("clerk@t.test", "未能办理").text
 
 
 def test_sent_back_with_a_past_deadline_is_refused(world, monkeypatch):
-    req = reported(world, monkeypatch)
+    reported(world, monkeypatch)
     world.reply("clerk@t.test", world.last_to("clerk@t.test", "请核报"), "退回：请修改。\n时限：2026年12月3日前")
     assert world.request().state == CHECKING
     assert "已过" in world.last_to("clerk@t.test", "未能办理").text
@@ -277,14 +268,14 @@ def test_an_ambiguous_close_is_asked_about(world, monkeypatch):
 
 
 def test_other_text_on_the_read_mail_tells_the_leader_what_to_write(world, monkeypatch):
-    req = checked(world, monkeypatch)
+    checked(world, monkeypatch)
     world.reply("li@t.test", world.last_to("li@t.test", "请阅示"), "这个报告写得不错")
     assert world.request().state == READING
     assert "“阅”" in world.last_to("li@t.test", "请明确批示").text
 
 
 def test_a_forged_read_from_another_leader_is_not_applied(world, monkeypatch):
-    req = checked(world, monkeypatch)
+    checked(world, monkeypatch)
     world.reply("wang@t.test", world.last_to("li@t.test", "请阅示"), "阅")
     assert world.request().state == READING
     assert world.last_to("clerk@t.test", "可疑")

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
-from daemon import flows, models
+from daemon import flows
 from daemon.jiaoban import CO, DOING, LEAD, STATE_LABELS, core
 from daemon.jiaoban.table import TABLE, Role, role_of
 from daemon.models import ACTIVE, Round, Step
 from daemon.rules import listing
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", "2026-12-01T10:12:00+08:00")
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def test_the_jiaoban_is_a_flow_with_its_own_number_series(world):

@@ -11,10 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from jiaoban_world import World
+from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import flows, models, records
-from daemon.jiaoban import CHECKING, CLOSED, READING, VERIFYING, core, views
+from daemon.jiaoban import CHECKING, CLOSED, READING, VERIFYING, core
 from daemon.models import DeadlineChange, Mail, Opinion, Request, Round
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,15 +23,6 @@ NOW = "2026-12-01T10:12:00+08:00"      # a Tuesday
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    monkeypatch.setenv("OFFICEFLOW_NOW", NOW)
-    monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
-    w = World(tmp_path)
-    yield w
-    models.close()
 
 
 def round_of(req) -> Round:

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-import peewee as pw
 
 from daemon import clock, limits, outbox
 from daemon.deadline import WEEKDAYS, describe, working_days_left
@@ -216,14 +215,7 @@ def dues(app, m: Matter, now: datetime) -> list[tuple[str, datetime]]:
 
 def _claim(name: str) -> bool:
     """Inside the caller's transaction: True for the one daemon that records `name` first."""
-    if Job.select().where(Job.name == name).exists():
-        return False                    # claimed before: no write each run for what is long done
-    try:
-        with db.atomic():
-            Job.create(name=name, done_at=clock.now())
-        return True
-    except pw.IntegrityError:
-        return False
+    return Job.claim(name, clock.now())
 
 
 def _job_name(kind: str, m: Matter, at: datetime) -> str:
