@@ -32,11 +32,12 @@ def mail_ctx(app, req: Request, **extra) -> dict:
 
 # -- attachments ---------------------------------------------------------------------------------------
 
-def original_attachments(app, req: Request) -> list:
-    """The request's original attachments, byte for byte, out of the archived raw mail."""
+def original_attachments(app, req: Request, parsed: dict | None = None) -> list:
+    """The request's original attachments, byte for byte, out of the archived raw mail. `parsed`: mails already
+    parsed from the archive ({archive path: mime.ParsedMail}, the one intake holds), not read again."""
     from daemon import mime
     from daemon.outbox import Attach
-    out, cache = [], {}
+    out, cache = [], dict(parsed or {})
     for a in req.attachments or []:
         src = a["source"]
         if src not in cache:
