@@ -181,9 +181,6 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
     outbox.configure(cfg)
     app = App(cfg)
     mailbox = Mailbox(cfg.imap)
-    # what is loaded by now (modules, the config, the calendar) lives as long as the process: the collector
-    # need not walk it again every time tidy_memory runs
-    gc.freeze()
     if once:
         try:
             mailbox.connect()
@@ -196,6 +193,9 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
             models.close()
         return 0
 
+    # what is loaded by now (modules, the config, the calendar) lives as long as the daemon: the collector need
+    # not walk it again every time tidy_memory runs
+    gc.freeze()
     reload = threading.Event()
     wake = _Either(stop, reload)
     if threading.current_thread() is threading.main_thread():
@@ -262,6 +262,7 @@ def _run(cfg: Config, once: bool, stop: threading.Event) -> int:
         notifier.stopping()
         mailbox.close()
         models.close()
+        gc.unfreeze()       # a process that runs the daemon again (tests, the sandbox) collects as before
         log.info("- officeflow stopped")
     return 0
 
