@@ -8,12 +8,13 @@ daemon.outbox.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import statistics
 from datetime import date, datetime, time, timedelta
 
 
-from daemon import clock, flows, outbox, records, views
+from daemon import clock, flows, limits, outbox, records, views
 from daemon import jiaoban
 from daemon.app import App
 from daemon.jiaoban import chase as jb_chase
@@ -236,20 +237,27 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     now = clock.now()
     window = since if since is not None and since < now else now - timedelta(days=1)
     cal = app.calendar
-    open_reqs = list(Request.select().where(Request.state.in_(flows.open_states())
-                                            & (Request.kind.is_null() | (Request.kind != jiaoban.KIND))))
-    active = records.active_steps(open_reqs)
-    items = []
-    for req in open_reqs:
-        # waiting is counted from when the present holder got it
-        holder, since = records.holder_and_since(app, req, active.get(req.id))
-        waited = cal.working_time_between(since, now)
-        items.append({"number": req.number, "title": req.title, "unit": req.unit_name,
-                      "state_label": flows.label(req), "holder": holder, "since": since,
-                      "waited": cal.format_waited(since, now), "overdue": _overdue(app, req), "waited_for": waited})
-    items.sort(key=lambda i: (-i["waited_for"], i["since"]))
+    counted = {"items": 0, "overdue": 0}
+
+    def waiting():
+        # thousands may be open: read a few hundred at a time and keep only the longest-waiting lines
+        for part in _open_requests_in_parts():
+            active = records.active_steps(part)
+            for req in part:
+                # waiting is counted from when the present holder got it
+                holder, since = records.holder_and_since(app, req, active.get(req.id))
+                overdue = _overdue(app, req)
+                counted["items"] += 1
+                counted["overdue"] += overdue
+                yield (cal.working_time_between(since, now), since, req, holder, overdue)
+
+    items = [{"number": req.number, "title": req.title, "unit": req.unit_name, "state_label": flows.label(req),
+              "holder": holder, "since": since, "waited": cal.format_waited(since, now), "overdue": overdue,
+              "waited_for": waited}
+             for waited, since, req, holder, overdue in heapq.nsmallest(
+                 DIGEST_ROWS, waiting(), key=lambda i: (-i[0], i[1], i[2].id))]
     limit = parse_duration(app.cfg.reminders.report_after)
-    overdue_total = sum(1 for i in items if i["overdue"])
+    overdue_total = counted["overdue"]
     not_reported, not_reported_total = [], 0
     # the 办结回告 owed: active report steps whose due time has passed (and moved on with each reminder)
     owed = (Step.select(Step.id, Step.kind, Step.next_reminder_at, Request.id, Request.number, Request.title,
@@ -274,11 +282,24 @@ def digest_context(app: App, since: datetime | None = None) -> dict:
     ignored = [{"at": m.at, "sender": m.sender, "subject": m.subject, "reason": m.action}
                for m in ignored_mail.order_by(Mail.at).limit(DIGEST_ROWS)]
     cal.is_workday(now.astimezone(app.tz).date())     # fills calendar warnings for this year
-    return {"req": None, "items": items[:DIGEST_ROWS], "items_total": len(items), "overdue_total": overdue_total,
+    return {"req": None, "items": items, "items_total": counted["items"], "overdue_total": overdue_total,
             "not_reported": not_reported, "not_reported_total": not_reported_total,
             "ignored": ignored, "ignored_total": ignored_mail.count() if len(ignored) == DIGEST_ROWS else len(ignored),
             "warnings": list(cal.warnings) + _form_warnings(), "day": now.astimezone(app.tz).date(),
             "jiaoban": jb_chase.digest_section(app, now)}
+
+
+def _open_requests_in_parts():
+    """The open requests (a 交办 has its own section), whole rows, limits.SQL_CHUNK at a time in id order."""
+    last = 0
+    while True:
+        part = list(Request.select().where(Request.state.in_(flows.open_states()) & (Request.id > last)
+                                           & (Request.kind.is_null() | (Request.kind != jiaoban.KIND)))
+                    .order_by(Request.id).limit(limits.SQL_CHUNK))
+        if not part:
+            return
+        yield part
+        last = part[-1].id
 
 
 def _pending_forms() -> list[tuple[Job, Request]]:

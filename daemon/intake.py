@@ -77,14 +77,15 @@ def handle(app: App, raw: bytes) -> str:
     if len(mail.message_id) > MAX_ID:
         mail = replace(mail, message_id=digest_id)
     attempts = _Attempts(app, digest_id)
-    if attempts.count() >= MAX_ATTEMPTS:
+    tried = attempts.count()
+    if tried >= MAX_ATTEMPTS:
         why = attempts.reason() or f"处理时进程{MAX_ATTEMPTS}次中断"
         _record_failure(mail.message_id, rel, f"{why}，已尝试{MAX_ATTEMPTS}次，停止重试", mail)
         attempts.clear()
         log.error("- mail %s from %s failed %d times (%s), moved to failed", mail.message_id,
                   mail.from_addr, MAX_ATTEMPTS, why)
         return FAILED
-    attempts.begin()
+    attempts.begin(tried)
     try:
         outcome = _handle(app, mail, rel, digest_id)
     except (pw.OperationalError, pw.InterfaceError) as e:
@@ -249,8 +250,9 @@ class _Attempts:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(f"{count}\n{reason}" if reason else str(count), encoding="utf-8")
 
-    def begin(self) -> None:
-        self._write(self.count() + 1, self.reason())
+    def begin(self, count: int) -> None:
+        """`count`: what count() said just before."""
+        self._write(count + 1, self.reason() if count else "")
 
     def note(self, reason: str) -> None:
         self._write(self.count(), reason)
@@ -494,9 +496,10 @@ class Pipeline:
             return self.answer("not_request", {}, action="告知来信不是请示")
         if self.over_hourly_limit(unit):
             return
+        self.record.kind = "request"        # saved with the registration's own update of this row
         flow.register(app, workflow.Incoming(mail, self.record, self.archive, self.check), unit)
-        self.record.kind = "request"
-        self.record.save()
+        if self.record.is_dirty():
+            self.record.save()
 
     # -- mail about a known request -----------------------------------------------------------------
 

@@ -25,18 +25,21 @@ def model_guide() -> str:
         return ""
 
 
-def mail_ctx(app, req: Request, **extra) -> dict:
-    """What every mail about a request shows: the request, its form, its state."""
-    return {"req": req, "form": form_data(app, req), "state_label": STATE_LABELS.get(req.state, req.state), **extra}
+def mail_ctx(app, req: Request, form=None, **extra) -> dict:
+    """What every mail about a request shows: the request, its form (`form`: when the caller has it already),
+    its state."""
+    return {"req": req, "form": form if form is not None else form_data(app, req),
+            "state_label": STATE_LABELS.get(req.state, req.state), **extra}
 
 
 # -- attachments ---------------------------------------------------------------------------------------
 
-def original_attachments(app, req: Request) -> list:
-    """The request's original attachments, byte for byte, out of the archived raw mail."""
+def original_attachments(app, req: Request, parsed: dict | None = None) -> list:
+    """The request's original attachments, byte for byte, out of the archived raw mail. `parsed`: mails already
+    parsed from the archive ({archive path: mime.ParsedMail}, the one intake holds), not read again."""
     from daemon import mime
     from daemon.outbox import Attach
-    out, cache = [], {}
+    out, cache = [], dict(parsed or {})
     for a in req.attachments or []:
         src = a["source"]
         if src not in cache:
@@ -74,17 +77,18 @@ def form_attachments(app, req: Request) -> list:
 
 # -- the 审批单 -------------------------------------------------------------------------------------------
 
-def form_data(app, req: Request):
+def form_data(app, req: Request, new: bool = False):
+    """The 审批单 of a request; `new`: it was registered just now, so it has no opinions or steps to read."""
     from daemon.docform import FormData, OpinionView, StepView
     d = app.directory
     tz = app.tz
-    opinions = list(Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id))
+    opinions = [] if new else list(Opinion.select().where(Opinion.request == req).order_by(Opinion.at, Opinion.id))
     by_step: dict[int, list] = {}
     for o in opinions:
         if o.step_id:
             by_step.setdefault(o.step_id, []).append(o)
     steps = []
-    for s in Step.select().where(Step.request == req).order_by(Step.position):
+    for s in [] if new else Step.select().where(Step.request == req).order_by(Step.position):
         if (s.state == "cancelled" and not by_step.get(s.id)) or s.kind == REPORT:
             continue            # the 办结回告 is no approval step: the form shows it as 办结情况
         leader = any(is_leader(d, a) for a in s.approvers)

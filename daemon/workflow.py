@@ -132,9 +132,10 @@ def register(app: App, inc: Incoming, unit) -> Request:
     inc.record.action = f"登记为{number}"
     inc.record.save()
     log.info("%s registered from %s: %s", number, mail.from_addr, title)
-    outbox.queue(app.cfg, "receipt", [mail.from_addr], views.mail_ctx(app, req), request=req,
+    form = views.form_data(app, req, new=True)        # the receipt and the review show the same form
+    outbox.queue(app.cfg, "receipt", [mail.from_addr], views.mail_ctx(app, req, form), request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执")
-    _after_check(app, req, check, resubmitted=False)
+    _after_check(app, req, check, resubmitted=False, inc=inc, form=form)
     return req
 
 
@@ -150,20 +151,25 @@ def _title_from_subject(subject: str) -> str:
     return strip_subject_prefixes(subject).strip()
 
 
-def _after_check(app: App, req: Request, check, resubmitted: bool) -> None:
+def _after_check(app: App, req: Request, check, resubmitted: bool, inc: Incoming | None = None,
+                 form=None) -> None:
     if app.cfg.review.auto_return and check.must_return:
         guidance = "经办公室按请示行文规范审核，该请示存在须修改后再报的问题，现予退回。"
         return_to_unit(app, req, app.cfg.office.address, "办公室（自动审核）", guidance, auto=True)
         return
-    send_review(app, req, reason="resubmitted" if resubmitted else "new")
+    send_review(app, req, reason="resubmitted" if resubmitted else "new",
+                parsed={inc.archive: inc.mail} if inc is not None else None, form=form)
 
 
-def send_review(app: App, req: Request, reason: str, note: str = "") -> None:
+def send_review(app: App, req: Request, reason: str, note: str = "", parsed: dict | None = None,
+                form=None) -> None:
+    """To office staff for review; `parsed`: the request mail as intake parsed it (see original_attachments),
+    `form`: its 审批单 data when the caller has it."""
     req.code = outbox.new_code()
-    req.save()
+    req.save(only=req.dirty_fields)     # the new code, and whatever else a caller changed: not the whole row
     route = app.directory.route_for(req.title, req.body)
-    outbox.queue(app.cfg, "review", _staff(app), views.mail_ctx(app, req, reason=reason, note=note, route=route),
-                 request=req, code=req.code, attachments=views.original_attachments(app, req),
+    outbox.queue(app.cfg, "review", _staff(app), views.mail_ctx(app, req, form, reason=reason, note=note, route=route),
+                 request=req, code=req.code, attachments=views.original_attachments(app, req, parsed),
                  action="送办公室审核" if reason != "returned_by_approver" else "领导退回，送办公室处理")
 
 
@@ -187,7 +193,7 @@ def resubmit(app: App, req: Request, inc: Incoming) -> None:
     log.info("%s resubmitted by %s", req.number, mail.from_addr)
     outbox.queue(app.cfg, "receipt", [mail.from_addr], views.mail_ctx(app, req, resubmitted=True), request=req,
                  reply_to_mail=(mail.message_id, list(mail.references)), action="回执（重报）")
-    _after_check(app, req, check, resubmitted=True)
+    _after_check(app, req, check, resubmitted=True, inc=inc)
 
 
 # -- office review ---------------------------------------------------------------------------------
