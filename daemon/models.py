@@ -110,6 +110,10 @@ class Request(Base):
     report_reminded_at = UTCDateTimeField(null=True)   # unused: the report step's reminders and due time say it
     kind = pw.CharField(null=True, default="请示")   # the kind of work (daemon.flows); null read as 请示
 
+    class Meta:
+        # the hourly limit of new requests per sender looks up a sender's recent ones on every new mail
+        indexes = ((("sender", "received_at"), False),)
+
 
 # Step states
 PENDING, ACTIVE, APPROVED_STEP, REJECTED_STEP, RETURNED_STEP, CANCELLED = (
@@ -357,8 +361,10 @@ def connect(url: str, upgrade: bool = True) -> pw.Database:
         path = url[len("sqlite:///"):]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # synchronous=full: a commit is on disk before the mail it registered is moved out of the inbox, even
+        # if the machine loses power then (normal, in WAL mode, survives a killed process but not that)
         database = pw.SqliteDatabase(path, pragmas={"journal_mode": "wal", "foreign_keys": 1,
-                                                    "busy_timeout": 10000, "synchronous": "normal"})
+                                                    "busy_timeout": 10000, "synchronous": "full"})
         db.initialize(database)
         database.connect(reuse_if_open=True)
         if upgrade:
