@@ -77,7 +77,8 @@ def _to_6(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     """Release 6: an index of requests by sender and time of receipt, for the hourly limit of new requests that
     is looked up on every new mail (a scan of the whole register at 50,000 requests)."""
     # IF NOT EXISTS: an older database's earlier steps create every table's indexes of this release already
-    database.execute_sql('CREATE INDEX IF NOT EXISTS "request_sender_received_at" ON "request" ("sender", "received_at")')
+    database.execute_sql('CREATE INDEX IF NOT EXISTS "request_sender_received_at" '
+                         'ON "request" ("sender", "received_at")')
 
 
 # version reached -> the step that reaches it from the version before
