@@ -287,6 +287,7 @@ def _digest(mails: dict[str, str]) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_an_office_without_leaders_sends_and_prints_exactly_what_it_did_before(tmp_path, monkeypatch):
     monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
     expected = golden()
@@ -297,6 +298,7 @@ def test_an_office_without_leaders_sends_and_prints_exactly_what_it_did_before(t
         assert now[name] == expected[name], name
 
 
+@pytest.mark.slow
 def test_an_office_with_leaders_but_no_jiaoban_sends_the_same_qingshi_mail(tmp_path, monkeypatch):
     """The same 请示 traffic with 李副总 and 王总 as leaders (both also approve 请示): every mail and every line of
     the command line is the same, but for the daily digest, which adds its 交办 section (SPEC §6.6) at the end."""

@@ -239,6 +239,7 @@ def test_a_twenty_thousand_line_requirement_is_registered_in_bounded_time(world)
     assert core.task_of(req).content == "整理安全台账"
 
 
+@pytest.mark.slow
 def test_a_five_megabyte_content_is_kept_in_bounds(world):
     body = "交办\n内容：" + "很长的内容" * 1_000_000 + "\n时限：12月4日前"
     _timed(lambda: world.send("li@t.test", "交办", body), 60)
@@ -363,6 +364,7 @@ def _recorded_all(n: int) -> None:
     assert all(m.action for m in incoming), "every mail is on record with what it did"
 
 
+@pytest.mark.slow
 def test_the_corpus_as_the_lead_unit_s_replies_reports_nothing(world):
     counts, shown = _corpus(world, "zonghe@t.test")
     _recorded_all(sum(counts.values()))
@@ -375,6 +377,7 @@ def test_the_corpus_as_the_lead_unit_s_replies_reports_nothing(world):
     assert set(counts) <= {"进展", "签收", "ignored", "请求协调"}, counts
 
 
+@pytest.mark.slow
 def test_the_corpus_as_the_leader_s_replies_withdraws_nothing(world):
     counts, shown = _corpus(world, "li@t.test")
     _recorded_all(sum(counts.values()))
@@ -383,6 +386,7 @@ def test_the_corpus_as_the_leader_s_replies_withdraws_nothing(world):
     assert set(counts) <= {"ignored"}, counts
 
 
+@pytest.mark.slow
 def test_the_corpus_as_a_leader_s_new_mail_makes_no_jiaoban(world):
     if not CORPUS.is_dir():
         pytest.skip("the shared corpus is not beside the repository")

@@ -208,6 +208,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_a_kill_at_any_moment_leaves_every_stored_mail_whole(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     for delay in (0.05, 0.2, 0.37, 0.5, 0.81):
