@@ -16,9 +16,7 @@ from datetime import timedelta
 import peewee as pw
 
 from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, views, workflow
-from daemon import jiaoban
 from daemon.app import App
-from daemon.jiaoban import chase as jb_chase
 from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
                            Step, db)
 from daemon.replies import SHAPE_LABELS, Verb, read_reply
@@ -360,8 +358,8 @@ class Pipeline:
         reply = read_reply(mail, app.lexicon, opinions)
         if mail.from_doubt:
             return self.unknown_sender(req, reply, mail.from_doubt)
-        if req is None and (listed := jb_chase.list_reply(self, reply)) is not None:
-            req, ref = listed                   # a reply to a 交办提醒 list: the item it begins with
+        if req is None and (listed := flows.reply_to_collection(self, reply)) is not None:
+            req, ref = listed                   # a reply to a mail about several requests (a 交办提醒 list)
             if req is None:
                 return                          # none or several: the sender was asked which
         if req is None:
@@ -420,10 +418,8 @@ class Pipeline:
     def automatic(self) -> None:
         mail = self.mail
         req, ref = self.find_request()
-        if mail.auto == "out-of-office" and not mail.from_doubt and req is not None and req.kind == jiaoban.KIND:
-            return jb_chase.away(self, req, ref)        # recorded on the 交办; no 请示 delegate is asked
-        if mail.auto == "out-of-office" and not mail.from_doubt and req is None and jb_chase.away_from_list(self):
-            return
+        if mail.auto == "out-of-office" and not mail.from_doubt and flows.away(self, req, ref):
+            return                              # a kind of work that records it its own way (交办)
         if mail.auto == "out-of-office" and not mail.from_doubt and req is not None and ref is not None and ref.step_id:
             step = Step.get_or_none(Step.id == ref.step_id)
             if step is not None and step.state == ACTIVE:

@@ -25,6 +25,25 @@ def claiming(app, mail, unit) -> Flow:
     return FLOWS[DEFAULT]
 
 
+def reply_to_collection(pipe, reply):
+    """A mail about no single request that a kind of work recognises as an answer to one of its mails about
+    several (the 交办's reminder list): (request, mail answered) for the one it names, (None, None) when it has
+    asked the sender which; None when no kind claims it."""
+    for flow in FLOWS.values():
+        hook = getattr(flow, "reply_to_collection", None)
+        found = hook(pipe, reply) if hook is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def away(pipe, req, ref) -> bool:
+    """An out-of-office reply recorded by the kind of work it concerns, when that kind records its own (the
+    请示's is intake's default: the step's delegate is asked); False when none did."""
+    flows = [of(req)] if req is not None else list(FLOWS.values())
+    return any(hasattr(flow, "away") and flow.away(pipe, req, ref) for flow in flows)
+
+
 def open_states() -> tuple[str, ...]:
     """The states of every kind in which someone works on a request (the digest lists them)."""
     return tuple(dict.fromkeys(s for f in FLOWS.values() for s in f.open_states))
@@ -51,4 +70,5 @@ from daemon.flows import jiaoban, qingshi  # noqa: E402
 FLOWS: dict[str, Flow] = {DEFAULT: qingshi.FLOW, jiaoban.FLOW.kind: jiaoban.FLOW}
 
 __all__ = ["DEFAULT", "Flow", "Holding", "FLOWS", "of", "claiming", "label", "open_states", "unfinished_states",
+           "reply_to_collection", "away",
            "number_pattern", "numbers_pattern"]

@@ -36,6 +36,12 @@ class Flow(Protocol):
 
     def holder(self, app, req, step) -> Holding: ...
 
+    # Optional, for a kind that reads its own mail (the 交办): intake asks for them when present.
+    #   handle(pipe, req, ref, reply) -> None          a mail about one of its requests
+    #   reply_to_collection(pipe, reply)               an answer to its mail about several requests:
+    #       -> (req, ref) | (None, None) asked which | None not one
+    #   away(pipe, req, ref) -> bool                   an out-of-office reply (req None: to such a mail)
+
 
 def number_pattern(fmt: str) -> re.Pattern:
     """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号."""

@@ -31,6 +31,19 @@ class Jiaoban:
     def register(self, app, incoming, unit):
         return register.register(app, incoming)
 
+    def reply_to_collection(self, pipe, reply):
+        """A reply to a 交办提醒 list, which names several matters: the item it begins with."""
+        from daemon.jiaoban import chase
+        return chase.list_reply(pipe, reply)
+
+    def away(self, pipe, req, ref) -> bool:
+        """An out-of-office reply about a 交办 (req), or to a list (req None): recorded on the matter."""
+        from daemon.jiaoban import chase
+        if req is None:
+            return chase.away_from_list(pipe)
+        chase.away(pipe, req, ref)
+        return True
+
     def holder(self, app, req, step=None):
         return views.holding(app, req)
 
