@@ -305,6 +305,7 @@ def test_no_leftovers_and_no_utc_time(life):
     utc = {f"{(int(t[:2]) - UTC_SHIFT) % 24:02d}:{t[3:]}" for t in happened} - happened
     for s in mails:
         for part, body in (("subject", s.mail.subject), ("text", s.mail.text), ("html", visible(s.mail.html))):
+            body = re.sub(r"流转码[:：]\s*[A-Z0-9]{4,8}", "流转码：CODE", body)    # a random code may spell UTC
             for bad in ("None", "{{", "{%", "}}", "UTC", "+00:00", "+08:00", "nan"):
                 assert bad not in body, (s.kind, part, bad)
             assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", body), (s.kind, part)
