@@ -7,12 +7,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, require_corpus
 
 from daemon import intake, models
 from daemon.app import App
 from daemon.config import load_config
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 RAW_FOLDERS = ("lkml-erofs-zh", "imap_tools", "spamscope-mail-parser", "php-mime-mail-parser", "talon")
 
 
@@ -25,8 +25,7 @@ def _raw_mails() -> list[Path]:
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
+    require_corpus()
     monkeypatch.setenv("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
     monkeypatch.setenv("OFFICEFLOW_TEST_PASSWORD", "x")
     cfg_path = tmp_path / "officeflow.toml"

@@ -12,14 +12,25 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, require_corpus
 from jiaoban_world import World, world  # noqa: F401 - the office in process
 
 from daemon import intake
-from daemon.jiaoban import CANCELLED, CHECKING, CLOSED, DOING, EXTENDING, LEAD, READING, VERIFYING, core, elements
+from daemon.jiaoban import (
+    CANCELLED,
+    CHECKING,
+    CLOSED,
+    DOING,
+    EXTENDING,
+    LEAD,
+    READING,
+    VERIFYING,
+    core,
+    elements,
+)
 from daemon.models import Mail, Opinion, Request
 
 TUESDAY = "2026-12-01T10:12:00+08:00"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 RAW_FOLDERS = ("lkml-erofs-zh", "imap_tools", "spamscope-mail-parser", "php-mime-mail-parser", "talon")
 BODY_FOLDERS = ("email_reply_trimmer", "github-email_reply_parser", "willdurand-EmailReplyParser",
                 "mail-parser-reply", "crisp-email-reply-parser")
@@ -343,8 +354,7 @@ def outcome(req) -> str:
 
 
 def _corpus(world, sender: str) -> tuple[collections.Counter, dict]:
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
+    require_corpus()
     counts, shown = collections.Counter(), collections.defaultdict(list)
     for n, path in enumerate(corpus_files()):
         req = world.dispatched()
@@ -388,8 +398,7 @@ def test_the_corpus_as_the_leader_s_replies_withdraws_nothing(world):
 
 @pytest.mark.slow
 def test_the_corpus_as_a_leader_s_new_mail_makes_no_jiaoban(world):
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
+    require_corpus()
     files = corpus_files()
     for n, path in enumerate(files):
         assert intake.handle(world.app, as_new(path.read_bytes(), "li@t.test", n)) in (intake.PROCESSED,
@@ -533,8 +542,7 @@ def test_the_leader_is_answered_with_the_word_written(world):
 
 def test_the_corpus_new_texts_hold_no_decisive_word():
     """Every real mail's new text, read as a 交办 reply: counted by word; none of them decides anything."""
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
+    require_corpus()
     from daemon import mime, replies
     from daemon.flows.base import number_pattern
     from daemon.jiaoban.reader import DECISIVE, read
@@ -561,8 +569,7 @@ def test_the_corpus_new_texts_hold_no_decisive_word():
 def test_a_line_typed_above_every_real_quote_is_what_is_read(line, word):
     """The body files of the corpus (real quotes of many clients) with one line typed above them: that line, and
     nothing from the quote below, decides the reading."""
-    if not CORPUS.is_dir():
-        pytest.skip("the shared corpus is not beside the repository")
+    require_corpus()
     from daemon import mime, replies
     from daemon.jiaoban.reader import read
     files = [p for folder in BODY_FOLDERS for p in sorted((CORPUS / folder).rglob("*.txt"))]
