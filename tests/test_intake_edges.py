@@ -7,6 +7,7 @@ import textwrap
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import fresh_db
 import pytest
 
 from daemon import intake, mailstore, mime, models
@@ -77,8 +78,10 @@ class World:
         path = tmp / "officeflow.toml"
         path.write_text(CONFIG.format(tmp=tmp, fmt=fmt), encoding="utf-8")
         self.cfg = load_config(path)
+        fresh_db.lay(tmp / "db.sqlite")
         models.connect(self.cfg.database.url)
         self.app = App(self.cfg)
+        self._sent: dict[int, object] = {}     # outbox id → the parsed mail: sent mail never changes
 
     def send(self, sender, subject, body, reply_to=None, message_id=None) -> str:
         msg = EmailMessage()
@@ -92,8 +95,10 @@ class World:
 
     def mails_to(self, address):
         rows = [r for r in Outbox.select().order_by(Outbox.id) if address in r.rcpts]
-        whole = mailstore.messages(rows)
-        return [mime.parse(whole[r.id]) for r in rows]
+        new = [r for r in rows if r.id not in self._sent]
+        whole = mailstore.messages(new)
+        self._sent.update((r.id, mime.parse(whole[r.id])) for r in new)
+        return [self._sent[r.id] for r in rows]
 
     def last_to(self, address, part=""):
         found = [m for m in self.mails_to(address) if part in m.subject]
