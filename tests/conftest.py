@@ -144,6 +144,16 @@ def pytest_addoption(parser):
                           "their examples (the full suite runs everything)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The fast lane runs on every core when pytest-xdist is installed (the test extra has it); `-n 0` runs
+    it in one process, and `-n N` is taken as given."""
+    if (config.getoption("fast") and config.pluginmanager.hasplugin("xdist")
+            and "PYTEST_XDIST_WORKER" not in os.environ      # a worker runs its share, it starts no workers
+            and config.option.numprocesses is None and not config.getoption("usepdb", False)):
+        config.option.numprocesses = "auto"
+
+
 def pytest_configure(config):
     if config.getoption("fast"):
         lanes.FAST = True
