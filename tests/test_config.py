@@ -210,6 +210,7 @@ def test_keys_read_by_the_loader_are_known_even_when_not_listed(tmp_path, monkey
     assert C.load_config(EXAMPLE).office.head == "director@example.test"
 
 
+@pytest.mark.slow
 def test_check_config_names_the_misspelt_key_and_exits_2(tmp_path):
     import os
     import subprocess

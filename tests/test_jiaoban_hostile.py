@@ -242,6 +242,7 @@ def _timed(fn, limit: float):
     return out
 
 
+@pytest.mark.slow
 def test_a_twenty_thousand_line_requirement_is_registered_in_bounded_time(world):
     body = "交办：整理安全台账\n" + "\n".join(f"要求：第{i}条，逐项核对。" for i in range(20_000))
     _timed(lambda: world.send("li@t.test", "交办：整理安全台账", body), 30)
@@ -289,6 +290,7 @@ def test_control_characters_in_a_reply_count_as_unseen(world):
     assert refreshed(req).state == CHECKING
 
 
+@pytest.mark.slow
 def test_a_huge_reply_is_read_in_bounded_time(world):
     req = world.dispatched()
     body = "进展：" + "数据核对中。" * 200_000 + "\n" + "\n".join(f"第{i}行" for i in range(20_000))
@@ -540,6 +542,7 @@ def test_the_leader_is_answered_with_the_word_written(world):
     assert "“收到”" in explained(world, "li@t.test")
 
 
+@pytest.mark.slow
 def test_the_corpus_new_texts_hold_no_decisive_word():
     """Every real mail's new text, read as a 交办 reply: counted by word; none of them decides anything."""
     require_corpus()

@@ -223,6 +223,7 @@ def run(world, *args) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_officeflow_ledger_prints_the_same(office):
     out = run(office, "--leader", "li", "--week", "2026-W49")
     assert out.returncode == 0, out.stderr

@@ -267,6 +267,7 @@ def run(world, *args, config: bool = True) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_the_command_line(world, tmp_path):
     a_qingshi(world)
     world.dispatched()
