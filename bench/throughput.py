@@ -11,9 +11,9 @@ and measures in the same run:
 With --profile FILE, `run --once` runs under cProfile and the stats are written to FILE (read them with
 `python -m pstats FILE`); the times printed then include the profiler's overhead.
 
-With --prefill N [N ...] it measures instead whether intake stays as fast on a register of years: the same
-backlog (N new requests, then office staff's 受理 of each) taken in against an empty database and against
-databases of N requests built as bench/scale.py builds them, each side --rounds times, alternately, printing
+With --prefill SIZE [SIZE ...] it measures instead whether intake stays as fast on a register of years: the
+same backlog (the new requests, then office staff's 受理 of each) taken in against an empty database and against
+databases of SIZE requests built as bench/scale.py builds them, each side --rounds times, alternately, printing
 requests/s (wall and CPU) of each and the ratio to the empty database. Target: within 10 % at 50,000.
 """
 
@@ -181,8 +181,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--profile", metavar="FILE", help="run officeflow under cProfile and write its stats here")
-    ap.add_argument("--prefill", type=int, nargs="+", metavar="N",
-                    help="compare intake on an empty database with intake on databases of N requests")
+    ap.add_argument("--prefill", type=int, nargs="+", metavar="SIZE",
+                    help="compare intake on an empty database with intake on databases of SIZE requests")
     ap.add_argument("--rounds", type=int, default=2, help="with --prefill: runs of each side, alternately")
     args = ap.parse_args()
     n = args.requests
