@@ -440,8 +440,9 @@ class Pipeline:
         ids = list(dict.fromkeys(i for i in (*mail.in_reply_to, *reversed(mail.references))
                                  if i and len(i) <= limits.MAX_ID_LENGTH))
         if ids:
+            # both directions named: the index of mail by (direction, message_id) is used, not a scan of all mail
             found = [m for part in limits.chunks(ids) for m in Mail.select().where(
-                (Mail.message_id.in_(part)) & Mail.request.is_null(False))]
+                Mail.direction.in_(("in", "out")) & Mail.message_id.in_(part) & Mail.request.is_null(False))]
             refs = {m.message_id: m for m in found if m.direction == "out"}
             for i in ids:
                 if i in refs:

@@ -22,7 +22,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 6             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 7             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -81,6 +81,14 @@ def _to_6(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
                          'ON "request" ("sender", "received_at")')
 
 
+def _to_7(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 7: mail indexed by direction and code, and by direction and time, for what intake looks up on
+    every reply (the code in its subject) and every answer (answers sent to an address in the last day): each
+    was a scan of all the mail sent, six lines or more a request."""
+    database.execute_sql('CREATE INDEX IF NOT EXISTS "mail_direction_code" ON "mail" ("direction", "code")')
+    database.execute_sql('CREATE INDEX IF NOT EXISTS "mail_direction_at" ON "mail" ("direction", "at")')
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
@@ -88,6 +96,7 @@ STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]
     4: _to_4,
     5: _to_5,
     6: _to_6,
+    7: _to_7,
 }
 
 

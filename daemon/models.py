@@ -270,7 +270,11 @@ class Mail(Base):
     code = pw.CharField(default="")         # the request/step code this mail carried (out)
 
     class Meta:
-        indexes = ((("direction", "message_id"), True),)
+        indexes = ((("direction", "message_id"), True),
+                   # the code in a reply's subject, looked up among the mails sent (intake.disagreement)
+                   (("direction", "code"), False),
+                   # the mail of the last hours or day: answers per address, flood and loop checks, the digest
+                   (("direction", "at"), False))
 
 
 class Outbox(Base):

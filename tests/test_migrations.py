@@ -81,6 +81,30 @@ def test_the_first_release_is_upgraded_in_place_to_the_schema_of_a_new_database(
     assert _schema(old) == _schema(new)
 
 
+def test_a_database_of_schema_6_gets_the_indexes_of_mail_by_code_and_by_time(tmp_path):
+    """Schema 7 only adds two indexes of mail: a database of schema 6 is one of this release without them."""
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _connect(old)
+    try:
+        models.db.obj.execute_sql('DROP INDEX "mail_direction_code"')
+        models.db.obj.execute_sql('DROP INDEX "mail_direction_at"')
+        models.db.obj.execute_sql('UPDATE "schema_version" SET "version" = 6')
+    finally:
+        models.close()
+    assert not [i for i in _schema(old)["indexes"] if "mail_direction_code" in i or "mail_direction_at" in i]
+    _connect(old)
+    try:
+        assert migrations.stored_version(models.db.obj) == migrations.VERSION == 7
+        plan = models.db.obj.execute_sql('EXPLAIN QUERY PLAN SELECT "id" FROM "mail" WHERE "direction" = ? AND '
+                                         '"code" = ?', ("out", "7F3A")).fetchall()
+        assert "mail_direction_code" in str(plan)
+    finally:
+        models.close()
+    _connect(new)
+    models.close()
+    assert _schema(old) == _schema(new)
+
+
 def test_a_current_database_is_opened_without_any_schema_statement(tmp_path, caplog):
     path = tmp_path / "db.sqlite"
     _connect(path)
