@@ -126,10 +126,12 @@ def test_a_row_of_an_older_release_is_its_whole_message(db):
 
 def test_packed_rows_are_rebuilt_the_same_and_hold_nothing_themselves(db):
     rows = [_queue(attachments=ATTACHMENTS[:i], state="sent") for i in range(3)]
+    Outbox.update(claimed_by="host:1:ab", claimed_at=NOW).execute()
     before = mailstore.messages(rows)
     saved = mailstore.pack([r.id for r in rows])
     rows = list(Outbox.select())
     assert saved > 0 and all(bytes(r.data) == b"" for r in rows)
+    assert all(r.claimed_by == "" and r.claimed_at is None for r in rows), "no claim kept once packed"
     assert Pack.select().count() == 1 and PackedRow.select().count() == 3
     assert mailstore.messages(rows) == before
 
