@@ -7,7 +7,7 @@ attachments (the given size and half of it), through their whole life by mail: r
 The same run is made twice:
   whole:   every outbox row holds its whole message, attachments included (how releases before 5 stored it);
   stored:  attachments once by sha256 (daemon.mailstore), the rest of each message compressed in its row;
-  packed:  then the daily compaction: the rows of each closed request compressed together into one pack.
+  packed:  then the daily compaction: the rows of the closed requests compressed together into packs.
 For each it prints the database (SQLite, compacted with VACUUM INTO) per request, the archived originals per
 request (the attachments of the request mails), the database beyond them, and of that what the stored sent mail
 takes (outbox, blobs and their chunks beyond the originals, packs, with their indexes). Target: sent mail <= 10 KB

@@ -1,5 +1,5 @@
 """Outgoing mail as stored: each attachment once by its sha256, the rest of a message compressed in its outbox row,
-and the rows of a closed request compressed together into one pack; rebuilt byte for byte for sending and for
+and the rows of closed requests compressed together into packs; rebuilt byte for byte for sending and for
 `show --eml`, and removed with what nothing refers to any more by prune.
 
 A message is kept as its skeleton (daemon.compose.compose_split: the message without its base64 bodies) with the
