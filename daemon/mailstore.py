@@ -30,6 +30,9 @@ from daemon.compose import Hole, assemble
 from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
+# How a zip file is cut is part of what is stored: a blob's chunks and what is left of it (in the blob, or in each
+# row when small) are cut once, when the blob is first written, and every row after relies on the same cut; changing
+# these two or zip_members() needs a schema step that stores existing blobs again.
 CHUNK_MIN = 512         # a zip member smaller than this stays in what is left of the zip file
 REST_MAX = 16 * 1024    # what is left of a zip file without its members up to this goes in each row's serial
 PACK_MAX = 4 << 20      # the uncompressed bytes of one pack, at most (a larger row is a pack of its own)
