@@ -1,16 +1,17 @@
 """How much database a request costs once its mail has gone, with attachments stored once against whole messages.
 
-Run on demand:  python bench/storage.py [--requests 20] [--attachment-kb 40]
+Run on demand:  python bench/storage.py [--requests 20] [--attachment-kb 40] [--detail]
 It starts a private Dovecot + SMTP relay on loopback (as the tests do) and takes N 请示, each with two incompressible
 attachments (the given size and half of it), through their whole life by mail: receipt and review, 受理 with a
 会签 step (财务科+审计科) and 李副总, the result to 综合科 and a copy to 行政科 (form and originals each), 办结回告.
 The same run is made twice:
   whole:   every outbox row holds its whole message, attachments included (how releases before 5 stored it);
   stored:  attachments once by sha256 (daemon.mailstore), the rest of each message compressed in its row;
-  packed:  then the daily compaction: the rows of each closed request compressed together into one pack.
+  packed:  then the daily compaction: the rows of the closed requests compressed together into packs.
 For each it prints the database (SQLite, compacted with VACUUM INTO) per request, the archived originals per
 request (the attachments of the request mails), the database beyond them, and of that what the stored sent mail
-takes (outbox, blobs beyond the originals, packs). Target: sent mail <= 10 KB a request beyond the originals.
+takes (outbox, blobs and their chunks beyond the originals, packs, with their indexes). Target: sent mail <= 10 KB
+a request beyond the originals. --detail adds what each table and index of the database takes a request.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def lifecycle(office: Office, n: int, size: int) -> None:
     office.run_once()
 
 
+MAIL_TABLES = ("outbox", "outboxpart", "blob", "blobchunk", "pack", "packedrow")
+
+
 def measure(office: Office, n: int) -> dict[str, float]:
     db = office.db()
     assert db.Request.select().where(db.Request.state == "done").count() == n, "every request went through"
@@ -90,17 +94,19 @@ def measure(office: Office, n: int) -> dict[str, float]:
     con.execute(f"VACUUM INTO '{compact}'")
     con.close()
     con = sqlite3.connect(compact)
-    stored = con.execute("SELECT SUM(d.pgsize) FROM dbstat d JOIN sqlite_master m ON d.name = m.name WHERE m.tbl_name "
-                         "IN ('outbox', 'outboxpart', 'blob', 'pack', 'packedrow')").fetchone()[0]
+    tables = con.execute("SELECT m.tbl_name, d.name, SUM(d.pgsize) FROM dbstat d JOIN sqlite_master m ON d.name = "
+                         "m.name GROUP BY d.name ORDER BY 3 DESC, 2").fetchall()
     con.close()
+    stored = sum(size for table, _, size in tables if table in MAIL_TABLES)
     return {"db": compact.stat().st_size / n, "originals": originals / n, "mails": mails / n, "whole": whole / n,
-            "stored": stored / n}
+            "stored": stored / n, "tables": [(name, size / n) for _, name, size in tables]}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=20)
     ap.add_argument("--attachment-kb", type=int, default=40)
+    ap.add_argument("--detail", action="store_true", help="what each table and index takes a request")
     args = ap.parse_args()
     n = args.requests
     servers = MailServers().start()
@@ -128,6 +134,14 @@ def main() -> int:
     for layout, r in results.items():
         print(f"{layout:7} database {r['db'] / 1e3:7.1f} KB a request, {(r['db'] - r['originals']) / 1e3:7.1f} KB "
               f"beyond the originals; sent mail {(r['stored'] - r['originals']) / 1e3:7.1f} KB beyond the originals")
+    if args.detail:
+        for layout in ("stored", "packed"):
+            print(f"{layout}, KB a request (pages of 4 KB, so a table or index of one page is "
+                  f"{4.096 / n:.2f} KB a request at {n}):")
+            tables = results[layout]["tables"]
+            small = [size for _, size in tables if size * n <= 4096]
+            print("  " + ", ".join(f"{name} {size / 1e3:.2f}" for name, size in tables if size * n > 4096)
+                  + f", and {len(small)} more of one page: {sum(small) / 1e3:.2f}")
     return 0
 
 

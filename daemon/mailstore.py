@@ -1,9 +1,12 @@
 """Outgoing mail as stored: each attachment once by its sha256, the rest of a message compressed in its outbox row,
-and the rows of a closed request compressed together into one pack; rebuilt byte for byte for sending and for
+and the rows of closed requests compressed together into packs; rebuilt byte for byte for sending and for
 `show --eml`, and removed with what nothing refers to any more by prune.
 
 A message is kept as its skeleton (daemon.compose.compose_split: the message without its base64 bodies) with the
-raw text and HTML parts (a row's "serial"); attachments are blobs, put back at the offsets OutboxPart holds.
+raw text and HTML parts (a row's "serial"); attachments are blobs, put back at the offsets OutboxPart holds. A zip
+file's members are blobs of their own (so what every 审批单 shares is stored once); what is left of it once they
+are cut out (its headers and small members, a few KB that differ with every form) goes in the serial of each row
+that carries it, when small, where the packing of closed requests compresses it with the rest of their mail.
 Everything is written in the caller's transaction, so a queued mail is sendable whatever moment a daemon dies at,
 on SQLite as on a PostgreSQL database shared by several daemons. Nothing here talks to SMTP or decides what to
 send or keep.
@@ -27,56 +30,72 @@ from daemon.compose import Hole, assemble
 from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
-CHUNK_MIN = 512         # a zip member smaller than this stays in its blob's data
+# How a zip file is cut is part of what is stored: a blob's chunks and what is left of it (in the blob, or in each
+# row when small) are cut once, when the blob is first written, and every row after relies on the same cut; changing
+# these two or zip_members() needs a schema step that stores existing blobs again.
+CHUNK_MIN = 512         # a zip member smaller than this stays in what is left of the zip file
+REST_MAX = 16 * 1024    # what is left of a zip file without its members up to this goes in each row's serial
+PACK_MAX = 4 << 20      # the uncompressed bytes of one pack, at most (a larger row is a pack of its own)
 
 
-def _serial(skeleton: bytes, texts: list[tuple[int, bytes]]) -> bytes:
-    """One line of JSON (the skeleton's length, each text's offset in it and length), the skeleton, the texts."""
-    head = json.dumps({"skeleton": len(skeleton), "texts": [[offset, len(data)] for offset, data in texts]})
-    return b"".join([head.encode("ascii"), b"\n", skeleton, *(data for _, data in texts)])
+def _serial(skeleton: bytes, texts: list[tuple[int, bytes]], rests: list[tuple[int, bytes]] = ()) -> bytes:
+    """One line of JSON (the skeleton's length, each text's offset in it and length, and each zip attachment's
+    offset and the length of what is left of it without its members), the skeleton, the texts, those rests."""
+    head = {"skeleton": len(skeleton), "texts": [[offset, len(data)] for offset, data in texts]}
+    if rests:
+        head["rests"] = [[offset, len(data)] for offset, data in rests]
+    return b"".join([json.dumps(head).encode("ascii"), b"\n", skeleton, *(data for _, data in [*texts, *rests])])
 
 
-def _parse(serial: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+def _parse(serial: bytes) -> tuple[bytes, list[tuple[int, bytes]], dict[int, bytes]]:
+    """The skeleton, the texts by offset, and the rests of zip attachments by offset (none before schema 8)."""
     line, _, rest = serial.partition(b"\n")
     head = json.loads(line)
     at = head["skeleton"]
-    texts = []
-    for offset, length in head["texts"]:
-        texts.append((offset, rest[at:at + length]))
-        at += length
-    return rest[:head["skeleton"]], texts
+    found = {}
+    for key in ("texts", "rests"):
+        found[key] = []
+        for offset, length in head.get(key, ()):
+            found[key].append((offset, rest[at:at + length]))
+            at += length
+    return rest[:head["skeleton"]], found["texts"], dict(found["rests"])
 
 
 def store(mail, mail_from: str, rcpts: list[str], message: tuple[bytes, list[Hole]], **row) -> Outbox:
     """The outbox row of one message, as daemon.compose.compose_split gives it; inside the caller's transaction."""
     skeleton, holes = message
     texts = [(h.offset, h.data) for h in holes if h.index is None]
-    box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
-                        data=MAGIC + zlib.compress(_serial(skeleton, texts)), **row)
-    parts, kept = [], {}
+    parts, kept, rests = [], {}, []
     for h in holes:
         if h.index is None:
             continue
         digest = hashlib.sha256(h.data).hexdigest()
         if digest not in kept:
             kept[digest] = _keep(digest, h.data)
-        parts.append({"outbox": box.id, "position": h.offset, "blob": kept[digest]})
+        blob, rest = kept[digest]
+        parts.append({"position": h.offset, "blob": blob})
+        if rest is not None:
+            rests.append((h.offset, rest))
+    box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
+                        data=MAGIC + zlib.compress(_serial(skeleton, texts, rests)), **row)
     if parts:
-        OutboxPart.insert_many(parts).execute()
+        OutboxPart.insert_many([{**part, "outbox": box.id} for part in parts]).execute()
     return box
 
 
-def _keep(digest: str, data: bytes) -> int:
-    """The id of the blob of `data`, there when the caller commits, its chunks (zip members) too. An existing one is
-    touched (its size written again) rather than passed over: on PostgreSQL that locks its row until the commit,
-    so a prune running at the same moment cannot delete it under the reference about to be made (the prune fails
-    on the reference instead, and runs again)."""
+def _keep(digest: str, data: bytes) -> tuple[int, bytes | None]:
+    """The id of the blob of `data`, there when the caller commits, its chunks (zip members) too, and what is left
+    of a zip file without its members when that goes in the row rather than in the blob (None when it does not).
+    An existing blob is touched (its size written again) rather than passed over: on PostgreSQL that locks its row
+    until the commit, so a prune running at the same moment cannot delete it under the reference about to be made
+    (the prune fails on the reference instead, and runs again)."""
     stripped, chunks = _cut(data, zip_members(data))
-    blob = _upsert(digest, stripped, len(data))
+    rest = stripped if chunks and len(stripped) <= REST_MAX else None
+    blob = _upsert(digest, b"" if rest is not None else stripped, len(data))
     if chunks and not BlobChunk.select().where(BlobChunk.blob == blob).exists():
         BlobChunk.insert_many([{"blob": blob, "position": position, "chunk": _upsert(
             hashlib.sha256(chunk).hexdigest(), chunk, len(chunk))} for position, chunk in chunks]).execute()
-    return blob
+    return blob, rest
 
 
 def _upsert(digest: str, data: bytes, size: int) -> int:
@@ -130,8 +149,9 @@ def _join(data: bytes, chunks: list[tuple[int, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def _blobs(ids: Iterable[int]) -> dict[int, bytes]:
-    """The whole bytes of these blobs, their chunks put back."""
+def _blobs(ids: Iterable[int]) -> dict[int, tuple[bytes, list[tuple[int, bytes]]]]:
+    """The bytes of these blobs, each with its chunks and where they go back (whole(), with what is left of a zip
+    file from the row when the row holds it)."""
     ids = sorted(set(ids))
     data: dict[int, bytes] = {}
     chunks: dict[int, list[tuple[int, int]]] = {}
@@ -143,8 +163,7 @@ def _blobs(ids: Iterable[int]) -> dict[int, bytes]:
     pieces: dict[int, bytes] = {}
     for chunk in limits.chunks(sorted({p for cs in chunks.values() for _, p in cs})):
         pieces.update((i, bytes(b)) for i, b in Blob.select(Blob.id, Blob.data).where(Blob.id.in_(chunk)).tuples())
-    return {i: _join(b, [(position, pieces[p]) for position, p in chunks[i]]) if i in chunks else b
-            for i, b in data.items()}
+    return {i: (b, [(position, pieces[p]) for position, p in chunks.get(i, ())]) for i, b in data.items()}
 
 
 def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
@@ -157,17 +176,20 @@ def _row_serial(row: Outbox, packed: dict[int, bytes]) -> bytes:
 
 
 def _packed(ids: list[int]) -> dict[int, bytes]:
-    """The serials of those of these rows that are in packs, each pack read and decompressed once."""
+    """The serials of those of these rows that are in packs, each pack decompressed once, as far as they need."""
     where: dict[int, tuple[int, int, int]] = {}
     for chunk in limits.chunks(ids):
         rows = PackedRow.select(PackedRow.outbox, PackedRow.pack, PackedRow.start, PackedRow.length).where(
             PackedRow.outbox.in_(chunk))
         for box, pack_id, start, length in rows.tuples():
             where[box] = (pack_id, start, length)
+    ends: dict[int, int] = {}
+    for p, start, length in where.values():
+        ends[p] = max(ends.get(p, 0), start + length)
     packs: dict[int, bytes] = {}
-    for chunk in limits.chunks(sorted({p for p, _, _ in where.values()})):
+    for chunk in limits.chunks(sorted(ends)):
         for pack_id, data in Pack.select(Pack.id, Pack.data).where(Pack.id.in_(chunk)).tuples():
-            packs[pack_id] = lzma.decompress(bytes(data))
+            packs[pack_id] = lzma.LZMADecompressor().decompress(bytes(data), max_length=ends[pack_id])
     return {box: packs[p][start:start + length] for box, (p, start, length) in where.items()}
 
 
@@ -183,8 +205,12 @@ def messages(rows: Iterable[Outbox]) -> dict[int, bytes]:
     packed = _packed([r.id for r in rows])
     out = {}
     for r in rows:
-        skeleton, texts = _parse(_row_serial(r, packed))
-        out[r.id] = assemble(skeleton, texts + [(position, blobs[blob]) for position, blob in parts.get(r.id, ())])
+        skeleton, texts, rests = _parse(_row_serial(r, packed))
+        bodies = []
+        for position, blob in parts.get(r.id, ()):
+            data, chunks = blobs[blob]
+            bodies.append((position, _join(rests.get(position, data), chunks)))
+        out[r.id] = assemble(skeleton, texts + bodies)
     return out
 
 
@@ -198,10 +224,10 @@ def not_packed() -> pw.Expression:
 
 
 def pack(ids: list[int]) -> int:
-    """The sent rows `ids` (the mail of one closed request) compressed together into one pack: their own data
-    emptied, those in a pack already (mail sent after the request was packed) taken out of it, and a pack left
-    without rows deleted. Inside the caller's transaction; a row taken meanwhile (by another daemon's pack or
-    prune) fails it, and nothing is changed. Returns the bytes saved."""
+    """The sent rows `ids` (the mail of closed requests) compressed together into packs of up to PACK_MAX bytes
+    before compression, in the order of the rows: their own data emptied, those in a pack already taken out of it,
+    and a pack left without rows deleted. Inside the caller's transaction; a row taken meanwhile (by another
+    daemon's pack or prune) fails it, and nothing is changed. Returns the bytes saved."""
     rows = list(Outbox.select(Outbox.id, Outbox.data).where(Outbox.id.in_(ids) & (Outbox.state == "sent"))
                 .order_by(Outbox.id))
     packed = _packed(ids)
@@ -209,29 +235,43 @@ def pack(ids: list[int]) -> int:
     if len(rows) != len(ids):
         raise LookupError(f"outbox rows {ids} are not all sent")
     before = sum(len(bytes(r.data)) for r in rows) + _packs_size(old)
-    serials, at, places = [], 0, []
+    groups: list[list[tuple[int, bytes]]] = [[]]
+    size = 0
     for r in rows:
         serial = _row_serial(r, packed)
-        serials.append(serial)
-        places.append({"outbox": r.id, "start": at, "length": len(serial)})
-        at += len(serial)
-    p = Pack.create(data=_xz(b"".join(serials)))
-    emptied = Outbox.update(data=b"").where(Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()).execute()
+        if groups[-1] and size + len(serial) > PACK_MAX:
+            groups.append([])
+            size = 0
+        groups[-1].append((r.id, serial))
+        size += len(serial)
+    # the claim that kept two daemons from sending a row twice has done its work: a packed row keeps no trace of it
+    emptied = Outbox.update(data=b"", claimed_by="", claimed_at=None).where(
+        Outbox.id.in_(ids) & (Outbox.state == "sent") & not_packed()).execute()
     moved = PackedRow.delete().where(PackedRow.outbox.in_(ids)).execute()
     if emptied + moved != len(ids) or moved != len(packed):
         raise LookupError(f"outbox rows {ids} changed while being packed")
-    PackedRow.insert_many([{**place, "pack": p.id} for place in places]).execute()
+    after = 0
+    for group in groups:
+        p = Pack.create(data=_xz(b"".join(serial for _, serial in group)))
+        after += len(bytes(p.data))
+        places, at = [], 0
+        for box, serial in group:
+            places.append({"outbox": box, "pack": p.id, "start": at, "length": len(serial)})
+            at += len(serial)
+        PackedRow.insert_many(places).execute()
     if old:
         Pack.delete().where(Pack.id.in_(list(old)) & ~pw.fn.EXISTS(
             PackedRow.select(PackedRow.id).where(PackedRow.pack == Pack.id))).execute()
-    return before - len(bytes(p.data)) - _packs_size(old)
+    return before - after - _packs_size(old)
 
 
 def _xz(data: bytes) -> bytes:
-    """xz at its strongest, with a dictionary no larger than the data: a little memory, and packs a fifth smaller
-    than zlib makes them."""
-    size = min(max(4096, 1 << max(len(data) - 1, 1).bit_length()), 1 << 26)
-    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": size}])
+    """xz at its strongest (extreme: a twentieth smaller for about 13 ms a request, once), with a dictionary no
+    larger than the data nor than 256 KB: packs a fifth smaller than zlib makes them, in a few MB of memory (a
+    larger dictionary finds nothing more in the mail of an office, where what repeats is the last request's)."""
+    size = min(max(4096, 1 << max(len(data) - 1, 1).bit_length()), 1 << 18)
+    return lzma.compress(data, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME,
+                                         "dict_size": size}])
 
 
 def _packs_size(ids: set[int]) -> int:

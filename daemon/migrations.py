@@ -22,7 +22,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 log = logging.getLogger("officeflow.db")
 
-VERSION = 7             # the schema this code writes; 1 is the first release, which stored no version
+VERSION = 8             # the schema this code writes; 1 is the first release, which stored no version
 FIRST_RELEASE = 1
 _LOCK = 0x6F66666C6F77  # "offlow": the advisory lock key of schema changes on PostgreSQL
 _TABLE = "schema_version"
@@ -89,6 +89,13 @@ def _to_7(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     database.execute_sql('CREATE INDEX IF NOT EXISTS "mail_direction_at" ON "mail" ("direction", "at")')
 
 
+def _to_8(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type[pw.Model]]) -> None:
+    """Release 8: what is left of a zip attachment without its members (its headers and small members) is kept in
+    the serial of each outbox row that carries it, its blob's data left empty, and packs hold the mail of many
+    closed requests (daemon.mailstore). No table changes: blobs and rows written before read as before. The version
+    is what keeps an older release, which would read such a blob as the whole zip file, from this database."""
+
+
 # version reached -> the step that reaches it from the version before
 STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]], None]] = {
     2: _to_2,
@@ -97,6 +104,7 @@ STEPS: dict[int, Callable[[pw.Database, SchemaMigrator, Sequence[type[pw.Model]]
     5: _to_5,
     6: _to_6,
     7: _to_7,
+    8: _to_8,
 }
 
 

@@ -321,7 +321,7 @@ class OutboxPart(Base):
 
 
 class Pack(Base):
-    """The stored copies of sent mail of one closed request, compressed together (daemon.mailstore.pack)."""
+    """The stored copies of sent mail of closed requests, compressed together (daemon.mailstore.pack)."""
 
     data = BytesField()
 

@@ -494,23 +494,30 @@ def prune(app: App, before: date, apply: bool = False) -> Pruned:
                   size + sum(blobs.values()) + sum(chunks.values()) + sum(packs.values()))
 
 
+PACK_REQUESTS = 50      # closed requests packed in one transaction at most
+
+
 def compact(app: App, limit: int | None = None) -> tuple[int, int, bool]:
-    """The stored sent mail of closed requests, at most `limit` of them, each compressed into one pack (mail sent
-    since its last packing goes into a new one with the rest), a request a transaction. Returns the requests
-    packed, the bytes saved, and whether more may be waiting."""
+    """The stored sent mail of closed requests, at most `limit` of them, compressed together into packs, up to
+    PACK_REQUESTS requests a transaction: the mail of many requests, which say much the same, compresses to a
+    fraction of what each request's alone does. Mail sent after a request was packed goes into a later pack with
+    that day's. Returns the requests packed, the bytes saved, and whether more may be waiting."""
     from daemon.models import Outbox
     closed = Request.select(Request.id).where(Request.state.in_(_finished()))
-    pending = list(Outbox.select(Mail.request).join(Mail)
-                   .where((Outbox.state == "sent") & mailstore.not_packed() & Mail.request.in_(closed))
-                   .distinct().limit(limit).tuples())
+    unpacked = (Outbox.state == "sent") & mailstore.not_packed()
     done = saved = 0
-    for (request_id,) in pending:
+    while limit is None or done < limit:
+        batch = PACK_REQUESTS if limit is None else min(PACK_REQUESTS, limit - done)
+        pending = [r for (r,) in Outbox.select(Mail.request).join(Mail).where(unpacked & Mail.request.in_(closed))
+                   .distinct().limit(batch).tuples()]
+        if not pending:
+            return done, saved, False
         try:
             with db.atomic():
                 ids = [i for (i,) in Outbox.select(Outbox.id).join(Mail).where(
-                    (Mail.request == request_id) & (Outbox.state == "sent")).tuples()]
+                    unpacked & Mail.request.in_(pending)).order_by(Outbox.id).tuples()]
                 saved += mailstore.pack(ids)
         except (LookupError, pw.IntegrityError):
-            continue            # another daemon packed or pruned it meanwhile
-        done += 1
-    return done, saved, limit is not None and len(pending) == limit
+            return done, saved, True    # another daemon packed or pruned some of them meanwhile: next round
+        done += len(pending)
+    return done, saved, True

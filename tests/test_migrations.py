@@ -283,3 +283,51 @@ def test_stored_mail_of_the_first_release_sends_shows_and_packs_after_the_upgrad
     assert db.PackedRow.select().where(db.PackedRow.outbox == row.id).exists()
     models.close()
     assert shown("after") == before
+
+
+def test_a_database_of_schema_7_keeps_its_stored_forms_and_goes_on_storing_them(tmp_path):
+    """Schema 7 kept what is left of a zip attachment without its members in its blob; 8 keeps it in each row.
+    An upgraded database rebuilds the rows of both, which refer to the same blob."""
+    import hashlib
+    from datetime import datetime, timezone
+
+    from test_mailstore import DOCX, HEADERS, HTML, TEXT, _zip
+
+    from daemon import compose, mailstore
+    from daemon.outbox import Attach
+    form = Attach("审批单.docx", DOCX, _zip("办请〔2026〕9号"))
+    now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
+    path = tmp_path / "db.sqlite"
+    _connect(path)
+    try:
+        skeleton, holes = compose.compose_split(HEADERS, TEXT, HTML, [form])
+        expected = compose.assemble(skeleton, [(h.offset, h.data) for h in holes])
+        stripped, chunks = mailstore._cut(form.data, mailstore.zip_members(form.data))
+        blob = models.Blob.create(sha256=hashlib.sha256(form.data).hexdigest(), size=len(form.data), data=stripped)
+        for position, chunk in chunks:
+            piece = models.Blob.create(sha256=hashlib.sha256(chunk).hexdigest(), size=len(chunk), data=chunk)
+            models.BlobChunk.create(blob=blob, position=position, chunk=piece)
+        mail = models.Mail.create(direction="out", message_id="old@example.test", kind="approval", at=now)
+        texts = [(h.offset, h.data) for h in holes if h.index is None]
+        old = models.Outbox.create(mail=mail, mail_from="office@example.test", rcpts=["li@example.test"],
+                                   next_attempt_at=now, data=mailstore.MAGIC + mailstore.zlib.compress(
+                                       mailstore._serial(skeleton, texts)))
+        models.OutboxPart.create(outbox=old, position=[h.offset for h in holes if h.index == 0][0], blob=blob)
+        models.db.obj.execute_sql('UPDATE "schema_version" SET "version" = 7')
+    finally:
+        models.close()
+    assert migrations.stored_version(pw.SqliteDatabase(path)) == 7
+    _connect(path)
+    try:
+        assert migrations.stored_version(models.db.obj) == migrations.VERSION
+        assert mailstore.message(models.Outbox.get_by_id(old.id)) == expected
+        mail = models.Mail.create(direction="out", message_id="new@example.test", kind="approval", at=now)
+        new = mailstore.store(mail, "office@example.test", ["li@example.test"], (skeleton, holes), next_attempt_at=now)
+        assert models.Blob.select().count() == 2, "the form and its styles, stored once for both rows"
+        assert bytes(models.Blob.get_by_id(blob.id).data) == stripped
+        assert list(mailstore.messages([old, new]).values()) == [expected, expected]
+        models.Outbox.update(state="sent").execute()
+        mailstore.pack([old.id, new.id])
+        assert list(mailstore.messages(models.Outbox.select().order_by(models.Outbox.id)).values()) == [expected] * 2
+    finally:
+        models.close()
