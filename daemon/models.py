@@ -57,6 +57,44 @@ class Base(pw.Model):
     class Meta:
         database = db
 
+    @classmethod
+    def create(cls, **query):
+        """Model.create; on SQLite the INSERT's text is made once per model and set of columns (peewee builds it
+        anew every time, a large part of what each mail costs). Whatever the cache cannot be sure of goes
+        through peewee as before."""
+        inst = cls(**query)
+        if not _insert_with_known_sql(inst):
+            inst.save(force_insert=True)
+        return inst
+
+
+_INSERTS: dict[tuple, str | None] = {}     # (model, database class, columns) -> the INSERT, None: not cached
+
+
+def _insert_with_known_sql(inst: pw.Model) -> bool:
+    """Insert `inst` (a new row with an auto-increment key) with the SQL text of an earlier insert of the same
+    columns; False when it did not (another database, an expression or an unsaved relation among the values).
+    The text is kept only when peewee's own statement and values for this very row are the ones made here."""
+    meta, database = inst._meta, db.obj
+    if not isinstance(database, pw.SqliteDatabase) or not meta.auto_increment or inst._pk is not None:
+        return False
+    data = inst.__data__
+    fields = [f for f in meta.sorted_fields if f.name in data and f is not meta.primary_key]
+    if any(isinstance(data[f.name], pw.Node) or (isinstance(data[f.name], pw.Model) and data[f.name]._pk is None)
+           for f in fields):
+        return False
+    key = (type(inst), type(database), tuple(f.name for f in fields))
+    values = [f.db_value(data[f.name]) for f in fields]
+    if key not in _INSERTS:
+        sql, params = database.get_sql_context().sql(type(inst).insert({f: data[f.name] for f in fields})).query()
+        _INSERTS[key] = sql if params == values and " RETURNING " not in sql.upper() else None
+    sql = _INSERTS[key]
+    if sql is None:
+        return False
+    inst._pk = database.execute_sql(sql, values).lastrowid
+    inst._dirty.clear()
+    return True
+
 
 class Counter(Base):
     """Registration sequence per year; incremented inside the registering transaction."""
