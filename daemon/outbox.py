@@ -50,16 +50,19 @@ class Attach:
 
 class Renderer:
     """templates/<name>/{subject.txt, body.txt, body.html}; autoescape on for HTML. The `local` filter turns
-    an aware datetime into the time zone this renderer was made for (the office's)."""
+    an aware datetime into the time zone this renderer was made for (the office's). A template is read once:
+    the templates ship with the package and change only with a new release, so the file is not looked at again
+    for every mail (jinja2's auto_reload)."""
 
     def __init__(self, root: Path = TEMPLATES, tz: str | tzinfo | None = None):
         from daemon.docform import FILTERS
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         loader = jinja2.FileSystemLoader(str(root))
         self.html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                                       trim_blocks=True, lstrip_blocks=True)
+                                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
-                                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                                       auto_reload=False)
         for env in (self.html, self.text):
             env.filters.update(FILTERS)
             env.filters["local"] = self.local
