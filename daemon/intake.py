@@ -17,8 +17,8 @@ import peewee as pw
 
 from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, views, workflow
 from daemon.app import App
-from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Request,
-                           Step, db)
+from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Prepared,
+                           Request, Step, db)
 from daemon.replies import SHAPE_LABELS, Verb, read_reply
 
 log = logging.getLogger("officeflow.intake")
@@ -123,6 +123,11 @@ def _same_bytes(row: Mail, rel: str) -> bool:
     return not row.archive or row.archive.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]
 
 
+# the mail recorded under a Message-ID (one at most: the index on direction and message_id is unique)
+_mail_in = Prepared(Mail, lambda direction, message_id: Mail.select().where(
+    (Mail.direction == direction) & (Mail.message_id == message_id)))
+
+
 def _handle(app: App, mail, rel: str, digest_id: str) -> str:
     check = None
     if not mail.auto:
@@ -135,7 +140,7 @@ def _handle(app: App, mail, rel: str, digest_id: str) -> str:
         check = _unread_parts(mail, check)
     try:
         with db.atomic():
-            seen = Mail.get_or_none((Mail.direction == "in") & (Mail.message_id == mail.message_id))
+            seen = next(iter(_mail_in("in", mail.message_id)), None)
             if seen is not None and not _same_bytes(seen, rel):
                 # another mail under a Message-ID already taken (a careless or hostile sender): only the same
                 # bytes are a duplicate, so this one is recorded under its digest and processed like any other

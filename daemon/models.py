@@ -68,6 +68,26 @@ class Base(pw.Model):
         return inst
 
 
+class Prepared:
+    """A select of `model` rows that a mail runs every time, its SQL text made by peewee once per kind of database
+    and run again with each call's values. `make(*values)` gives the peewee query; the text is kept only when
+    peewee's parameters for the first call are exactly `values`, in order (else every call goes through peewee)."""
+
+    def __init__(self, model, make):
+        self.model, self.make = model, make
+        self.sql: dict[type, str | None] = {}
+
+    def __call__(self, *values) -> list:
+        kind = type(db.obj)
+        if kind not in self.sql:
+            query = self.make(*values)
+            sql, params = db.obj.get_sql_context().sql(query).query()
+            self.sql[kind] = sql if list(params) == list(values) else None
+            return list(query)
+        sql = self.sql[kind]
+        return list(self.model.raw(sql, *values) if sql is not None else self.make(*values))
+
+
 _INSERTS: dict[tuple, str | None] = {}     # (model, database class, columns) -> the INSERT, None: not cached
 
 
