@@ -67,6 +67,14 @@ class Base(pw.Model):
             inst.save(force_insert=True)
         return inst
 
+    def save(self, force_insert=False, only=None):
+        """Model.save; a stored row saved whole (no `only`) on SQLite reuses its UPDATE's text as create() does."""
+        if not force_insert and only is None:
+            rows = _update_with_known_sql(self)
+            if rows is not None:
+                return rows
+        return super().save(force_insert=force_insert, only=only)
+
 
 class Prepared:
     """A select of `model` rows that a mail runs every time, its SQL text made by peewee once per kind of database
@@ -114,6 +122,35 @@ def _insert_with_known_sql(inst: pw.Model) -> bool:
     inst._pk = database.execute_sql(sql, values).lastrowid
     inst._dirty.clear()
     return True
+
+
+_UPDATES: dict[tuple, str | None] = {}     # (model, database class, columns) -> the UPDATE of one row by its key
+
+
+def _update_with_known_sql(inst: pw.Model) -> int | None:
+    """Save every column of the stored row `inst` with the SQL text of an earlier save of the same columns; the
+    rows changed, or None when it did not (as _insert_with_known_sql, and a relation assigned before its row was
+    stored: peewee fills that one in)."""
+    meta, database = inst._meta, db.obj
+    if not isinstance(database, pw.SqliteDatabase) or meta.primary_key is False or inst._pk is None:
+        return None
+    data = inst.__data__
+    fields = [f for f in meta.sorted_fields if f.name in data and f is not meta.primary_key]
+    if not fields or any(isinstance(data[f.name], pw.Node)
+                         or (data[f.name] is None and inst.__rel__.get(f.name) is not None) for f in fields):
+        return None
+    key = (type(inst), type(database), tuple(f.name for f in fields))
+    values = [f.db_value(data[f.name]) for f in fields] + [meta.primary_key.db_value(inst._pk)]
+    if key not in _UPDATES:
+        query = type(inst).update({f: data[f.name] for f in fields}).where(inst._pk_expr())
+        sql, params = database.get_sql_context().sql(query).query()
+        _UPDATES[key] = sql if params == values and " RETURNING " not in sql.upper() else None
+    sql = _UPDATES[key]
+    if sql is None:
+        return None
+    rows = database.execute_sql(sql, values).rowcount
+    inst._dirty -= {f.name for f in fields}
+    return rows
 
 
 class Counter(Base):
