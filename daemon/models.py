@@ -132,8 +132,9 @@ def _update_with_known_sql(inst: pw.Model) -> int | None:
     rows changed, or None when it did not (as _insert_with_known_sql, and a relation assigned before its row was
     stored: peewee fills that one in)."""
     meta, database = inst._meta, db.obj
-    if not isinstance(database, pw.SqliteDatabase) or meta.primary_key is False or inst._pk is None:
-        return None
+    if (not isinstance(database, pw.SqliteDatabase) or meta.primary_key is False or meta.composite_key
+            or meta.only_save_dirty or inst._pk is None):
+        return None        # what peewee saves otherwise than every column by one key: peewee does it
     data = inst.__data__
     fields = [f for f in meta.sorted_fields if f.name in data and f is not meta.primary_key]
     if not fields or any(isinstance(data[f.name], pw.Node)
