@@ -13,11 +13,11 @@ import os
 import pwd
 import grp
 import re
+import select
 import shutil
 import signal
 import smtplib
 import socket
-import select
 import ssl
 import subprocess
 import sys

@@ -117,12 +117,12 @@ def test_a_relay_in_a_process_of_its_own_delivers_refuses_and_learns_new_users(r
     assert exc.value.recipients["ghost@" + domain][0] == 550
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         relay_apart.send(raw, ["someone@example.com"], users["office"])
-    later = relay_apart.users_for(domain, ["Later"])       # added after the relay started, in another case
+    later = relay_apart.users_for(domain, ["Later"])       # added after the relay started; written in capitals
     assert relay_apart.send(raw, [later["Later"].upper()], users["office"]) == {}
     assert len(relay_apart.wait_for(later["Later"], 1)) == 1
 
 
-def test_the_relay_process_ends_with_the_servers(mailservers):
+def test_the_relay_process_ends_with_the_servers(mailservers):     # mailservers: skipped without Dovecot
     servers = MailServers(relay_process=True).start()
     proc, port, root = servers._relay_proc, servers.smtp_port, servers.root
     assert _port_open(port)
