@@ -1,8 +1,9 @@
 """How soon an approval leads to the next mail, with the daemon running on IDLE, against the mail system's own delay.
 
 Run on demand:  python bench/latency.py [--replies 30]
-It starts a private Dovecot + SMTP relay on loopback (as the tests do), files N requests that wait on 李副总,
-starts `officeflow run` (IDLE) in a thread, and measures in the same run:
+It starts a private Dovecot + SMTP relay on loopback (as the tests do; the relay in a process of its own, as a
+real mail server is), files N requests that wait on 李副总, starts `officeflow run` (IDLE) in a thread, and
+measures in the same run:
   raw:        a mail sent through the relay until an IMAP client sees it in the inbox — the floor of any
               mail-driven reaction (delivery + the poll that notices it);
   officeflow: 李副总's 同意 sent through the relay until the result mail is seen in the executing unit's
@@ -107,7 +108,7 @@ def main() -> int:
     ap.add_argument("--replies", type=int, default=30)
     args = ap.parse_args()
     os.environ.setdefault("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    servers = MailServers().start()
+    servers = MailServers(relay_process=True).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             office = Office(servers, servers.new_domain(), Path(tmp))

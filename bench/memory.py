@@ -2,8 +2,9 @@
 interpreter's.
 
 Run on demand:  python bench/memory.py [--requests 1000] [--days 7]
-It starts a private Dovecot + SMTP relay on loopback (as the tests do) and measures, each daemon in a process of
-its own (RSS and peak RSS read from /proc/PID/status, VmRSS and VmHWM):
+It starts a private Dovecot + SMTP relay on loopback (as the tests do; the relay in a process of its own, as a
+real mail server is) and measures, each daemon in a process of its own (RSS and peak RSS read from
+/proc/PID/status, VmRSS and VmHWM):
   raw:        a bare `python -c pass`, and the same interpreter with officeflow's modules imported and nothing
               done — the floor any Python daemon pays;
   backlog:    `officeflow run` (IMAP IDLE, the real daemon) taking in N 请示 waiting in the inbox: RSS after
@@ -124,13 +125,12 @@ def duties(config: str) -> int:
     """The child of the week: for every time read from stdin, do what the daemon's loop does at that moment
     (process the inbox, the periodic duties, send, tidy memory after work), then print its RSS and the time
     spent tidying; the process and its connections live on between moments, as the daemon's do."""
-    from daemon import models, outbox, service
+    from daemon import models, service
     from daemon.app import App
     from daemon.config import load_config
     from daemon.mailbox import Mailbox
     cfg = load_config(config)
     models.connect(cfg.database.url)
-    outbox.configure(cfg)
     app = App(cfg)
     mailbox = Mailbox(cfg.imap)
     gc.freeze()         # as service.run does
@@ -241,7 +241,7 @@ def main() -> int:
     from mailservers import MailServers
     n = args.requests
     raw_bare, raw_imported = bare(), bare(IMPORTS)
-    servers = MailServers().start()
+    servers = MailServers(relay_process=True).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             # one unit files the whole backlog: lift the per-sender hourly limit on new requests

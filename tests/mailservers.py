@@ -1,4 +1,7 @@
-"""Real mail servers on loopback for tests: a private Dovecot (IMAP + LMTP) and an SMTP relay; never used by the daemon."""
+"""Real mail servers on loopback for tests: a private Dovecot (IMAP + LMTP) and an SMTP relay; never used by the daemon.
+
+Run as a script (`mailservers.py relay ROOT LMTP_PORT`) it is the relay alone, for MailServers(relay_process=True).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import os
 import pwd
 import grp
 import re
+import select
 import shutil
 import signal
 import smtplib
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -153,6 +158,24 @@ def _accepted_domain(domain: str) -> bool:
     return domain == BASE_DOMAIN or domain.endswith("." + BASE_DOMAIN)
 
 
+class _UsersOnDisk:
+    """The users of the passwd-files MailServers writes, read at each look-up: how a relay in a process of its
+    own knows the users added after it started."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __contains__(self, address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        if "/" in domain or domain.startswith("."):
+            return False
+        try:
+            text = (self.root / "etc" / "users" / domain).read_text()
+        except OSError:
+            return False
+        return any(line.partition(":")[0] == address for line in text.splitlines())
+
+
 class _Relay:
     """aiosmtpd handler: accepts example.test recipients that exist, delivers each by LMTP."""
 
@@ -222,9 +245,14 @@ class MailServers:
     password = PASSWORD
     folder_prefix = ""      # where the server keeps a user's folders ("INBOX." on a Cyrus without altnamespace)
 
-    def __init__(self, tls=None, ca: Path | None = None) -> None:
-        """tls: a certs.ServerCert for a TLS-only pair of servers (ca: the file that trusts it); None: clear text."""
+    def __init__(self, tls=None, ca: Path | None = None, relay_process: bool = False) -> None:
+        """tls: a certs.ServerCert for a TLS-only pair of servers (ca: the file that trusts it); None: clear text.
+        relay_process: the relay runs in a process of its own, as a real mail server does, instead of a thread
+        of this one (clear text only); benchmarks want it, so that the relay's CPU does not take turns with
+        the code measured in this process."""
         self.tls, self.ca = tls, ca
+        self.relay_process = relay_process
+        self._relay_proc: subprocess.Popen | None = None
         self.root: Path | None = None
         self.imap_port = 0      # clear text, or STARTTLS when tls
         self.imaps_port = 0     # implicit TLS (only when tls)
@@ -264,6 +292,9 @@ class MailServers:
         return self
 
     def _start_relay(self) -> None:
+        if self.relay_process:
+            self._start_relay_process()
+            return
         if self.tls is None:
             self.smtp_port = self._controller_on(lambda port: Controller(
                 _Relay(self), hostname=HOST, port=port, decode_data=False))
@@ -273,6 +304,33 @@ class MailServers:
             tls_context=self.server_context(), require_starttls=True))
         self.smtps_port = self._controller_on(lambda port: Controller(
             _Relay(self), hostname=HOST, port=port, decode_data=False, ssl_context=self.server_context()))
+
+    def _start_relay_process(self) -> None:
+        """The same relay in a child process (this file run as a script); it says its port on stdout and
+        stops when its stdin closes, so it goes with this process however this one ends."""
+        if self.tls is not None:
+            raise ValueError("the relay runs in a process of its own only in clear text")
+        with open(self.root / "log" / "relay.log", "ab") as log:
+            self._relay_proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "relay", str(self.root), str(self.lmtp_port)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        ready, _, _ = select.select([self._relay_proc.stdout], [], [], 15)
+        line = self._relay_proc.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            raise RuntimeError("the relay did not start:\n%s" % self.log_tail())
+        self.smtp_port = int(line)
+
+    def _stop_relay_process(self) -> None:
+        proc, self._relay_proc = self._relay_proc, None
+        if proc is None:
+            return
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
 
     def _controller_on(self, make) -> int:
         # Controller probes its own port after start, so it needs a concrete one.
@@ -306,6 +364,7 @@ class MailServers:
     def stop(self) -> None:
         while self._controllers:
             self._controllers.pop().stop()
+        self._stop_relay_process()
         self.stop_imap()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -335,7 +394,7 @@ class MailServers:
         if self._proc is None:
             self._start_dovecot()
 
-    _logs = ("stderr.log", "dovecot.log")
+    _logs = ("stderr.log", "dovecot.log", "relay.log")
 
     def _server_command(self) -> list[str]:
         return [dovecot_binary() or "dovecot", "-F", "-c", str(self.root / "etc" / "dovecot.conf")]
@@ -533,7 +592,28 @@ class MailServers:
             conn.logout()
 
 
+def _serve_relay(root: str, lmtp_port: str) -> None:
+    """The relay alone in this process, delivering into the LMTP port of the servers whose files are under
+    root: prints its SMTP port, serves until stdin closes."""
+    servers = MailServers()
+    servers.root, servers.lmtp_port, servers.users = Path(root), int(lmtp_port), _UsersOnDisk(Path(root))
+    servers._start_relay()
+    print(servers.smtp_port, flush=True)
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        while servers._controllers:         # not servers.stop(): the files belong to the process that started us
+            servers._controllers.pop().stop()
+
+
 def _quote(folder: str) -> str:
     """A folder name as an IMAP quoted string, in modified UTF-7."""
     folder = utf7_encode(folder).decode("ascii")
     return '"%s"' % folder.replace("\\", "\\\\").replace('"', '\\"')
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["relay"] and len(sys.argv) == 4:
+        _serve_relay(*sys.argv[2:])
+    else:
+        sys.exit("usage: mailservers.py relay ROOT LMTP_PORT")

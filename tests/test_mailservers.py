@@ -6,6 +6,8 @@ from email.header import decode_header, make_header
 
 import pytest
 
+from mailservers import MailServers, _port_open, _UsersOnDisk
+
 
 def _subject(raw: bytes) -> str:
     return str(make_header(decode_header(email.message_from_bytes(raw)["Subject"])))
@@ -89,3 +91,50 @@ def test_dovecot_comes_back_on_the_same_ports_with_the_same_mail(mailservers, ma
     assert [_subject(r) for r in mailservers.messages(user)] == ["kept"]
     mailservers.send(b"Subject: after\r\n\r\nx\r\n", [user], user)  # the relay reconnects to LMTP
     assert len(mailservers.wait_for(user, 2)) == 2
+
+
+@pytest.fixture(scope="module")
+def relay_apart(mailservers):
+    """Servers whose relay runs in a process of its own, as the benchmarks start them (after `mailservers`,
+    which skips where Dovecot is missing)."""
+    servers = MailServers(relay_process=True).start()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+def test_a_relay_in_a_process_of_its_own_delivers_refuses_and_learns_new_users(relay_apart):
+    assert relay_apart._controllers == [] and relay_apart._relay_proc.poll() is None
+    domain = relay_apart.new_domain()
+    users = relay_apart.users_for(domain, ["office"])
+    raw = b"Subject: apart\r\nMessage-ID: <apart@t>\r\n\r\nx\r\n"
+    assert relay_apart.send(raw, [users["office"]], users["office"]) == {}
+    got = relay_apart.wait_for(users["office"], 1)
+    assert email.message_from_bytes(got[0])["Message-ID"] == "<apart@t>"
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
+        relay_apart.send(raw, ["ghost@" + domain], users["office"])
+    assert exc.value.recipients["ghost@" + domain][0] == 550
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        relay_apart.send(raw, ["someone@example.com"], users["office"])
+    later = relay_apart.users_for(domain, ["Later"])       # added after the relay started; written in capitals
+    assert relay_apart.send(raw, [later["Later"].upper()], users["office"]) == {}
+    assert len(relay_apart.wait_for(later["Later"], 1)) == 1
+
+
+def test_the_relay_process_ends_with_the_servers(mailservers):     # mailservers: skipped without Dovecot
+    servers = MailServers(relay_process=True).start()
+    proc, port, root = servers._relay_proc, servers.smtp_port, servers.root
+    assert _port_open(port)
+    servers.stop()
+    assert proc.returncode == 0                 # it left on its own when its stdin closed, not killed
+    assert not _port_open(port) and not root.exists()
+
+
+def test_users_on_disk_are_the_users_of_the_passwd_files(tmp_path):
+    (tmp_path / "etc" / "users").mkdir(parents=True)
+    (tmp_path / "etc" / "users" / "t1.example.test").write_text(
+        "a@t1.example.test:{PLAIN}secret::::::\nbb@t1.example.test:{PLAIN}secret::::::\n")
+    users = _UsersOnDisk(tmp_path)
+    assert "a@t1.example.test" in users and "bb@t1.example.test" in users
+    assert "b@t1.example.test" not in users and "a@t2.example.test" not in users
