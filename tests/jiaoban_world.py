@@ -9,17 +9,14 @@ director; 综合科 (zonghe), 安全科 (anquan), 财务科 (caiwu) as [[people]
 from __future__ import annotations
 
 from datetime import datetime
-from email.message import EmailMessage
 from email.utils import make_msgid
 
-import fresh_db
 import pytest
+from inprocess import Office
 
-from daemon import intake, mailstore, mime, models
-from daemon.app import App
-from daemon.config import load_config
+from daemon import models
 from daemon.jiaoban import core
-from daemon.models import Outbox, Request
+from daemon.models import Request
 
 CONFIG = """
 [office]
@@ -93,47 +90,15 @@ def world(request, tmp_path, monkeypatch):
     models.close()
 
 
-class World:
+class World(Office):
     def __init__(self, tmp, leaders=("li", "wang"), extra: str = ""):
-        path = tmp / "officeflow.toml"
         flags = {f"leader_{p}": "leader = true" if p in leaders else "" for p in ("li", "wang")}
-        path.write_text(CONFIG.format(tmp=tmp, extra=extra, **flags), encoding="utf-8")
-        self.cfg = load_config(path)
-        fresh_db.lay(tmp / "db.sqlite")
-        models.connect(self.cfg.database.url)
-        self.app = App(self.cfg)
-        self._sent: dict[int, object] = {}     # outbox id → the parsed mail: sent mail never changes
-
-    def send(self, sender: str, subject: str, body: str, reply_to=None, message_id: str | None = None,
-             attachments: list[tuple[str, bytes]] = ()) -> str:
-        """A mail to the office; `reply_to`: the ParsedMail it answers (In-Reply-To/References)."""
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = sender, "office@t.test", subject
-        msg["Message-ID"] = message_id or make_msgid(domain="t.test")
-        if reply_to is not None:
-            msg["In-Reply-To"] = f"<{reply_to.message_id}>"
-            msg["References"] = " ".join(f"<{r}>" for r in (*reply_to.references, reply_to.message_id))
-        msg.set_content(body)
-        for name, data in attachments:
-            msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
-        return intake.handle(self.app, msg.as_bytes())
+        super().__init__(tmp, CONFIG.format(tmp=tmp, extra=extra, **flags))
 
     def reply(self, sender: str, original, body: str, **kw) -> str:
         """Answer `original` as a mail client does: 回复： before its subject, its text quoted below."""
         quoted = f"\n\n------------------ 原始邮件 ------------------\n发件人: 集团公司办公室\n主题: {original.subject}\n\n"
         return self.send(sender, "回复：" + original.subject, body + quoted + original.text, reply_to=original, **kw)
-
-    def mails_to(self, address: str) -> list:
-        rows = [r for r in Outbox.select().order_by(Outbox.id) if address in r.rcpts]
-        new = [r for r in rows if r.id not in self._sent]
-        whole = mailstore.messages(new)
-        self._sent.update((r.id, mime.parse(whole[r.id])) for r in new)
-        return [self._sent[r.id] for r in rows]
-
-    def last_to(self, address: str, part: str = ""):
-        found = [m for m in self.mails_to(address) if part in m.subject]
-        assert found, [m.subject for m in self.mails_to(address)]
-        return found[-1]
 
     def request(self, number: str | None = None) -> Request:
         return Request.get(Request.number == number) if number else Request.select().order_by(Request.id.desc()).get()

@@ -7,13 +7,11 @@ import textwrap
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import fresh_db
 import pytest
+from inprocess import Office
 
-from daemon import intake, mailstore, mime, models
-from daemon.app import App
-from daemon.config import load_config
-from daemon.models import Mail, Outbox, Request, Step
+from daemon import intake, models
+from daemon.models import Mail, Request, Step
 
 CONFIG = """
 [office]
@@ -73,37 +71,9 @@ BODY = textwrap.dedent("""\
     """)
 
 
-class World:
+class World(Office):
     def __init__(self, tmp, fmt="办请〔{year}〕{seq}号"):
-        path = tmp / "officeflow.toml"
-        path.write_text(CONFIG.format(tmp=tmp, fmt=fmt), encoding="utf-8")
-        self.cfg = load_config(path)
-        fresh_db.lay(tmp / "db.sqlite")
-        models.connect(self.cfg.database.url)
-        self.app = App(self.cfg)
-        self._sent: dict[int, object] = {}     # outbox id → the parsed mail: sent mail never changes
-
-    def send(self, sender, subject, body, reply_to=None, message_id=None) -> str:
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = sender, "office@t.test", subject
-        msg["Message-ID"] = message_id or make_msgid(domain="t.test")
-        if reply_to is not None:
-            msg["In-Reply-To"] = f"<{reply_to.message_id}>"
-            msg["References"] = f"<{reply_to.message_id}>"
-        msg.set_content(body)
-        return intake.handle(self.app, msg.as_bytes())
-
-    def mails_to(self, address):
-        rows = [r for r in Outbox.select().order_by(Outbox.id) if address in r.rcpts]
-        new = [r for r in rows if r.id not in self._sent]
-        whole = mailstore.messages(new)
-        self._sent.update((r.id, mime.parse(whole[r.id])) for r in new)
-        return [self._sent[r.id] for r in rows]
-
-    def last_to(self, address, part=""):
-        found = [m for m in self.mails_to(address) if part in m.subject]
-        assert found, [m.subject for m in self.mails_to(address)]
-        return found[-1]
+        super().__init__(tmp, CONFIG.format(tmp=tmp, fmt=fmt))
 
     def request(self):
         return Request.get()
