@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from daemon import mime, models, service
 from daemon.config import load_config
@@ -21,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 PEOPLE = ["office", "clerk", "director", "caiwu", "shenji", "zonghe", "xingzheng", "li", "zhao", "wang",
           "unit1", "unit2", "stranger", "anquan"]
 
+
+SH = ZoneInfo("Asia/Shanghai")      # the test offices' time zone
 
 def docx_bytes(paragraphs: list[str]) -> bytes:
     from docx import Document
@@ -250,6 +254,19 @@ execute = "综合科"
             raw = b"".join(f"From: {line}\r\n".encode("utf-8") for line in lines) + raw
         self.servers.send(raw, [self.addr["office"]], self.addr[who])
         return mid.strip("<>")
+
+
+def at(office: Office, when: str) -> None:
+    """Move the clock to `when` (Shanghai wall time, e.g. "2026-11-27 10:00") and run the daemon once."""
+    office.monkeypatch.setenv("OFFICEFLOW_NOW", datetime.fromisoformat(when).replace(tzinfo=SH).isoformat())
+    office.run_once()
+
+
+def sent(office: Office, who: str, kind: str, number: str = "") -> list:
+    """The mails in `who`'s inbox that officeflow recorded as `kind` (a template name), oldest first."""
+    db = office.db()
+    ids = {m.message_id for m in db.Mail.select().where((db.Mail.direction == "out") & (db.Mail.kind == kind))}
+    return [m for m in office.inbox(who) if m.message_id in ids and number in m.subject]
 
 
 def until(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.1):

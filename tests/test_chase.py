@@ -9,18 +9,16 @@ import threading
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
-from flow import GOOD_BODY, Office, crlf
+from flow import GOOD_BODY, SH, Office, at, crlf, sent
 
 from daemon import chase, models
 from daemon.app import App
 
 pytestmark = pytest.mark.mailserver
 
-SH = ZoneInfo("Asia/Shanghai")
 
 # Every calendar fact these tests rely on; checked against chinese_calendar's data below, not assumed.
 WORKDAY = {
@@ -83,17 +81,8 @@ def reconfigure(office: Office, **reminders: str) -> None:
     office.write_config()
 
 
-def at(office: Office, when: str) -> None:
-    """Move the clock to `when` (Shanghai wall time, e.g. "2026-11-27 10:00") and run the daemon once."""
-    office.monkeypatch.setenv("OFFICEFLOW_NOW", datetime.fromisoformat(when).replace(tzinfo=SH).isoformat())
-    office.run_once()
 
 
-def sent(office: Office, who: str, kind: str, number: str = "") -> list:
-    """The mails in `who`'s inbox that officeflow recorded as `kind` (a template name), oldest first."""
-    db = office.db()
-    ids = {m.message_id for m in db.Mail.select().where((db.Mail.direction == "out") & (db.Mail.kind == kind))}
-    return [m for m in office.inbox(who) if m.message_id in ids and number in m.subject]
 
 
 def start(office: Office, when: str, accept: str = "受理\n流程：李副总", **request) -> str:

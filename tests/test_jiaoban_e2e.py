@@ -4,18 +4,15 @@ week: a leader's mail, the office's 核定 and 派发, the units' work, the repo
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
-from zoneinfo import ZoneInfo
 
 import pytest
-from flow import Office, crlf, docx_bytes
+from flow import Office, at, crlf, docx_bytes, sent
 
 from daemon import models
 
 pytestmark = pytest.mark.mailserver
-SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -27,10 +24,6 @@ def office(mailservers, maildomain, tmp_path, monkeypatch):
     models.close()
 
 
-def at(office: Office, when: str) -> None:
-    """Move the clock to `when` (Shanghai wall time) and run the daemon once."""
-    office.monkeypatch.setenv("OFFICEFLOW_NOW", datetime.fromisoformat(when).replace(tzinfo=SH).isoformat())
-    office.run_once()
 
 
 def mail(office: Office, who: str, subject: str, body: str, attachments=(), name: str = "") -> None:
@@ -46,11 +39,6 @@ def mail(office: Office, who: str, subject: str, body: str, attachments=(), name
     office.servers.send(crlf(msg), [office.addr["office"]], office.addr[who])
 
 
-def sent(office: Office, who: str, kind: str, number: str = "") -> list:
-    """The mails in `who`'s inbox that officeflow recorded as `kind` (a template name), oldest first."""
-    db = office.db()
-    ids = {m.message_id for m in db.Mail.select().where((db.Mail.direction == "out") & (db.Mail.kind == kind))}
-    return [m for m in office.inbox(who) if m.message_id in ids and number in m.subject]
 
 
 def matter(office: Office, number: str):

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
-from flow import crlf, docx_bytes
-from test_jiaoban_e2e import SH, at, mail, matter, office, sent  # noqa: F401  (office is the fixture)
+from flow import SH, at, crlf, docx_bytes, sent
+from test_jiaoban_e2e import mail, matter, office  # noqa: F401  (office is the fixture)
 
 from daemon import mime
 
@@ -41,11 +41,17 @@ def register(office, who: str, subject: str, body: str, name: str = "") -> str:
     return NUMBER.search(sent(office, "clerk", "jb_verify")[-1].subject).group(1)
 
 
+def reply_newest(office, who: str, kind: str, number: str, text: str, **kw) -> None:
+    """`who` answers the newest mail of `kind` they have about `number` with `text` (office.reply's `kw`), and
+    officeflow runs once."""
+    office.reply(who, sent(office, who, kind, number)[-1], text, **kw)
+    office.run_once()
+
+
 def dispatched(office, who: str, subject: str, body: str, extra: str = "") -> str:
     """A 交办 registered and dispatched by office staff (派发 + `extra` element lines): its number."""
     number = register(office, who, subject, body)
-    office.reply("clerk", sent(office, "clerk", "jb_verify", number)[-1], "派发" + (f"\n{extra}" if extra else ""))
-    office.run_once()
+    reply_newest(office, "clerk", "jb_verify", number, "派发" + (f"\n{extra}" if extra else ""))
     assert matter(office, number).state == "jb_doing", [m.subject for m in office.inbox("clerk")]
     return number
 
@@ -258,8 +264,7 @@ def test_an_extension_refused_and_one_asked_after_the_deadline_is_refused_and_th
     assert "逾期" in check.text
     office.reply("clerk", check, "核报")
     office.run_once()
-    office.reply("wang", sent(office, "wang", "jb_read", number)[-1], "已阅")
-    office.run_once()
+    reply_newest(office, "wang", "jb_read", number, "已阅")
     assert rounds(office, number)[0].result == "逾期办结"
     audit(office)
 
@@ -315,8 +320,7 @@ def test_continue_opens_a_second_round_with_a_new_deadline_each_round_judged_on_
     at(office, "2026-12-03 10:00")
     office.reply("zonghe", notice, "办结：排查完毕，发现隐患5处，已整改3处。")
     office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_check", number, "核报")
     read = sent(office, "li", "jb_read", number)[-1]
 
     at(office, "2026-12-04 09:00")
@@ -349,8 +353,7 @@ def test_continue_opens_a_second_round_with_a_new_deadline_each_round_judged_on_
     assert "第2轮" in (check.subject + check.text) and "逾期" in check.text
     office.reply("clerk", check, "核报")
     office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
-    office.run_once()
+    reply_newest(office, "li", "jb_read", number, "阅")
     first, second = rounds(office, number)
     assert second.result == "逾期办结" and local(second.reported_at) == datetime(2026, 12, 10, 10, 0)
     assert local(first.reported_at) == datetime(2026, 12, 3, 10, 0)
@@ -364,8 +367,7 @@ def test_the_leader_withdraws_after_dispatch_and_the_units_are_told(office):
     number = dispatched(office, "li", "交办：迎检材料准备", "请综合科牵头，安全科配合，12月4日前准备迎检材料。")
     notice = sent(office, "zonghe", "jb_notice", number)[-1]
     at(office, "2026-12-02 10:00")
-    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "撤销：检查已取消。")
-    office.run_once()
+    reply_newest(office, "li", "jb_dispatched", number, "撤销：检查已取消。")
     assert matter(office, number).state == "jb_cancelled"
     for unit in ("zonghe", "anquan"):
         told = sent(office, unit, "jb_withdrawn", number)[-1]
@@ -381,12 +383,10 @@ def test_the_leader_withdraws_after_dispatch_and_the_units_are_told(office):
 
 def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
     number = dispatched(office, "li", "交办：年度预算执行分析", "请综合科牵头，安全科配合，12月4日前报送预算执行分析。")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "签收")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "签收")
     assert rounds(office, number)[0].signed_at is not None
     at(office, "2026-12-02 09:00")
-    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "更正：\n时限：12月9日前\n承办：财务科")
-    office.run_once()
+    reply_newest(office, "li", "jb_dispatched", number, "更正：\n时限：12月9日前\n承办：财务科")
     t = task(office, number)
     assert t.lead == office.addr["caiwu"] and local(t.deadline_at) == datetime(2026, 12, 9, 17, 30)
     assert rounds(office, number)[0].signed_at is None                # 财务科's own 签收 is awaited
@@ -435,10 +435,8 @@ def test_a_correction_of_deadline_and_lead_unit_tells_old_and_new_units(office):
 def test_a_report_the_leader_leaves_unanswered_is_deemed_closed_and_the_ledger_says_so(office):
     number = dispatched(office, "li", "交办：办公用品盘点", "请综合科负责，12月4日前完成办公用品盘点。")
     at(office, "2026-12-02 10:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：盘点完毕，账实相符。")
-    office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：盘点完毕，账实相符。")
+    reply_newest(office, "clerk", "jb_check", number, "核报")
     assert matter(office, number).state == "jb_reading"
 
     at(office, "2026-12-08 10:00")                 # 4 working days: still before the leader
@@ -456,8 +454,7 @@ def test_a_report_the_leader_leaves_unanswered_is_deemed_closed_and_the_ledger_s
 
     # the leader, back, still reopens it from the 请阅示
     at(office, "2026-12-10 09:00")
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "继续办理：请补充盘盈盘亏明细。\n时限：12月14日前")
-    office.run_once()
+    reply_newest(office, "li", "jb_read", number, "继续办理：请补充盘盈盘亏明细。\n时限：12月14日前")
     assert matter(office, number).state == "jb_doing" and task(office, number).round == 2
     assert rounds(office, number)[0].deemed and rounds(office, number)[0].result == "按期"
     assert "盘盈盘亏" in sent(office, "zonghe", "jb_notice", number)[-1].text
@@ -469,8 +466,7 @@ def test_a_report_the_leader_leaves_unanswered_is_deemed_closed_and_the_ledger_s
 def test_a_co_units_report_is_recorded_as_its_part_done_and_it_is_told_only_the_lead_closes(office):
     number = dispatched(office, "li", "交办：冬季安全大检查", "请综合科牵头，安全科配合，12月4日前完成冬季安全大检查。")
     at(office, "2026-12-02 14:00")
-    office.reply("anquan", sent(office, "anquan", "jb_notice", number)[-1], "办结：安全科负责的部分已检查完毕。")
-    office.run_once()
+    reply_newest(office, "anquan", "jb_notice", number, "办结：安全科负责的部分已检查完毕。")
     assert matter(office, number).state == "jb_doing"
     done = opinions(office, number, "协办完毕")
     assert done and "已检查完毕" in done[-1].text
@@ -653,10 +649,8 @@ def test_a_gbk_report_with_a_docx_is_passed_on_in_the_check_and_the_read(office)
 def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_dispatches_the_second_round(office):
     number = dispatched(office, "li", "交办：职工食堂满意度调查", "请综合科牵头，安全科配合，12月4日前完成职工食堂满意度调查。")
     at(office, "2026-12-02 10:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：调查完毕，满意率92%。")
-    office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：调查完毕，满意率92%。")
+    reply_newest(office, "clerk", "jb_check", number, "核报")
     read = sent(office, "zhao", "jb_read", number)[-1]          # the delegate has it in copy, and reads for 李副总
     office.reply("zhao", read, "已阅，请继续跟踪。")
     office.run_once()
@@ -690,10 +684,8 @@ def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_d
     at(office, "2026-12-09 10:00")
     office.reply("zonghe", notice2[-1], "办结：整改措施已制定，见附件。", attachments=[("整改措施.docx", docx_bytes(["措施"]))])
     office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_check", number, "核报")
+    reply_newest(office, "li", "jb_read", number, "阅")
     assert [r.result for r in rounds(office, number)] == ["按期", "按期"]
     audit(office)
 
@@ -703,10 +695,8 @@ def test_continue_after_closure_without_a_deadline_returns_to_the_office_which_d
 def test_the_weekly_ledger_mail_counts_a_deemed_closure(office):
     number = dispatched(office, "wang", "交办：档案室清理", "请综合科负责，12月4日前完成档案室清理。")
     at(office, "2026-12-03 10:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：已清理完毕。")
-    office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：已清理完毕。")
+    reply_newest(office, "clerk", "jb_check", number, "核报")
     at(office, "2026-12-10 11:00")
     assert matter(office, number).state == "jb_closed" and rounds(office, number)[0].deemed
     at(office, "2026-12-14 08:30")
@@ -756,8 +746,7 @@ def test_the_leaders_short_answers_under_quoted_mails_are_read_from_the_new_text
     office.reply("zonghe", sent(office, "zonghe", "jb_extend_result", number)[-1], "办结：总结见附件",
                  attachments=[("总结.docx", docx_bytes(["总结"]))])
     office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报", quote="qq")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_check", number, "核报", quote="qq")
     read = sent(office, "li", "jb_read", number)[-1]
     assert "继续办理" in read.text                   # the quoted 请阅示 says how to reopen: it must not
     office.reply("li", read, "阅。" + outlook_quote(office, "li", read), quote="none")
@@ -826,10 +815,8 @@ def test_an_overdue_matter_is_chased_escalated_once_and_a_send_back_keeps_the_de
     assert len(sent(office, "anquan", "jb_list")) == lists
     assert len([m for m in sent(office, "zonghe", "jb_list") if "逾期" in m.text]) == 3
 
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：通道已全部清理。")
-    office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "退回：请附清理前后照片。")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：通道已全部清理。")
+    reply_newest(office, "clerk", "jb_check", number, "退回：请附清理前后照片。")
     assert local(task(office, number).deadline_at) == datetime(2026, 12, 3, 17, 30)
     assert [c.how for c in changes(office, number)] == ["派发"]
     back = sent(office, "zonghe", "jb_sent_back", number)[-1]
@@ -837,10 +824,8 @@ def test_an_overdue_matter_is_chased_escalated_once_and_a_send_back_keeps_the_de
     at(office, "2026-12-10 10:00")
     office.reply("zonghe", back, "办结：照片见附件。", attachments=[("照片.docx", docx_bytes(["照片"]))])
     office.run_once()
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_check", number, "核报")
+    reply_newest(office, "li", "jb_read", number, "阅")
     rnd = rounds(office, number)[0]
     assert rnd.result == "逾期办结" and rnd.reminders >= 1 and rnd.escalated_at is not None
     audit(office)
@@ -850,15 +835,13 @@ def test_an_overdue_matter_is_chased_escalated_once_and_a_send_back_keeps_the_de
 
 def test_withdrawn_before_dispatch_and_voided_by_the_office_reach_no_unit(office):
     first = register(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
-    office.reply("li", sent(office, "li", "jb_receipt", first)[-1], "撤销：已另行安排。")
-    office.run_once()
+    reply_newest(office, "li", "jb_receipt", first, "撤销：已另行安排。")
     assert matter(office, first).state == "jb_cancelled"
     told = sent(office, "clerk", "jb_withdrawn", first)[-1]
     assert "已另行安排" in told.text
 
     second = register(office, "wang", "交办：年度安全生产检查通报", "请综合科牵头，本周五前拿出通报初稿。")
-    office.reply("clerk", sent(office, "clerk", "jb_verify", second)[-1], f"作废：与{first}重复")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_verify", second, f"作废：与{first}重复")
     assert matter(office, second).state == "jb_cancelled"
     voided = sent(office, "wang", "jb_void", second)[-1]
     assert first in voided.text
@@ -868,8 +851,7 @@ def test_withdrawn_before_dispatch_and_voided_by_the_office_reach_no_unit(office
 
 def test_the_delegate_answers_the_offices_question_for_the_leader(office):
     number = register(office, "li", "交办：董事会材料", "请综合科负责，尽快准备董事会材料。")
-    office.reply("clerk", sent(office, "clerk", "jb_verify", number)[-1], "询问：材料何时需要？")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_verify", number, "询问：材料何时需要？")
     ask = sent(office, "zhao", "jb_ask", number)[-1]
     office.reply("zhao", ask, "李副总说周五前。\n时限：12月4日前")
     office.run_once()
@@ -885,16 +867,14 @@ def test_the_delegate_answers_the_offices_question_for_the_leader(office):
 def test_only_the_lead_unit_may_ask_for_an_extension_and_read_is_no_decision_on_one(office):
     number = dispatched(office, "li", "交办：安全培训计划", "请综合科牵头，安全科配合，12月4日前报送安全培训计划。")
     at(office, "2026-12-02 10:00")
-    office.reply("anquan", sent(office, "anquan", "jb_notice", number)[-1], "申请延期：12月8日前，因人手不足")
-    office.run_once()
+    reply_newest(office, "anquan", "jb_notice", number, "申请延期：12月8日前，因人手不足")
     assert matter(office, number).state == "jb_doing"
     assert not sent(office, "li", "jb_extend", number)
     told = office.inbox("anquan")[-1]
     assert "须由承办单位综合科提出" in told.text
     assert "流转码" not in told.text.split("来信内容")[0].split("\n", 1)[1]     # its answer had the code: no such doubt
 
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "申请延期：12月8日前，因人手不足")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "申请延期：12月8日前，因人手不足")
     ask = sent(office, "li", "jb_extend", number)[-1]
     office.reply("li", ask, "阅")
     office.run_once()
@@ -931,12 +911,10 @@ def test_a_gbk_encoded_subject_and_body_from_a_leader_is_registered(office):
 def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
     number = dispatched(office, "li", "交办：年度预算执行分析", "请综合科牵头，安全科配合，12月8日前报送预算执行分析。")
     at(office, "2026-12-02 10:00")
-    office.reply("anquan", sent(office, "anquan", "jb_notice", number)[-1], "进展：已提供安全费用数据。")
-    office.run_once()
+    reply_newest(office, "anquan", "jb_notice", number, "进展：已提供安全费用数据。")
     passed = sent(office, "zonghe", "jb_passed", number)[-1]
     assert "已提供安全费用数据" in passed.text
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "申请改派：预算分析属财务科职责，建议由财务科承办。")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "申请改派：预算分析属财务科职责，建议由财务科承办。")
     forward = sent(office, "clerk", "jb_reassign", number)[-1]
     assert "属财务科职责" in forward.text and CODE.search(forward.subject)
     office.reply("clerk", forward, "派发\n承办：财务科")
@@ -947,11 +925,9 @@ def test_a_reassignment_asked_by_the_lead_unit_and_made_by_the_office(office):
     assert [m for m in sent(office, "zonghe", "jb_notice", number) if "已改派" in m.subject]
     assert [c.how for c in changes(office, number)] == ["派发"]       # the deadline did not move: no change listed
     assert rounds(office, number)[0].signed_at is None                # 财务科 has not signed; 综合科's reply was not it
-    office.reply("caiwu", sent(office, "caiwu", "jb_notice", number)[-1], "收到")
-    office.run_once()
+    reply_newest(office, "caiwu", "jb_notice", number, "收到")
     assert rounds(office, number)[0].signed_at is not None
-    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "查询")
-    office.run_once()
+    reply_newest(office, "li", "jb_dispatched", number, "查询")
     status = office.last("li", number)
     assert "财务科" in status.text and "办理中" in status.text and "改派，办公室" not in status.text
     audit(office)
@@ -988,8 +964,7 @@ def test_a_gbk_report_whose_attachment_name_is_encoded_the_way_foxmail_does_keep
 def test_a_report_that_names_an_attachment_it_lacks_is_flagged_in_the_check(office):
     number = dispatched(office, "li", "交办：年度安全生产检查通报", "请综合科牵头，安全科配合，12月4日前拿出通报初稿。")
     at(office, "2026-12-03 15:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：通报初稿见附件。", quote="qq")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：通报初稿见附件。", quote="qq")
     check = sent(office, "clerk", "jb_check", number)[-1]
     line = next(x for x in check.text.splitlines() if x.startswith("附件核对"))
     assert "未发现缺漏" not in line and "附件" in line
@@ -1001,19 +976,15 @@ def test_a_report_that_names_an_attachment_it_lacks_is_flagged_in_the_check(offi
 def test_a_correction_of_the_deadline_while_the_report_is_checked_tells_the_units_without_asking_a_new_report(office):
     number = dispatched(office, "li", "交办：安全隐患整改", "请综合科牵头，安全科配合，12月3日前完成安全隐患整改。")
     at(office, "2026-12-04 10:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：整改完毕。")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：整改完毕。")
     assert "逾期" in sent(office, "clerk", "jb_check", number)[-1].text
-    office.reply("li", sent(office, "li", "jb_dispatched", number)[-1], "更正：\n时限：12月4日前")
-    office.run_once()
+    reply_newest(office, "li", "jb_dispatched", number, "更正：\n时限：12月4日前")
     assert matter(office, number).state == "jb_checking"
     told = [m for m in office.inbox("zonghe") if "变更" in m.subject and number in m.subject][-1]
     assert "12月4日" in told.text and "核报" in told.text and "办结：办理情况" not in told.text
     assert changes(office, number)[-1].how == "更正"
-    office.reply("clerk", sent(office, "clerk", "jb_check", number)[-1], "核报")
-    office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
-    office.run_once()
+    reply_newest(office, "clerk", "jb_check", number, "核报")
+    reply_newest(office, "li", "jb_read", number, "阅")
     assert rounds(office, number)[0].result == "按期"             # judged on the deadline as corrected
     audit(office)
 
@@ -1041,8 +1012,7 @@ def test_a_report_while_the_extension_waits_ends_the_extension_request(office):
 def test_a_past_deadline_given_with_continue_or_send_back_is_refused_and_changes_nothing(office):
     number = dispatched(office, "li", "交办：节能检查", "请综合科负责，12月4日前完成节能检查。")
     at(office, "2026-12-03 10:00")
-    office.reply("zonghe", sent(office, "zonghe", "jb_notice", number)[-1], "办结：检查完毕。")
-    office.run_once()
+    reply_newest(office, "zonghe", "jb_notice", number, "办结：检查完毕。")
     check = sent(office, "clerk", "jb_check", number)[-1]
     office.reply("clerk", check, "退回：请补充数据。\n时限：12月2日前")
     office.run_once()
@@ -1071,8 +1041,7 @@ def test_the_office_as_lead_unit_reports_and_the_head_checks(office):
     assert not sent(office, "clerk", "jb_check", number)
     office.reply("director", check, "核报\n核报意见：可以。")
     office.run_once()
-    office.reply("li", sent(office, "li", "jb_read", number)[-1], "阅")
-    office.run_once()
+    reply_newest(office, "li", "jb_read", number, "阅")
     assert matter(office, number).state == "jb_closed"
     assert rounds(office, number)[0].checked_by == office.addr["director"]
     audit(office)
