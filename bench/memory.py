@@ -61,21 +61,11 @@ def bare(code: str = "pass") -> float:
 # -- the backlog: the real daemon ------------------------------------------------------------------------------
 
 def fill(office, n: int) -> None:
-    from email.message import EmailMessage
-
-    from flow import GOOD_BODY, crlf, docx_bytes
-    att = docx_bytes(["办公设备购置清单", "台式计算机 10台"])
+    from throughput import request_mail  # the same backlog as the throughput bench's
     imap = office.servers.imap(office.addr["office"])
     try:
         for i in range(n):
-            msg = EmailMessage()
-            msg["From"] = office.addr["unit1"]
-            msg["To"] = office.addr["office"]
-            msg["Subject"] = f"关于购置办公设备的请示（{i}）"
-            msg["Message-ID"] = f"<memory-{i}-{time.time_ns()}@{office.domain}>"
-            msg.set_content(GOOD_BODY)
-            msg.add_attachment(att, maintype="application", subtype="octet-stream", filename="办公设备购置清单.docx")
-            typ, dat = imap.append("INBOX", None, None, crlf(msg))
+            typ, dat = imap.append("INBOX", None, None, request_mail(office, i, "memory"))
             assert typ == "OK", dat
     finally:
         imap.logout()

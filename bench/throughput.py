@@ -46,17 +46,24 @@ from flow import DEFAULT_EXTRA, GOOD_BODY, Office, crlf, docx_bytes  # noqa: E40
 from mailservers import MailServers  # noqa: E402
 
 
+ATTACHMENT = docx_bytes(["办公设备购置清单", "台式计算机 10台"])
+
+
+def request_mail(office: Office, i: int, tag: str = "bench") -> bytes:
+    """The `i`-th 请示 of a backlog: a well-formed request from 第一分公司 with its .docx list."""
+    msg = EmailMessage()
+    msg["From"] = office.addr["unit1"]
+    msg["To"] = office.addr["office"]
+    msg["Subject"] = f"关于购置办公设备的请示（{i}）"
+    msg["Message-ID"] = f"<{tag}-{i}-{time.time_ns()}@{office.domain}>"
+    msg.set_content(GOOD_BODY)
+    msg.add_attachment(ATTACHMENT, maintype="application", subtype="octet-stream", filename="办公设备购置清单.docx")
+    return crlf(msg)
+
+
 def fill(office: Office, n: int) -> None:
-    att = docx_bytes(["办公设备购置清单", "台式计算机 10台"])
     for i in range(n):
-        msg = EmailMessage()
-        msg["From"] = office.addr["unit1"]
-        msg["To"] = office.addr["office"]
-        msg["Subject"] = f"关于购置办公设备的请示（{i}）"
-        msg["Message-ID"] = f"<bench-{i}-{time.time_ns()}@{office.domain}>"
-        msg.set_content(GOOD_BODY)
-        msg.add_attachment(att, maintype="application", subtype="octet-stream", filename="办公设备购置清单.docx")
-        office.servers.append(office.addr["office"], crlf(msg))
+        office.servers.append(office.addr["office"], request_mail(office, i))
 
 
 def raw_baseline(office: Office, n: int) -> float:
