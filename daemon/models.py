@@ -462,9 +462,13 @@ def connect(url: str, upgrade: bool = True) -> pw.Database:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # synchronous=full: a commit is on disk before the mail it registered is moved out of the inbox, even
-        # if the machine loses power then (normal, in WAL mode, survives a killed process but not that)
+        # if the machine loses power then (normal, in WAL mode, survives a killed process but not that).
+        # Transactions begin IMMEDIATE: the daemon writes from two threads (the sender's, see service.Sender),
+        # and a transaction that read first and wrote second would fail at once if the other had committed in
+        # between; taking the write lock at BEGIN makes it wait its turn (busy_timeout) instead
         database = pw.SqliteDatabase(path, pragmas={"journal_mode": "wal", "foreign_keys": 1,
-                                                    "busy_timeout": 10000, "synchronous": "full"})
+                                                    "busy_timeout": 10000, "synchronous": "full"},
+                                     lock_type="IMMEDIATE")
         db.initialize(database)
         database.connect(reuse_if_open=True)
         if upgrade:
@@ -536,6 +540,19 @@ class PostgresDatabase(pw.PostgresqlDatabase):
             self._reset()      # the server rolled back when the connection died
             return
         super().rollback()
+
+
+def in_memory() -> bool:
+    """True when the database is SQLite in memory: each connection, so each thread, would see its own."""
+    return isinstance(db.obj, pw.SqliteDatabase) and db.obj.database == ":memory:"
+
+
+def sent_journal() -> Path | None:
+    """Where the outbox writes down, on SQLite, what the server accepted until it is committed (outbox.flush):
+    a folder beside the database file. None on PostgreSQL and in memory: there each result is committed."""
+    if not isinstance(db.obj, pw.SqliteDatabase) or in_memory():
+        return None
+    return Path(db.obj.database + "-sent")
 
 
 def close() -> None:

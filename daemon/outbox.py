@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import peewee as pw
 
-from daemon import clock, mailstore
+from daemon import clock, mailstore, models
 from daemon.compose import compose_split
 from daemon.config import Config
 from daemon.limits import MAX_HEADER, clip_middle
@@ -151,11 +151,18 @@ def queue(cfg: Config, template: str, to: list[str], ctx: dict, *, cc: list[str]
 
 
 def flush(cfg: Config, limit: int = 200) -> int:
-    """Send what is due, one SMTP connection per batch; claims rows so two daemons never send one twice."""
+    """Send what is due, one SMTP connection per batch; claims rows so two daemons never send one twice.
+
+    Each message's fate is on disk before the next one goes, so a kill -9 sends at most the message in flight
+    again. On PostgreSQL that is a commit per message, on the one database every daemon shares. On SQLite (one
+    daemon, on this host) it is a line in a journal beside the database, and the results of the batch are
+    committed together at its end: a commit takes SQLite's one write lock, which the thread taking in mail
+    holds while it registers one (service.Sender)."""
     from daemon import smtp
 
     now = clock.now()
-    _requeue_orphans(now)
+    journal = models.sent_journal()
+    _requeue_orphans(now, journal)
     due = [r.id for r in Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
            .order_by(Outbox.id).limit(limit)]
     if not due:
@@ -172,32 +179,106 @@ def flush(cfg: Config, limit: int = 200) -> int:
              for r in rows.values()]
     sent = 0
 
-    def record(res) -> None:
-        nonlocal sent
-        row = rows[int(res.key)]
-        with db.atomic():
-            sent += _record_result(row, res)
-            # still working on the rest: keep the claim fresh so no other daemon takes it over
-            Outbox.update(claimed_at=clock.now()).where(
-                (Outbox.claimed_by == token) & (Outbox.state == "sending")).execute()
+    if journal is None:
+        def record(res) -> None:
+            nonlocal sent
+            row = rows[int(res.key)]
+            with db.atomic():
+                sent += _record_result(row, res)
+                # still working on the rest: keep the claim fresh so no other daemon takes it over
+                Outbox.update(claimed_at=clock.now()).where(
+                    (Outbox.claimed_by == token) & (Outbox.state == "sending")).execute()
 
-    smtp.send_batch(cfg.smtp, batch, on_result=record)
+        smtp.send_batch(cfg.smtp, batch, on_result=record)
+        return sent
+
+    written = _Journal(journal, token)
+    results = []
+
+    def note(res) -> None:
+        if res.ok:
+            written.add(res.key)        # on disk before the next message goes
+        results.append(res)
+
+    try:
+        smtp.send_batch(cfg.smtp, batch, on_result=note)
+    finally:
+        with db.atomic():
+            for res in results:
+                sent += _record_result(rows[int(res.key)], res)
+        written.remove()
     return sent
 
 
-def _requeue_orphans(now) -> None:
-    """Rows left in 'sending' by a daemon that died: at once when it was on this host, else after a while."""
-    host = socket.gethostname()
-    for row in Outbox.select(Outbox.id, Outbox.claimed_by, Outbox.claimed_at).where(Outbox.state == "sending"):
-        owner_host, _, rest = row.claimed_by.partition(":")
-        pid = rest.partition(":")[0]
-        if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            orphan = True
+class _Journal:
+    """The outbox rows of one claim that the server accepted, one id a line, each on disk before the next
+    message is sent. Read only when the claim is found abandoned (_requeue_orphans)."""
+
+    def __init__(self, root: Path, token: str):
+        self.root = root
+        self.path = root / token
+
+    def add(self, key: str) -> None:
+        new = not self.path.exists()
+        if new:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{key}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if new:                         # the file's name on disk too, not only its lines
+            dfd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def ids(self) -> set[int]:
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            return set()
+        return {int(k) for k in text.split() if k.isdigit()}
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _owner_gone(token: str) -> bool:
+    """The claim `token` is of a daemon on this host that is no longer running."""
+    owner_host, _, rest = token.partition(":")
+    pid = rest.partition(":")[0]
+    return owner_host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+
+
+def _requeue_orphans(now, journal: Path | None = None) -> None:
+    """Rows left in 'sending' by a daemon that died: at once when it was on this host, else after a while.
+    Those its journal lists had been accepted by the server: they are marked sent, not sent again."""
+    accepted: dict[str, set[int]] = {}      # token of an abandoned claim -> the rows its journal lists
+    for row in Outbox.select(Outbox.id, Outbox.claimed_by, Outbox.claimed_at, Outbox.attempts).where(
+            Outbox.state == "sending"):
+        if not (_owner_gone(row.claimed_by)
+                or row.claimed_at is not None and row.claimed_at < now - timedelta(minutes=10)):
+            continue
+        if row.claimed_by not in accepted:
+            accepted[row.claimed_by] = _Journal(journal, row.claimed_by).ids() if journal is not None else set()
+        if row.id in accepted[row.claimed_by]:
+            Outbox.update(state="sent", sent_at=now, attempts=row.attempts + 1).where(
+                (Outbox.id == row.id) & (Outbox.state == "sending")).execute()
+            log.warning("- outbox row %s was sent by %s before it stopped; not sent again", row.id, row.claimed_by)
         else:
-            orphan = row.claimed_at is not None and row.claimed_at < now - timedelta(minutes=10)
-        if orphan:
             Outbox.update(state="queued").where((Outbox.id == row.id) & (Outbox.state == "sending")).execute()
             log.warning("- outbox row %s left unsent by %s, queued again", row.id, row.claimed_by)
+    if journal is None:
+        return
+    for token in accepted:
+        _Journal(journal, token).remove()
+    if journal.is_dir():        # journals of claims recorded whole before their daemon died
+        for path in journal.iterdir():
+            if _owner_gone(path.name):
+                path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
