@@ -7,9 +7,10 @@ with N 请示, and measures in the same run:
   raw:        imaplib UID FETCH of all N mails + sending the same number of mails (2 per request: receipt and
               review) over one SMTP connection + moving the N mails — the floor any implementation pays;
   officeflow: `run --once` on the same backlog (fetch, parse, check, register, archive, render, send, move),
-              its wall time and the CPU time it spends itself (the thread it runs in, and its children: the
-              bounded attachment readers; not the relay nor Dovecot, other processes that are waited for only
-              when the servers stop, after the measuring).
+              its wall time and the CPU time it spends itself (every thread of this process: the one that
+              takes mail in and the one that sends; and its children: the bounded attachment readers; not the
+              relay nor Dovecot, other processes that are waited for only when the servers stop, after the
+              measuring).
 With --profile FILE, `run --once` runs under cProfile and the stats are written to FILE (read them with
 `python -m pstats FILE`); the times printed then include the profiler's overhead.
 

@@ -41,28 +41,32 @@ def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
     stop request is honoured between mails: what is done is sent and moved, the rest stays for next time."""
     total = 0
     cfg = app.cfg.imap
-    while True:
-        batch = mailbox.fetch_new(limit=BATCH)
-        if not batch:
-            return total
-        # RETRY: the database refused the mail's data this time; it stays and is tried again (a bounded number
-        # of times, counted by intake), so the mails after it are not held up
-        done: dict[str, list[str]] = {intake.PROCESSED: [], intake.FAILED: [], intake.RETRY: []}
-        for uid, raw in batch:
-            done[intake.handle(app, raw)].append(uid)
-            if notifier is not None:
-                notifier.watchdog()
-            if stop is not None and stop.is_set():
+    with Sender(app, notifier) as sender:
+        while True:
+            batch = mailbox.fetch_new(limit=BATCH)
+            if not batch:
                 break
-        # mails first go out, then the inbox is tidied: a crash in between only re-reads known mail
-        flush(app, notifier)
-        if done[intake.PROCESSED]:
-            mailbox.move(done[intake.PROCESSED], cfg.processed_folder)
-        if done[intake.FAILED]:
-            mailbox.move(done[intake.FAILED], cfg.failed_folder)
-        total += len(done[intake.PROCESSED]) + len(done[intake.FAILED])
-        if len(batch) < BATCH or (stop is not None and stop.is_set()):
-            return total
+            # RETRY: the database refused the mail's data this time; it stays and is tried again (a bounded
+            # number of times, counted by intake), so the mails after it are not held up
+            done: dict[str, list[str]] = {intake.PROCESSED: [], intake.FAILED: [], intake.RETRY: []}
+            for uid, raw in batch:
+                done[intake.handle(app, raw)].append(uid)
+                if notifier is not None:
+                    notifier.watchdog()
+                if stop is not None and stop.is_set():
+                    break
+            # what the batch queued is committed: it goes out while the next batch is taken in. The inbox is
+            # tidied at once; a crash before the mail has gone leaves it queued, and the next start sends it
+            sender.kick()
+            if done[intake.PROCESSED]:
+                mailbox.move(done[intake.PROCESSED], cfg.processed_folder)
+            if done[intake.FAILED]:
+                mailbox.move(done[intake.FAILED], cfg.failed_folder)
+            total += len(done[intake.PROCESSED]) + len(done[intake.FAILED])
+            if len(batch) < BATCH or (stop is not None and stop.is_set()):
+                break
+        sender.drain()
+    return total
 
 
 def flush(app: App, notifier: Notifier | None = None) -> int:
@@ -74,6 +78,97 @@ def flush(app: App, notifier: Notifier | None = None) -> int:
             notifier.watchdog()
         if n == 0:
             return sent
+
+
+class Sender:
+    """Sends the outbox from a thread of its own while the main thread takes in the next batch of mail.
+
+    Taking mail in is officeflow's own work (parsing, checking, registering, composing); sending is mostly
+    waiting for the SMTP server and, behind it, the mailbox server's delivery. One after the other, a backlog
+    costs the sum of both; side by side, about the larger. The thread runs `flush` as the main thread would,
+    on a database connection of its own: every row is claimed before it goes and its result committed before
+    the next one goes, so a kill -9 re-sends at most the message in flight, as before. `kick` (after a batch
+    is committed) has it send what is due; `drain` waits until it has, re-raising what went wrong in it (a
+    database gone), so a pass ends with its mail sent, as when sending ran inline.
+
+    On SQLite both threads write to one file: transactions begin IMMEDIATE (models.connect), so a writer
+    waits for the other instead of failing on a stale snapshot. A database in memory is one per
+    connection: there the sending stays on the caller's thread."""
+
+    def __init__(self, app: App, notifier: Notifier | None = None):
+        self.app = app
+        self.notifier = notifier
+        self.inline = models.in_memory()
+        self._cond = threading.Condition()
+        self._asked = 0         # kicks so far
+        self._done = 0          # the last kick whose mail has been sent (or tried)
+        self._closing = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def kick(self) -> None:
+        """Send what is due now, in the background."""
+        if self.inline:
+            flush(self.app, self.notifier)
+            return
+        with self._cond:
+            self._asked += 1
+            self._cond.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="officeflow-sender", daemon=True)
+            self._thread.start()
+
+    def drain(self) -> None:
+        """Wait until everything due at the last kick has been sent or tried; raise what broke the thread."""
+        if self._thread is None:
+            return
+        with self._cond:
+            while self._done < self._asked and self._error is None:
+                self._cond.wait(1.0)
+                if self.notifier is not None:
+                    self.notifier.watchdog()     # sending a large batch must not look like a hang
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        """Stop the thread after the work it has in hand; its database connection is closed."""
+        if self._thread is None:
+            return
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._thread = None
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while self._done == self._asked and not self._closing:
+                        self._cond.wait()
+                    if self._done == self._asked:
+                        return
+                    asked = self._asked
+                try:
+                    flush(self.app)
+                except BaseException as e:  # noqa: BLE001 - handed to the main thread, which backs off
+                    with self._cond:
+                        self._error = e
+                        self._done = self._asked
+                        self._cond.notify_all()
+                    return
+                with self._cond:
+                    self._done = asked
+                    self._cond.notify_all()
+        finally:
+            models.close()              # this thread's connection; the main thread's stays open
 
 
 def _periodic(app: App) -> int:

@@ -1,0 +1,244 @@
+"""Sending while the next mail is taken in: outbox.flush writes down each message the server accepted before the
+next one goes (a journal beside a SQLite database, a commit on PostgreSQL), so a daemon killed while sending
+has at most the message in flight sent again; service.Sender runs it from a thread of its own, and SQLite
+transactions from the two threads wait for each other instead of failing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import peewee as pw
+import pytest
+
+from daemon import clock, compose, mailstore, models, outbox, service, smtp
+from daemon.models import Mail, Outbox
+
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
+HEADERS = [("From", "office@example.test"), ("To", "li@example.test"), ("Subject", "【办请〔2026〕7号】回执"),
+           ("Message-ID", "<of.1@example.test>"), ("Auto-Submitted", "auto-generated")]
+CFG = SimpleNamespace(smtp=SimpleNamespace())
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    models.connect(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    yield tmp_path / "db.sqlite"
+    models.close()
+
+
+def _queue(n: int) -> list[int]:
+    ids = []
+    for _ in range(n):
+        mail = Mail.create(direction="out", message_id=f"{uuid.uuid4().hex}@example.test", kind="receipt", at=NOW)
+        row = mailstore.store(mail, "office@example.test", ["li@example.test"],
+                              compose.compose_split(HEADERS, "回执\n", "<p>回执</p>\n", []), next_attempt_at=NOW)
+        ids.append(row.id)
+    return ids
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _states() -> dict[int, str]:
+    return {r.id: r.state for r in Outbox.select()}
+
+
+def _committed(path) -> dict[int, str]:
+    """The outbox as another connection sees it: only what is committed."""
+    with sqlite3.connect(path) as c:
+        return dict(c.execute("select id, state from outbox"))
+
+
+def test_the_journal_lives_beside_a_sqlite_file_and_nowhere_else(db, tmp_path):
+    assert models.sent_journal() == tmp_path / "db.sqlite-sent"
+    models.close()
+    models.connect("sqlite:///:memory:")
+    assert models.sent_journal() is None
+
+
+def test_rows_a_killed_daemon_had_sent_are_marked_sent_and_the_others_queued_again(db):
+    ids = _queue(3)
+    token = f"{socket.gethostname()}:{_dead_pid()}:abcd"
+    Outbox.update(state="sending", claimed_by=token, claimed_at=NOW).execute()
+    journal = models.sent_journal()
+    outbox._Journal(journal, token).add(str(ids[0]))
+    outbox._Journal(journal, token).add(str(ids[1]))
+    left = outbox._Journal(journal, f"{socket.gethostname()}:{_dead_pid()}:ef01")
+    left.add("999")                 # a claim recorded whole before its daemon died
+
+    outbox._requeue_orphans(NOW, journal)
+
+    assert _states() == {ids[0]: "sent", ids[1]: "sent", ids[2]: "queued"}
+    assert Outbox.get_by_id(ids[0]).attempts == 1
+    assert list(journal.glob("*")) == []
+
+
+def test_a_claim_of_a_daemon_still_running_is_left_alone_until_it_is_old(db):
+    ids = _queue(2)
+    token = f"{socket.gethostname()}:{os.getppid()}:abcd"        # alive, and not this process
+    Outbox.update(state="sending", claimed_by=token, claimed_at=NOW).execute()
+    journal = models.sent_journal()
+    outbox._Journal(journal, token).add(str(ids[0]))
+
+    outbox._requeue_orphans(NOW + timedelta(minutes=5), journal)
+    assert _states() == {ids[0]: "sending", ids[1]: "sending"}
+    assert (journal / token).exists()
+
+    outbox._requeue_orphans(NOW + timedelta(minutes=11), journal)
+    assert _states() == {ids[0]: "sent", ids[1]: "queued"}
+
+
+def test_on_sqlite_an_accepted_message_is_written_down_before_the_next_goes(db, monkeypatch):
+    ids = _queue(3)
+    journal = models.sent_journal()
+    seen = []       # (journal, committed states) as each message goes out
+
+    def send_batch(_cfg, batch, on_result=None):
+        for m in batch:
+            written = set().union(*(outbox._Journal(journal, p.name).ids() for p in journal.iterdir())) \
+                if journal.is_dir() else set()
+            seen.append((written, set(_committed(db).values())))
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    assert outbox.flush(CFG) == 3
+    assert [w for w, _ in seen] == [set(), {ids[0]}, {ids[0], ids[1]}]
+    assert all(states == {"sending"} for _, states in seen)     # one commit for the batch, at its end
+    assert _committed(db) == {i: "sent" for i in ids}
+    assert list(journal.glob("*")) == []
+
+
+def test_without_a_journal_each_result_is_committed_before_the_next_goes(db, monkeypatch):
+    ids = _queue(3)
+    monkeypatch.setattr(models, "sent_journal", lambda: None)      # as on PostgreSQL
+    seen = []
+
+    def send_batch(_cfg, batch, on_result=None):
+        for m in batch:
+            seen.append(_committed(db))
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    assert outbox.flush(CFG) == 3
+    assert [sorted(s for s in states.values()) for states in seen] == [
+        ["sending"] * 3, ["sending", "sending", "sent"], ["sending", "sent", "sent"]]
+    assert not (db.parent / "db.sqlite-sent").exists()
+
+
+def test_a_batch_that_breaks_records_what_is_known_and_leaves_the_rest_claimed(db, monkeypatch):
+    ids = _queue(3)
+
+    def send_batch(_cfg, batch, on_result=None):
+        on_result(smtp.SendResult(batch[0].key, True, False, ""))
+        on_result(smtp.SendResult(batch[1].key, False, True, "451 try later"))
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    with pytest.raises(RuntimeError):
+        outbox.flush(CFG)
+    assert _committed(db) == {ids[0]: "sent", ids[1]: "queued", ids[2]: "sending"}
+    assert Outbox.get_by_id(ids[1]).last_error == "451 try later"
+    assert list(models.sent_journal().glob("*")) == []
+    outbox._requeue_orphans(NOW + timedelta(minutes=11), models.sent_journal())
+    assert _states()[ids[2]] == "queued"
+
+
+def test_the_sender_sends_from_its_own_thread_and_drain_waits_for_it(db, monkeypatch):
+    ids = _queue(4)
+    threads = set()
+
+    def send_batch(_cfg, batch, on_result=None):
+        threads.add(threading.get_ident())
+        for m in batch:
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    app = SimpleNamespace(cfg=CFG)
+    with service.Sender(app) as sender:
+        sender.kick()
+        sender.drain()
+        assert _committed(db) == {i: "sent" for i in ids}
+        more = _queue(2)
+        sender.kick()
+        sender.drain()
+        assert {_committed(db)[i] for i in more} == {"sent"}
+    assert threads and threading.get_ident() not in threads
+    assert sender._thread is None
+
+
+def test_what_breaks_the_sender_thread_is_raised_by_drain(db, monkeypatch):
+    _queue(1)
+
+    def broken(_app, _notifier=None):
+        raise pw.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(service, "flush", broken)
+    with service.Sender(SimpleNamespace(cfg=CFG)) as sender:
+        sender.kick()
+        with pytest.raises(pw.OperationalError, match="disk I/O"):
+            sender.drain()
+
+
+def test_in_memory_the_sender_sends_on_the_callers_thread(monkeypatch):
+    models.connect("sqlite:///:memory:")
+    try:
+        threads = []
+        monkeypatch.setattr(service, "flush", lambda app, notifier=None: threads.append(threading.get_ident()))
+        with service.Sender(SimpleNamespace(cfg=CFG)) as sender:
+            sender.kick()
+            sender.drain()
+        assert threads == [threading.get_ident()]
+    finally:
+        models.close()
+
+
+def test_two_threads_writing_one_sqlite_file_wait_for_each_other(db):
+    """A transaction that reads and then writes, while another thread commits in between, fails at once on a
+    stale snapshot unless transactions take the write lock when they begin."""
+    ids = _queue(1)
+    errors = []
+    go = threading.Barrier(2)
+
+    def reader_writer():
+        try:
+            go.wait()
+            for _ in range(150):
+                with models.db.atomic():
+                    n = Mail.select().count()
+                    Mail.create(direction="out", message_id=f"{uuid.uuid4().hex}@example.test", kind="receipt",
+                                at=NOW, subject=str(n))
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+        finally:
+            models.close()
+
+    def committer():
+        try:
+            go.wait()
+            for i in range(300):
+                with models.db.atomic():
+                    Outbox.update(attempts=i).where(Outbox.id == ids[0]).execute()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            models.close()
+
+    threads = [threading.Thread(target=reader_writer), threading.Thread(target=committer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Mail.select().count() == 151 and Outbox.get_by_id(ids[0]).attempts == 299
