@@ -6,6 +6,7 @@ Nothing here talks to IMAP or SMTP. `connect(url)` binds the deferred database a
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -461,13 +462,14 @@ def connect(url: str, upgrade: bool = True) -> pw.Database:
         path = url[len("sqlite:///"):]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # synchronous=full: a commit is on disk before the mail it registered is moved out of the inbox, even
-        # if the machine loses power then (normal, in WAL mode, survives a killed process but not that).
+        # synchronous=normal: in WAL mode a commit survives a killed process at once, and the machine losing
+        # power once the WAL is flushed; sync() flushes it before anything is seen outside (a mail moved out
+        # of the inbox, a mail sent), so one flush serves a batch of commits, not one each.
         # Transactions begin IMMEDIATE: the daemon writes from two threads (the sender's, see service.Sender),
         # and a transaction that read first and wrote second would fail at once if the other had committed in
         # between; taking the write lock at BEGIN makes it wait its turn (busy_timeout) instead
         database = pw.SqliteDatabase(path, pragmas={"journal_mode": "wal", "foreign_keys": 1,
-                                                    "busy_timeout": 10000, "synchronous": "full"},
+                                                    "busy_timeout": 10000, "synchronous": "normal"},
                                      lock_type="IMMEDIATE")
         db.initialize(database)
         database.connect(reuse_if_open=True)
@@ -555,6 +557,24 @@ def sent_journal() -> Path | None:
     return Path(db.obj.database + "-sent")
 
 
+def sync() -> None:
+    """Every commit so far on disk, before its effect is seen outside the database. On SQLite the commits are
+    in the WAL file, written but not flushed (synchronous=normal): the file is flushed here, which covers every
+    connection's commits (fsync is of the file, whatever descriptor it comes through). PostgreSQL has flushed
+    each commit already."""
+    if not isinstance(db.obj, pw.SqliteDatabase) or in_memory():
+        return
+    try:
+        fd = os.open(db.obj.database + "-wal", os.O_RDONLY)
+    except FileNotFoundError:
+        return          # no WAL: no connection is open, the last one to close checkpointed it into the file
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def close() -> None:
     if db.obj is not None and not db.is_closed():
+        sync()
         db.close()

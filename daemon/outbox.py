@@ -162,6 +162,7 @@ def flush(cfg: Config, limit: int = 200) -> int:
 
     now = clock.now()
     journal = models.sent_journal()
+    models.sync()           # what a mail about to go says has happened is on disk first
     _requeue_orphans(now, journal)
     due = [r.id for r in Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
            .order_by(Outbox.id).limit(limit)]
@@ -206,6 +207,7 @@ def flush(cfg: Config, limit: int = 200) -> int:
         with db.atomic():
             for res in results:
                 sent += _record_result(rows[int(res.key)], res)
+        models.sync()
         written.remove()
     return sent
 

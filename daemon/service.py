@@ -35,7 +35,7 @@ BATCH = 10          # mails fetched at once: bounded memory and time (the watchd
 
 def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
                   stop: threading.Event | None = None) -> int:
-    """Fetch in bulk, process each mail in its own transaction, move it only after the commit.
+    """Fetch in bulk, process each mail in its own transaction, move it only after the commit is on disk.
 
     The watchdog is fed after every mail (a backlog of slow attachments must not look like a hang), and a
     stop request is honoured between mails: what is done is sent and moved, the rest stays for next time."""
@@ -55,8 +55,10 @@ def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
                     notifier.watchdog()
                 if stop is not None and stop.is_set():
                     break
-            # what the batch queued is committed: it goes out while the next batch is taken in. The inbox is
-            # tidied at once; a crash before the mail has gone leaves it queued, and the next start sends it
+            # what the batch queued is committed, and now on disk: it goes out while the next batch is taken
+            # in. The inbox is tidied at once; a crash before the mail has gone leaves it queued, and the next
+            # start sends it
+            models.sync()
             sender.kick()
             if done[intake.PROCESSED]:
                 mailbox.move(done[intake.PROCESSED], cfg.processed_folder)

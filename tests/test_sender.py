@@ -242,3 +242,51 @@ def test_two_threads_writing_one_sqlite_file_wait_for_each_other(db):
         t.join()
     assert errors == []
     assert Mail.select().count() == 151 and Outbox.get_by_id(ids[0]).attempts == 299
+
+
+def test_sync_flushes_the_wal_file_that_holds_the_commits(db, monkeypatch):
+    _queue(1)
+    flushed = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    models.sync()
+    assert flushed == [str(db) + "-wal"]
+
+
+def test_what_is_sent_or_moved_out_of_the_inbox_is_on_disk_first(db, monkeypatch):
+    """Commits are not flushed one by one (synchronous=normal): one flush of the WAL comes before the mail of
+    a batch may go and before its mails leave the inbox, and before a journal of sent mail is let go."""
+    events = []
+    monkeypatch.setattr(models, "sync", lambda: events.append("sync"))
+    monkeypatch.setattr(service.intake, "handle", lambda app, raw: (events.append("handle"), "processed")[1])
+    monkeypatch.setattr(service.Sender, "kick", lambda self: events.append("kick"))
+    monkeypatch.setattr(service.Sender, "drain", lambda self: None)
+
+    class Box:
+        batches = [[(str(i), b"") for i in range(10)], [("10", b""), ("11", b"")]]
+
+        def fetch_new(self, limit):
+            return self.batches.pop(0) if self.batches else []
+
+        def move(self, uids, folder):
+            events.append("move")
+
+    app = SimpleNamespace(cfg=SimpleNamespace(imap=SimpleNamespace(processed_folder="P", failed_folder="F")))
+    assert service.process_inbox(app, Box()) == 12
+    assert events == ["handle"] * 10 + ["sync", "kick", "move"] + ["handle"] * 2 + ["sync", "kick", "move"]
+
+    events.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    _queue(2)
+    monkeypatch.setattr(models, "sync", lambda: events.append("sync"))
+
+    def send_batch(_cfg, batch, on_result=None):
+        for m in batch:
+            events.append("send")
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    monkeypatch.setattr(outbox._Journal, "remove", lambda self: events.append("journal gone"))
+    assert outbox.flush(CFG) == 2
+    assert events == ["sync", "send", "send", "sync", "journal gone"]
