@@ -105,6 +105,37 @@ def test_a_database_of_schema_6_gets_the_indexes_of_mail_by_code_and_by_time(tmp
     assert _schema(old) == _schema(new)
 
 
+SCHEMA_8_INDEXES = {"mail_at": '"mail" ("at")', "outbox_state": '"outbox" ("state")',
+                    "outbox_next_attempt_at": '"outbox" ("next_attempt_at")', "step_request_id": '"step" ("request_id")',
+                    "signercode_step_id": '"signercode" ("step_id")', "round_request_id": '"round" ("request_id")'}
+
+
+def test_a_database_of_schema_8_loses_the_indexes_others_stand_in_for_and_gets_the_one_of_unsent_mail(tmp_path):
+    """Schema 9 changes indexes only: a database of schema 8 is one of this release with the old ones."""
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _connect(old)
+    try:
+        models.db.obj.execute_sql('DROP INDEX "outbox_unsent"')
+        for name, on in SCHEMA_8_INDEXES.items():
+            models.db.obj.execute_sql(f'CREATE INDEX "{name}" ON {on}')
+        models.db.obj.execute_sql('UPDATE "schema_version" SET "version" = 8')
+    finally:
+        models.close()
+    assert len([i for i in _schema(old)["indexes"] if any(f'"{name}"' in i for name in SCHEMA_8_INDEXES)]) == 6
+    _connect(old)
+    try:
+        assert migrations.stored_version(models.db.obj) == migrations.VERSION
+        plan = models.db.obj.execute_sql('EXPLAIN QUERY PLAN SELECT "id" FROM "outbox" WHERE "state" = ? AND '
+                                         '"next_attempt_at" <= ?', ("queued", "2026-11-26")).fetchall()
+        assert "outbox_unsent" in str(plan)
+    finally:
+        models.close()
+    _connect(new)
+    models.close()
+    assert _schema(old) == _schema(new)
+    assert not [i for i in _schema(old)["indexes"] if any(f'"{name}"' in i for name in SCHEMA_8_INDEXES)]
+
+
 def test_a_current_database_is_opened_without_any_schema_statement(tmp_path, caplog):
     path = tmp_path / "db.sqlite"
     _connect(path)
