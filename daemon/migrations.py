@@ -101,7 +101,9 @@ def _to_9(database: pw.Database, migrator: SchemaMigrator, models: Sequence[type
     query by time names the direction too (the index of direction and time) or the request. The outbox by state
     and by next attempt: one index of the rows not sent (queued, sending, failed), a few at any time, where the
     sent rows, nearly all of the table, never needed one. Steps, signers' codes and rounds by their request or
-    step alone: the index of the pair that starts with it finds them as well. No row changes."""
+    step alone: the index of the pair that starts with it finds them as well. No row changes here; from now on a
+    packed outbox row leaves out the envelope sender and recipients its mail holds the same of (mailstore.envelope),
+    which an older release would read as none: the version keeps it from this database."""
     for name in ("mail_at", "outbox_state", "outbox_next_attempt_at", "step_request_id", "signercode_step_id",
                  "round_request_id"):
         database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')

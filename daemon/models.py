@@ -379,7 +379,8 @@ class Mail(Base):
 class Outbox(Base):
     """Outgoing mail until sent, and its stored copy after, as daemon.mailstore writes it: in `data`, or in a
     pack once its request is closed (PackedRow); the whole message in `data` for mail queued by releases before
-    schema 5."""
+    schema 5. A packed row leaves `mail_from` and `rcpts` empty where its mail's `sender` and `rcpts` are the same
+    (read them through mailstore.envelope)."""
 
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
