@@ -131,8 +131,9 @@ def _database(cfg, report: Report) -> None:
     elif age > STALE:
         report.worse(DEGRADED, "no successful IMAP contact for %s" % _words(age))
 
+    # an OR, not IN: SQLite finds the outbox's index of the rows not sent only so (models.UNSENT)
     unsent = Outbox.select(pw.fn.COUNT(Outbox.id), pw.fn.MIN(Mail.at)).join(Mail).where(
-        Outbox.state.in_(["queued", "sending"])).tuples().first()
+        (Outbox.state == "queued") | (Outbox.state == "sending")).tuples().first()
     report.outbox_queued, report.outbox_oldest_unsent = unsent[0] or 0, _as_time(unsent[1])
     late = _since(report.outbox_oldest_unsent, now)
     if late is not None and late > LATE:

@@ -27,7 +27,7 @@ import peewee as pw
 
 from daemon import limits
 from daemon.compose import Hole, assemble
-from daemon.models import Blob, BlobChunk, Outbox, OutboxPart, Pack, PackedRow
+from daemon.models import Blob, BlobChunk, Mail, Outbox, OutboxPart, Pack, PackedRow
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
 # How a zip file is cut is part of what is stored: a blob's chunks and what is left of it (in the blob, or in each
@@ -218,6 +218,14 @@ def message(row: Outbox) -> bytes:
     return messages([row])[row.id]
 
 
+def envelope(row: Outbox) -> tuple[str, list[str]]:
+    """The envelope sender and recipients of an outbox row. A packed row leaves out those its mail's line in the
+    收发记录 (Mail.sender, Mail.rcpts) holds the same of: an empty one stands for the mail's (pack)."""
+    if row.mail_from and row.rcpts:
+        return row.mail_from, list(row.rcpts)
+    return row.mail_from or row.mail.sender, list(row.rcpts or row.mail.rcpts)
+
+
 def not_packed() -> pw.Expression:
     """Outbox rows whose stored copy is not in a pack (a condition on Outbox)."""
     return ~pw.fn.EXISTS(PackedRow.select(PackedRow.id).where(PackedRow.outbox == Outbox.id))
@@ -225,9 +233,10 @@ def not_packed() -> pw.Expression:
 
 def pack(ids: list[int]) -> int:
     """The sent rows `ids` (the mail of closed requests) compressed together into packs of up to PACK_MAX bytes
-    before compression, in the order of the rows: their own data emptied, those in a pack already taken out of it,
-    and a pack left without rows deleted. Inside the caller's transaction; a row taken meanwhile (by another
-    daemon's pack or prune) fails it, and nothing is changed. Returns the bytes saved."""
+    before compression, in the order of the rows: their own data emptied, and their envelope where their mail holds
+    the same (envelope()), those in a pack already taken out of it, and a pack left without rows deleted. Inside the
+    caller's transaction; a row taken meanwhile (by another daemon's pack or prune) fails it, and nothing is changed.
+    Returns the bytes saved."""
     rows = list(Outbox.select(Outbox.id, Outbox.data).where(Outbox.id.in_(ids) & (Outbox.state == "sent"))
                 .order_by(Outbox.id))
     packed = _packed(ids)
@@ -250,6 +259,10 @@ def pack(ids: list[int]) -> int:
     moved = PackedRow.delete().where(PackedRow.outbox.in_(ids)).execute()
     if emptied + moved != len(ids) or moved != len(packed):
         raise LookupError(f"outbox rows {ids} changed while being packed")
+    # nor the envelope sender and recipients that its mail's line in the 收发记录 holds the same of (envelope())
+    for column, of_mail, empty in ((Outbox.mail_from, Mail.sender, ""), (Outbox.rcpts, Mail.rcpts, [])):
+        same = column == Mail.select(of_mail).where(Mail.id == Outbox.mail)
+        Outbox.update({column: empty}).where(Outbox.id.in_(ids) & same).execute()
     after = 0
     for group in groups:
         p = Pack.create(data=_xz(b"".join(serial for _, serial in group)))

@@ -221,7 +221,8 @@ STEP_LABELS = {PENDING: "未开始", ACTIVE: "待审批", APPROVED_STEP: "已同
 
 
 class Step(Base):
-    request = pw.ForeignKeyField(Request, backref="steps", on_delete="CASCADE")
+    # no index of its own: the index of (request, position) below finds a request's steps
+    request = pw.ForeignKeyField(Request, backref="steps", on_delete="CASCADE", index=False)
     position = pw.IntegerField()            # order within the request (renumbered on 加签)
     kind = pw.CharField()                   # "one" | "all" (会签) | "any" (或签) | "report" (办结回告, REPORT)
     approvers = JSONField()                 # [address]
@@ -248,7 +249,8 @@ class SignerCode(Base):
     retires every signer's code of the step at once.
     """
 
-    step = pw.ForeignKeyField(Step, backref="signer_codes", on_delete="CASCADE")
+    # no index of its own: the index of (step, address, generation) below finds a step's codes
+    step = pw.ForeignKeyField(Step, backref="signer_codes", on_delete="CASCADE", index=False)
     address = pw.CharField()                # the signer (the approver the mail was sent for)
     generation = pw.CharField()             # Step.code when this code was made
     code = pw.CharField(index=True)
@@ -313,7 +315,8 @@ class Round(Base):
     """One round (轮次) of a 交办: its deadline before and after extensions, its report, check and 批示.
     Results are judged per round (SPEC §6.7)."""
 
-    request = pw.ForeignKeyField(Request, backref="rounds", on_delete="CASCADE")
+    # no index of its own: the index of (request, number) below finds a request's rounds
+    request = pw.ForeignKeyField(Request, backref="rounds", on_delete="CASCADE", index=False)
     number = pw.IntegerField()
     requirements = pw.TextField(default="")     # 要求 of this round (继续办理 brings new ones)
     dispatched_at = UTCDateTimeField(null=True)
@@ -357,7 +360,7 @@ class Mail(Base):
     request = pw.ForeignKeyField(Request, null=True, backref="mails", on_delete="SET NULL")
     step = pw.ForeignKeyField(Step, null=True, on_delete="SET NULL")
     kind = pw.CharField(default="")         # template name (out) or what it was (in)
-    at = UTCDateTimeField(index=True)
+    at = UTCDateTimeField()                 # found by (direction, at) below, or by its request
     sender = pw.TextField(default="")
     rcpts = JSONField(default=list)
     subject = pw.TextField(default="")
@@ -377,19 +380,30 @@ class Mail(Base):
 class Outbox(Base):
     """Outgoing mail until sent, and its stored copy after, as daemon.mailstore writes it: in `data`, or in a
     pack once its request is closed (PackedRow); the whole message in `data` for mail queued by releases before
-    schema 5."""
+    schema 5. A packed row leaves `mail_from` and `rcpts` empty where its mail's `sender` and `rcpts` are the same
+    (read them through mailstore.envelope)."""
 
     mail = pw.ForeignKeyField(Mail, on_delete="CASCADE")
     mail_from = pw.CharField()
     rcpts = JSONField()
     data = BytesField()
-    state = pw.CharField(default="queued", index=True)   # queued | sending | sent | failed
+    state = pw.CharField(default="queued")   # queued | sending | sent | failed: see UNSENT below
     attempts = pw.IntegerField(default=0)
-    next_attempt_at = UTCDateTimeField(index=True)
+    next_attempt_at = UTCDateTimeField()
     claimed_by = pw.CharField(default="")
     claimed_at = UTCDateTimeField(null=True)
     sent_at = UTCDateTimeField(null=True)
     last_error = pw.TextField(default="")
+
+
+# The outbox is looked up by state only for the rows not sent (the queue, the claims of sending, `officeflow status`):
+# its index holds those rows alone, a few at any time, where the sent ones are nearly all of the table. A query uses
+# it when its condition on state implies the index's. SQLite proves that only by sameness, looking into the index's
+# ORs: `state = x` for one of these states does, and so does `state = 'queued' OR state = 'sending'` (the first two
+# terms as written here); `state IN (...)` does not. PostgreSQL sees all of them.
+UNSENT = ("queued", "sending", "failed")
+Outbox.add_index(Outbox.index(Outbox.state, Outbox.next_attempt_at, name="outbox_unsent").where(
+    (Outbox.state == UNSENT[0]) | (Outbox.state == UNSENT[1]) | (Outbox.state == UNSENT[2])))
 
 
 class Blob(Base):

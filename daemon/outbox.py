@@ -176,8 +176,9 @@ def flush(cfg: Config, limit: int = 200) -> int:
     if not rows:
         return 0
     whole = mailstore.messages(rows.values())
-    batch = [smtp.Outgoing(key=str(r.id), mail_from=r.mail_from, rcpts=tuple(r.rcpts), data=whole[r.id])
-             for r in rows.values()]
+    envelopes = {r.id: mailstore.envelope(r) for r in rows.values()}
+    batch = [smtp.Outgoing(key=str(r.id), mail_from=envelopes[r.id][0], rcpts=tuple(envelopes[r.id][1]),
+                           data=whole[r.id]) for r in rows.values()]
     sent = 0
 
     if journal is None:

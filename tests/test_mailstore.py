@@ -149,6 +149,26 @@ def test_packed_rows_are_rebuilt_the_same_and_hold_nothing_themselves(db):
         == before
 
 
+def test_a_packed_row_leaves_out_the_envelope_its_mail_holds_the_same_of_and_gives_it_back(db):
+    """The sender and recipients of a packed row are those of its line in the 收发记录 when these are the same: the
+    row keeps none of them, and envelope() gives them back from the mail. A row whose envelope differs keeps it."""
+    rows = [_queue(attachments=ATTACHMENTS[:1], state="sent") for _ in range(3)]
+    Mail.update(sender="office@example.test", rcpts=["li@example.test"]).where(Mail.id == rows[0].mail_id).execute()
+    Mail.update(sender="office@example.test", rcpts=["li@example.test", "wang@example.test"]).where(
+        Mail.id == rows[1].mail_id).execute()
+    Mail.update(sender="noreply@example.test", rcpts=["li@example.test"]).where(Mail.id == rows[2].mail_id).execute()
+    before = mailstore.messages(rows)
+    envelopes = {r.id: mailstore.envelope(Outbox.get_by_id(r.id)) for r in rows}
+    assert list(envelopes.values()) == [("office@example.test", ["li@example.test"])] * 3
+    mailstore.pack([r.id for r in rows])
+    kept = {r.id: (r.mail_from, r.rcpts) for r in Outbox.select().order_by(Outbox.id)}
+    assert list(kept.values()) == [("", []), ("", ["li@example.test"]), ("office@example.test", [])]
+    assert {r.id: mailstore.envelope(Outbox.get_by_id(r.id)) for r in rows} == envelopes
+    assert mailstore.messages(Outbox.select()) == before
+    mailstore.pack([r.id for r in rows])                # packed again with later mail: nothing else goes
+    assert {r.id: mailstore.envelope(r) for r in Outbox.select()} == envelopes
+
+
 def test_what_is_left_of_a_zip_file_goes_in_each_row_and_its_members_in_blobs(db, fixed_boundaries):
     form = Attach("审批单.docx", DOCX, _zip("办请〔2026〕7号"))
     fixed_boundaries()

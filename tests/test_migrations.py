@@ -81,28 +81,54 @@ def test_the_first_release_is_upgraded_in_place_to_the_schema_of_a_new_database(
     assert _schema(old) == _schema(new)
 
 
-def test_a_database_of_schema_6_gets_the_indexes_of_mail_by_code_and_by_time(tmp_path):
-    """Schema 7 only adds two indexes of mail: a database of schema 6 is one of this release without them."""
-    old, new = tmp_path / "old.db", tmp_path / "new.db"
-    _connect(old)
+def _as_older(path: Path, version: int, statements: list[str]) -> None:
+    """A new database made one of `version` by `statements` (undoing what the steps after it change)."""
+    _connect(path)
     try:
-        models.db.obj.execute_sql('DROP INDEX "mail_direction_code"')
-        models.db.obj.execute_sql('DROP INDEX "mail_direction_at"')
-        models.db.obj.execute_sql('UPDATE "schema_version" SET "version" = 6')
+        for statement in statements:
+            models.db.obj.execute_sql(statement)
+        models.db.obj.execute_sql(f'UPDATE "schema_version" SET "version" = {version}')
     finally:
         models.close()
-    assert not [i for i in _schema(old)["indexes"] if "mail_direction_code" in i or "mail_direction_at" in i]
+
+
+def _upgraded_as_new(old: Path, new: Path, sql: str, params: tuple, index: str) -> None:
+    """`old` opened by this release: of the current version, `sql` planned through `index`, a new one's schema."""
     _connect(old)
     try:
         assert migrations.stored_version(models.db.obj) == migrations.VERSION
-        plan = models.db.obj.execute_sql('EXPLAIN QUERY PLAN SELECT "id" FROM "mail" WHERE "direction" = ? AND '
-                                         '"code" = ?', ("out", "7F3A")).fetchall()
-        assert "mail_direction_code" in str(plan)
+        plan = models.db.obj.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        assert index in str(plan)
     finally:
         models.close()
     _connect(new)
     models.close()
     assert _schema(old) == _schema(new)
+
+
+def test_a_database_of_schema_6_gets_the_indexes_of_mail_by_code_and_by_time(tmp_path):
+    """Schema 7 only adds two indexes of mail: a database of schema 6 is one of this release without them."""
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _as_older(old, 6, ['DROP INDEX "mail_direction_code"', 'DROP INDEX "mail_direction_at"'])
+    assert not [i for i in _schema(old)["indexes"] if "mail_direction_code" in i or "mail_direction_at" in i]
+    _upgraded_as_new(old, new, 'SELECT "id" FROM "mail" WHERE "direction" = ? AND "code" = ?', ("out", "7F3A"),
+                     "mail_direction_code")
+
+
+SCHEMA_8_INDEXES = {"mail_at": '"mail" ("at")', "outbox_state": '"outbox" ("state")',
+                    "outbox_next_attempt_at": '"outbox" ("next_attempt_at")', "step_request_id": '"step" ("request_id")',
+                    "signercode_step_id": '"signercode" ("step_id")', "round_request_id": '"round" ("request_id")'}
+
+
+def test_a_database_of_schema_8_loses_the_indexes_others_stand_in_for_and_gets_the_one_of_unsent_mail(tmp_path):
+    """Schema 9 changes indexes only: a database of schema 8 is one of this release with the old ones."""
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    _as_older(old, 8, ['DROP INDEX "outbox_unsent"',
+                       *(f'CREATE INDEX "{name}" ON {on}' for name, on in SCHEMA_8_INDEXES.items())])
+    assert len([i for i in _schema(old)["indexes"] if any(f'"{name}"' in i for name in SCHEMA_8_INDEXES)]) == 6
+    _upgraded_as_new(old, new, 'SELECT "id" FROM "outbox" WHERE "state" = ? AND "next_attempt_at" <= ?',
+                     ("queued", "2026-11-26"), "outbox_unsent")
+    assert not [i for i in _schema(old)["indexes"] if any(f'"{name}"' in i for name in SCHEMA_8_INDEXES)]
 
 
 def test_a_current_database_is_opened_without_any_schema_statement(tmp_path, caplog):

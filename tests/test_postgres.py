@@ -217,3 +217,28 @@ def test_a_mail_with_nul_characters_is_registered(office):
     assert "妥否，请批示" in req.body and "\x00" not in req.body      # control characters are dropped at parse
     assert models.Mail.get((models.Mail.direction == "in") & (models.Mail.message_id == mid)).request_id == req.id
     assert models.Outbox.select().count() == 2                      # receipt and review, queued
+
+
+def test_the_outbox_s_lookups_by_state_use_the_index_of_mail_not_sent(pgserver):
+    """PostgreSQL proves a query's condition on state implies the partial index's as SQLite does (and more): with
+    sequential scans priced out, each lookup of the rows not sent finds them in that index."""
+    from datetime import datetime, timezone
+
+    import peewee as pw
+
+    from daemon.models import Mail, Outbox
+    database = models.connect(pgserver.create_database(f"of_{uuid.uuid4().hex[:12]}"))
+    try:
+        database.execute_sql("SET enable_seqscan = off")
+        now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
+        queries = [Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now)),
+                   Outbox.select(Outbox.id).where(Outbox.state == "sending"),
+                   Outbox.select(pw.fn.COUNT(Outbox.id), pw.fn.MIN(Mail.at)).join(Mail).where(
+                       (Outbox.state == "queued") | (Outbox.state == "sending")),
+                   Outbox.select(Outbox.id).join(Mail).where((Outbox.state == "failed") & (Mail.at > now))]
+        for query in queries:
+            sql, params = query.sql()
+            plan = "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall())
+            assert "outbox_unsent" in plan, plan
+    finally:
+        models.close()

@@ -1,5 +1,7 @@
 """What intake asks of the database stays a lookup however long the register grows: no statement it runs for a
-request's mail reads a whole table of requests, steps, mail or outbox (SQLite's EXPLAIN QUERY PLAN of each).
+request's mail reads a whole table of requests, steps, mail or outbox (SQLite's EXPLAIN QUERY PLAN of each); nor
+does sending what is queued or `officeflow status`, whose lookups of the outbox by state find the rows not sent in
+their own index.
 
 SQLite plans without statistics (officeflow never runs ANALYZE), so the plans do not depend on how many rows
 the tables hold, and a database of one request shows those of one of 50,000.
@@ -11,7 +13,7 @@ import re
 
 from test_intake_edges import BODY, world  # noqa: F401 - the fixture: an office in process on SQLite
 
-from daemon import intake, models
+from daemon import health, intake, models, outbox, smtp
 
 GROWING = {"request", "step", "mail", "outbox", "opinion", "signercode"}
 # an index lookup on a column of two values alone reads half the table
@@ -58,19 +60,21 @@ class Recorded:
         return self.run(sql, params, *args, **kwargs)
 
     def send(self, *args, **kwargs) -> str:
+        return self.during(self.world.send, *args, **kwargs)
+
+    def during(self, run, *args, **kwargs):
         self.on = True
         try:
-            return self.world.send(*args, **kwargs)
+            return run(*args, **kwargs)
         finally:
             self.on = False
 
+    def plans(self) -> dict[str, list[str]]:
+        return {sql: [row[3] for row in self.run("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+                for sql, params in self.statements.items()}
+
     def whole_reads(self) -> dict[str, list[str]]:
-        found = {}
-        for sql, params in self.statements.items():
-            plan = [row[3] for row in self.run("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-            if bad := _whole_reads(sql, plan):
-                found[sql] = bad
-        return found
+        return {sql: bad for sql, plan in self.plans().items() if (bad := _whole_reads(sql, plan))}
 
 
 def test_the_plan_reader_sees_a_scan_of_mail_and_a_lookup_by_direction_alone():
@@ -100,5 +104,34 @@ def test_intake_reads_no_growing_table_whole_through_a_request_s_life(world, mon
     seen = "\n".join(mail.statements)
     assert '"message_id" IN' in seen and '"code" = ?' in seen and '"number" = ?' in seen
     assert '"received_at" >= ?' in seen
+    found = mail.whole_reads()
+    assert not found, "\n".join(f"{', '.join(plan)}: ...{sql[-160:]}" for sql, plan in found.items())
+
+
+def _sent_at_once(cfg, batch, on_result=None):
+    """smtp.send_batch as a server that takes every message."""
+    results = [smtp.SendResult(key=m.key, ok=True, temporary=False, error="") for m in batch]
+    for res in results:
+        on_result(res)
+    return results
+
+
+def test_sending_and_status_find_the_rows_not_sent_in_their_index(world, monkeypatch):
+    assert world.send("unit1@t.test", "关于购置办公设备的请示", BODY) == intake.PROCESSED
+    world.send("stranger@else.test", "你好", "请问贵办地址？")
+    queued = models.Outbox.select().where(models.Outbox.state == "queued").count()
+    assert queued >= 3
+    monkeypatch.setattr(smtp, "send_batch", _sent_at_once)
+    mail = Recorded(world, monkeypatch)
+    assert mail.during(outbox.flush, world.cfg) == queued
+    report = health.Report()
+    mail.during(health._database, world.cfg, report)
+    assert report.outbox_queued == 0 and report.outbox_failed_last_day == 0
+    plans = mail.plans()
+    by_state = {sql: plan for sql, plan in plans.items() if re.search(r'"outbox".*"state" = \?', sql, re.S)
+                and "WHERE" in sql and not re.search(r'"id" (IN|=)', sql.partition("WHERE")[2])}
+    # the queue's lookup, the claimed rows, the claim kept fresh, the orphans, and status's unsent and failed
+    assert len(by_state) >= 6, "\n".join(by_state)
+    assert all("outbox_unsent" in " ".join(plan) for plan in by_state.values()), by_state
     found = mail.whole_reads()
     assert not found, "\n".join(f"{', '.join(plan)}: ...{sql[-160:]}" for sql, plan in found.items())
