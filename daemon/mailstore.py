@@ -78,7 +78,9 @@ def store(mail, mail_from: str, rcpts: list[str], message: tuple[bytes, list[Hol
             rests.append((h.offset, rest))
     box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
                         data=MAGIC + zlib.compress(_serial(skeleton, texts, rests)), **row)
-    if parts:
+    if len(parts) == 1:
+        OutboxPart.create(outbox=box.id, **parts[0])        # the usual one attachment: its INSERT's text is kept
+    elif parts:
         OutboxPart.insert_many([{**part, "outbox": box.id} for part in parts]).execute()
     return box
 
