@@ -3,7 +3,7 @@ statements write them, and what the kept text cannot be sure of goes through pee
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -94,3 +94,11 @@ def test_a_statement_runs_with_its_kept_text_and_what_it_cannot_keep_goes_throug
     assert raw.sql[type(models.db.obj)] is None
     assert raw.scalar("unit1@example.test", AT.replace(year=2027)) == 0
     assert models.Statement(lambda n: Request.select(Request.id).where(Request.seq == n)).scalar(9) is None
+
+
+@pytest.mark.parametrize("at", [AT, datetime(2026, 3, 1, 7, 5, 9, 12, tzinfo=timezone.utc),
+                                datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=8)))])
+def test_a_time_is_stored_as_utc_text_in_one_shape(at):
+    stored = models.UTCDateTimeField().db_value(at)
+    assert stored == at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    assert len(stored) == 32 and models.UTCDateTimeField().python_value(stored) == at
