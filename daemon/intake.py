@@ -6,6 +6,7 @@ the caller moves the mail out of the inbox only after that commit. Nothing here 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -126,6 +127,12 @@ def _same_bytes(row: Mail, rel: str) -> bool:
 # the mail recorded under a Message-ID (one at most: the index on direction and message_id is unique)
 _mail_in = Prepared(Mail, lambda direction, message_id: Mail.select().where(
     (Mail.direction == direction) & (Mail.message_id == message_id)))
+
+
+@functools.lru_cache(maxsize=8)
+def _in_brackets(pattern: re.Pattern) -> re.Pattern:
+    """A number of `pattern` in 【】, as our subjects write it."""
+    return re.compile(f"【({pattern.pattern})】")
 
 
 # the requests registered from an address since a time (as the database holds it), asked for every new request
@@ -399,7 +406,7 @@ class Pipeline:
     def subject_number(self) -> str:
         """The request number written in the subject: the one in 【】 first, else the first one."""
         pattern = flows.numbers_pattern(self.app.cfg)
-        m = re.search(f"【({pattern.pattern})】", self.mail.subject) or pattern.search(self.mail.subject)
+        m = _in_brackets(pattern).search(self.mail.subject) or pattern.search(self.mail.subject)
         return (m.group(1) if m.re is not pattern else m.group(0)) if m else ""
 
     def disagreement(self, req: Request, ref: Mail | None) -> str:
