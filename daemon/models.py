@@ -111,11 +111,10 @@ class Statement:
 
     def cursor(self, *values):
         database = db.obj
-        sql = self.sql.get(type(database), False)
-        if sql is False or sql is None:
+        sql = self.sql.get(type(database))
+        if sql is None:         # the first call, or a text not kept: peewee makes the statement
             sql, params = database.get_sql_context().sql(self.make(*values)).query()
-            if type(database) not in self.sql:
-                self.sql[type(database)] = sql if list(params) == list(values) else None
+            self.sql.setdefault(type(database), sql if list(params) == list(values) else None)
             return database.execute_sql(sql, params)
         return database.execute_sql(sql, values)
 

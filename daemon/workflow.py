@@ -34,7 +34,7 @@ class Refused(Exception):
 
 _bump = Statement(lambda name: Counter.insert(name=name, value=pw.SQL("1")).on_conflict(
     conflict_target=[Counter.name], update={Counter.value: Counter.value + pw.SQL("1")}))
-_count = Statement(lambda name: Counter.select(Counter.value).where(Counter.name == name))
+_counter_value = Statement(lambda name: Counter.select(Counter.value).where(Counter.name == name))
 
 
 def next_number(app: App, year: int, fmt: str | None = None, counter: str = "request") -> tuple[int, str]:
@@ -43,7 +43,7 @@ def next_number(app: App, year: int, fmt: str | None = None, counter: str = "req
     fmt = fmt or app.cfg.office.number_format
     name = f"{counter}-{year}" if "{year}" in fmt else counter
     _bump.cursor(name)
-    seq = _count.scalar(name)
+    seq = _counter_value.scalar(name)
     return seq, fmt.format(year=year, seq=seq)
 
 
