@@ -8,6 +8,7 @@ never a stall or the machine's memory.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -76,10 +77,11 @@ def extract_text(filename: str, data: bytes, budget: float | None = None) -> tup
         soffice = soffice_path() or ""
         if not soffice:
             return None, NOTE_NO_OFFICE
-    unpacked = None
+    unpacked = zipped = None
     try:
         if suffix in ZIP_SUFFIXES:
-            unpacked = check_zip(data)
+            zipped = zipfile.ZipFile(io.BytesIO(data))      # its directory read once, for the check and the text
+            unpacked = check_zip(data, zipped)
     except TooBig as exc:
         log.info("attachment %r not read: %s", filename, exc)
         return None, NOTE_LIMIT
@@ -91,7 +93,8 @@ def extract_text(filename: str, data: bytes, budget: float | None = None) -> tup
         return None, NOTE_LIMIT
     if unpacked is not None and unpacked <= INLINE_UNPACKED:
         # what it unpacks to bounds the work to a few milliseconds, less than starting a child would cost
-        return read(suffix, data, limit=False)
+        with zipped:
+            return read(suffix, data, limit=False, zipped=zipped)
     return _in_child(filename, suffix, data, soffice, budget)
 
 
@@ -109,10 +112,15 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def check_zip(data: bytes) -> int:
-    """What a zip (a .docx, an .xlsx) unpacks to; TooBig when too much. zipfile never unpacks more than an
-    entry declares, so the declared sizes bound the work."""
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
+def _opened(data: bytes, zipped: zipfile.ZipFile | None):
+    """`zipped`, left open for whoever opened it, or `data` opened as a zip and closed after."""
+    return contextlib.nullcontext(zipped) if zipped is not None else zipfile.ZipFile(io.BytesIO(data))
+
+
+def check_zip(data: bytes, zipped: zipfile.ZipFile | None = None) -> int:
+    """What a zip (a .docx, an .xlsx; `zipped`: the same opened already) unpacks to; TooBig when too much.
+    zipfile never unpacks more than an entry declares, so the declared sizes bound the work."""
+    with _opened(data, zipped) as z:
         infos = z.infolist()
         if len(infos) > MAX_ENTRIES:
             raise TooBig(f"{len(infos)} entries")
@@ -264,9 +272,10 @@ def _mapped() -> int:
         return 0
 
 
-def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True) -> tuple[str | None, str]:
+def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True,
+         zipped: zipfile.ZipFile | None = None) -> tuple[str | None, str]:
     """The reading itself (in the child, which `limit`s itself); `soffice` converts the formats only
-    LibreOffice reads."""
+    LibreOffice reads; `zipped`: a .docx or .xlsx `data` opened already."""
     try:
         if suffix in CONVERTIBLE_SUFFIXES | SHEET_SUFFIXES:
             target = "docx" if suffix in CONVERTIBLE_SUFFIXES else "xlsx"
@@ -274,13 +283,13 @@ def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True) -> tup
             if data is None:
                 return None, NOTE_BROKEN
             check_zip(data)
-            suffix = "." + target
+            suffix, zipped = "." + target, None
         if limit:
             _limit(READ_MEMORY, READ_SECONDS)
         if suffix == ".docx":
-            return _nonempty(docx_text(data)[:MAX_TEXT], NOTE_SCAN)
+            return _nonempty(docx_text(data, zipped)[:MAX_TEXT], NOTE_SCAN)
         if suffix == ".xlsx":
-            return _nonempty(xlsx_text(data)[:MAX_TEXT], NOTE_BROKEN)
+            return _nonempty(xlsx_text(data, zipped)[:MAX_TEXT], NOTE_BROKEN)
         if suffix == ".pdf":
             return pdf_text(data)
     except TooBig:
@@ -293,9 +302,9 @@ def read(suffix: str, data: bytes, soffice: str = "", limit: bool = True) -> tup
     return None, NOTE_FORMAT
 
 
-def docx_text(data: bytes) -> str:
-    """Paragraphs and table cells in document order, one paragraph a line."""
-    return body_text(*_docx_body(data))
+def docx_text(data: bytes, zipped: zipfile.ZipFile | None = None) -> str:
+    """Paragraphs and table cells in document order, one paragraph a line (`zipped`: `data` opened already)."""
+    return body_text(*_docx_body(data, zipped))
 
 
 def body_text(body, parent) -> str:
@@ -325,13 +334,13 @@ _CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}
 _WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 
 
-def _docx_body(data: bytes):
+def _docx_body(data: bytes, zipped: zipfile.ZipFile | None = None):
     """The w:body of a .docx and the parent its paragraphs and tables hang on. The main document part alone is
     read when the package plainly is a Word document (most of python-docx's cost is the styles, theme, fonts
     and settings it also loads); anything unusual goes through python-docx's whole package as before."""
     from docx.oxml.parser import parse_xml
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
+        with _opened(data, zipped) as z:
             main = _word_main_part(z)
             if main is not None:
                 return parse_xml(z.read(main)).body, None
@@ -366,11 +375,12 @@ def _word_main_part(z: zipfile.ZipFile) -> str | None:
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
-def xlsx_text(data: bytes) -> str:
-    """Cells of every sheet, a row a line, cells separated by tabs (shared and inline strings, numbers)."""
+def xlsx_text(data: bytes, zipped: zipfile.ZipFile | None = None) -> str:
+    """Cells of every sheet, a row a line, cells separated by tabs (shared and inline strings, numbers);
+    `zipped`: `data` opened already."""
     from xml.etree import ElementTree as ET
 
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
+    with _opened(data, zipped) as z:
         names = z.namelist()
         shared: list[str] = []
         if "xl/sharedStrings.xml" in names:

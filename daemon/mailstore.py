@@ -27,7 +27,7 @@ import peewee as pw
 
 from daemon import limits
 from daemon.compose import Hole, assemble
-from daemon.models import Blob, BlobChunk, Mail, Outbox, OutboxPart, Pack, PackedRow
+from daemon.models import Blob, BlobChunk, Mail, Outbox, OutboxPart, Pack, PackedRow, Statement
 
 MAGIC = b"\x00of1"      # a row's data so marked is its compressed serial; no message starts with a NUL
 # How a zip file is cut is part of what is stored: a blob's chunks and what is left of it (in the blob, or in each
@@ -78,7 +78,9 @@ def store(mail, mail_from: str, rcpts: list[str], message: tuple[bytes, list[Hol
             rests.append((h.offset, rest))
     box = Outbox.create(mail=mail, mail_from=mail_from, rcpts=rcpts,
                         data=MAGIC + zlib.compress(_serial(skeleton, texts, rests)), **row)
-    if parts:
+    if len(parts) == 1:
+        OutboxPart.create(outbox=box.id, **parts[0])        # the usual one attachment: its INSERT's text is kept
+    elif parts:
         OutboxPart.insert_many([{**part, "outbox": box.id} for part in parts]).execute()
     return box
 
@@ -92,16 +94,22 @@ def _keep(digest: str, data: bytes) -> tuple[int, bytes | None]:
     stripped, chunks = _cut(data, zip_members(data))
     rest = stripped if chunks and len(stripped) <= REST_MAX else None
     blob = _upsert(digest, b"" if rest is not None else stripped, len(data))
-    if chunks and not BlobChunk.select().where(BlobChunk.blob == blob).exists():
+    if chunks and _chunked.scalar(blob) is None:
         BlobChunk.insert_many([{"blob": blob, "position": position, "chunk": _upsert(
             hashlib.sha256(chunk).hexdigest(), chunk, len(chunk))} for position, chunk in chunks]).execute()
     return blob, rest
 
 
+# each queued attachment's (and zip member's) blob, written or touched, and its id; whether a blob has its chunks
+_put = Statement(lambda digest, size, data: Blob.insert(sha256=digest, size=size, data=data).on_conflict(
+    conflict_target=[Blob.sha256], update={Blob.size: pw.EXCLUDED.size}))
+_blob_id = Statement(lambda digest: Blob.select(Blob.id).where(Blob.sha256 == digest))
+_chunked = Statement(lambda blob: BlobChunk.select(BlobChunk.id).where(BlobChunk.blob == blob).limit(pw.SQL("1")))
+
+
 def _upsert(digest: str, data: bytes, size: int) -> int:
-    Blob.insert(sha256=digest, size=size, data=data).on_conflict(
-        conflict_target=[Blob.sha256], update={Blob.size: size}).execute()
-    return Blob.select(Blob.id).where(Blob.sha256 == digest).scalar()
+    _put.cursor(digest, size, data)
+    return _blob_id.scalar(digest)
 
 
 def zip_members(data: bytes) -> list[tuple[int, int]]:

@@ -67,6 +67,9 @@ class ParsedMail:
     _headers: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     # why From names no single trustworthy mailbox (SPEC §3: an unknown sender); "" when it does
     from_doubt: str = ""
+    # what is read out of this mail's (unchanging) text more than once, by name (daemon.replies.new_text); a copy
+    # made with dataclasses.replace starts empty
+    derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str:
         """The first header called `name` (any case), decoded; "" when absent."""

@@ -222,7 +222,17 @@ def _html_cut(html: str) -> tuple[str, bool] | None:
 
 
 def new_text(mail: ParsedMail) -> str:
-    """The text the sender wrote in this mail, without the quote, our notification, signatures or footers."""
+    """The text the sender wrote in this mail, without the quote, our notification, signatures or footers; read
+    once a mail (a new mail is read for a reply's words and for the form of a 交办)."""
+    derived = getattr(mail, "derived", None)
+    if derived is None:
+        return _new_text(mail)
+    if "new_text" not in derived:
+        derived["new_text"] = _new_text(mail)
+    return derived["new_text"]
+
+
+def _new_text(mail: ParsedMail) -> str:
     if mail.html:
         found = _html_cut(mail.html)
         if found is not None:

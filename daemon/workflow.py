@@ -19,7 +19,7 @@ from daemon.directory import RouteError
 from daemon.due import first_reminder
 from daemon.models import (ACTIVE, APPROVED, APPROVED_STEP, APPROVING, CANCELLED, DONE, OPEN_STATES,
                            PENDING, REJECTED, REJECTED_STEP, REPORT, RETURNED, RETURNED_STEP, REVIEWING,
-                           STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Step)
+                           STATE_LABELS, WITHDRAWN, Counter, Mail, Opinion, Request, SignerCode, Statement, Step)
 from daemon.replies import Verb
 from daemon.workcal import parse_duration
 
@@ -32,14 +32,18 @@ class Refused(Exception):
 
 # -- numbering -------------------------------------------------------------------------------------
 
+_bump = Statement(lambda name: Counter.insert(name=name, value=pw.SQL("1")).on_conflict(
+    conflict_target=[Counter.name], update={Counter.value: Counter.value + pw.SQL("1")}))
+_counter_value = Statement(lambda name: Counter.select(Counter.value).where(Counter.name == name))
+
+
 def next_number(app: App, year: int, fmt: str | None = None, counter: str = "request") -> tuple[int, str]:
     """The next number of a kind of work (by default the 请示's, office.number_format), inside the caller's
     transaction; `counter` names its sequence."""
     fmt = fmt or app.cfg.office.number_format
     name = f"{counter}-{year}" if "{year}" in fmt else counter
-    (Counter.insert(name=name, value=1)
-     .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}).execute())
-    seq = Counter.get_by_id(name).value
+    _bump.cursor(name)
+    seq = _counter_value.scalar(name)
     return seq, fmt.format(year=year, seq=seq)
 
 

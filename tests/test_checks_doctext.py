@@ -33,6 +33,20 @@ def test_docx_paragraphs_and_tables_in_order():
     assert lines.index("台式电脑") < lines.index("20台") < lines.index("妥否，请批示。")
 
 
+def test_a_small_docx_is_opened_once_for_its_check_and_its_text(monkeypatch):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("关于购置办公设备的请示")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    opened = []
+    real = doctext.zipfile.ZipFile
+    monkeypatch.setattr(doctext.zipfile, "ZipFile", lambda *a, **k: opened.append(1) or real(*a, **k))
+    assert extract_text("请示.docx", buffer.getvalue()) == ("关于购置办公设备的请示", "")
+    assert len(opened) == 1
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])
 def test_txt_in_common_encodings(encoding):
     text, note = extract_text("请示.txt", "关于购置办公设备的请示\n集团公司：".encode(encoding))

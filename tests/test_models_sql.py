@@ -3,7 +3,7 @@ statements write them, and what the kept text cannot be sure of goes through pee
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -58,3 +58,47 @@ def test_a_relation_assigned_before_its_row_was_stored_is_filled_in_by_peewee(db
     req.save()
     m.save()
     assert Mail.get(Mail.message_id == "late").request_id == req.id
+
+
+def test_a_save_of_some_columns_writes_those_alone_with_the_kept_text(db):
+    rows = [_request(i) for i in range(1, 4)]
+    for r in rows:
+        r.code = f"N{r.seq}"
+        r.title = "改过的标题，未保存"
+        assert r.save(only=[Request.code]) == 1
+        assert [f.name for f in r.dirty_fields] == ["title"]        # only what was saved is clean
+        r.state = "approving"
+        assert r.save(only=["state", "code"]) == 1
+    assert models._UPDATES[(Request, type(models.db.obj), ("code",))]
+    assert models._UPDATES[(Request, type(models.db.obj), ("state", "code"))]
+    for r in rows:
+        back = Request.get_by_id(r.id)
+        assert (back.code, back.state, back.title, back.findings) == (
+            f"N{r.seq}", "approving", "关于购置办公设备的请示", [{"rule": "title", "message": "标题"}])
+    with pytest.raises(ValueError):
+        rows[0].save(only=[Request.id])        # nothing to save, as peewee says
+
+
+def test_a_statement_runs_with_its_kept_text_and_what_it_cannot_keep_goes_through_peewee(db):
+    for i in range(1, 4):
+        _request(i)
+    since = models.Statement(lambda sender, at: Request.select(models.pw.fn.COUNT(Request.id)).where(
+        (Request.sender == sender) & (Request.received_at >= models.pw.Value(at, converter=False))))
+    assert since.scalar("unit1@example.test", Request.received_at.db_value(AT)) == 3
+    assert since.scalar("unit2@example.test", Request.received_at.db_value(AT)) == 0
+    assert since.sql[type(models.db.obj)]
+    # a time passed as it is is converted by peewee: its text is not kept, and every call still answers right
+    raw = models.Statement(lambda sender, at: Request.select(models.pw.fn.COUNT(Request.id)).where(
+        (Request.sender == sender) & (Request.received_at >= at)))
+    assert raw.scalar("unit1@example.test", AT) == 3
+    assert raw.sql[type(models.db.obj)] is None
+    assert raw.scalar("unit1@example.test", AT.replace(year=2027)) == 0
+    assert models.Statement(lambda n: Request.select(Request.id).where(Request.seq == n)).scalar(9) is None
+
+
+@pytest.mark.parametrize("at", [AT, datetime(2026, 3, 1, 7, 5, 9, 12, tzinfo=timezone.utc),
+                                datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=8)))])
+def test_a_time_is_stored_as_utc_text_in_one_shape(at):
+    stored = models.UTCDateTimeField().db_value(at)
+    assert stored == at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    assert len(stored) == 32 and models.UTCDateTimeField().python_value(stored) == at

@@ -117,6 +117,20 @@ def test_quoted_notification_never_leaks_when_separator_is_unknown():
     assert read_reply(mail) == Reply(Verb.APPROVE, "", "", {}, "同意。", "同意")
 
 
+def test_a_mails_new_text_is_cut_once_and_a_changed_copy_is_cut_again(monkeypatch):
+    from dataclasses import replace
+
+    from daemon import replies
+    mail = mime.parse(build_mail("unknown-client", "同意。", html=True, charset="utf-8"))
+    cuts = []
+    real = replies.cut_text
+    monkeypatch.setattr(replies, "cut_text", lambda text: cuts.append(text) or real(text))
+    assert new_text(mail) == new_text(mail) == read_reply(mail).new_text == "同意。"
+    assert len(cuts) == 1
+    assert new_text(replace(mail, text="不同意。", html="")) == "不同意。"
+    assert new_text(mail) == "同意。" and len(cuts) == 2
+
+
 def test_reply_to_a_mail_with_only_our_notification_and_nothing_written():
     raw = build_mail("qq", "", html=True, charset="gb2312")
     assert read_reply(mime.parse(raw)).verb is Verb.UNKNOWN

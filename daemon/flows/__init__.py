@@ -7,6 +7,7 @@ flow of a request instead of knowing what a 请示 is. Nothing here talks to IMA
 
 from __future__ import annotations
 
+import functools
 import re
 
 from daemon.flows.base import DEFAULT, Flow, Holding, number_pattern
@@ -61,7 +62,12 @@ def label(req) -> str:
 
 def numbers_pattern(cfg) -> re.Pattern:
     """A regex finding a number of any kind of work in a subject."""
-    patterns = [number_pattern(f.number_format(cfg)).pattern for f in FLOWS.values()]
+    return _any_of(tuple(f.number_format(cfg) for f in FLOWS.values()))
+
+
+@functools.lru_cache(maxsize=32)
+def _any_of(formats: tuple[str, ...]) -> re.Pattern:
+    patterns = [number_pattern(fmt).pattern for fmt in formats]
     return re.compile(patterns[0] if len(patterns) == 1 else "(?:" + "|".join(patterns) + ")")
 
 

@@ -5,6 +5,7 @@ Nothing here imports a flow; the registry is daemon.flows.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,8 +44,10 @@ class Flow(Protocol):
     #   away(pipe, req, ref) -> bool                   an out-of-office reply (req None: to such a mail)
 
 
+@functools.lru_cache(maxsize=32)
 def number_pattern(fmt: str) -> re.Pattern:
-    """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号."""
+    """A regex finding numbers of this format in a subject, e.g. 办请〔2026〕7号; made once a format, not for every
+    mail that asks."""
     parts = re.split(r"(\{year\}|\{seq\})", fmt)
     rx = "".join(r"\d{4}" if p == "{year}" else r"\d{1,6}" if p == "{seq}" else re.escape(p) for p in parts)
     return re.compile(rx)
