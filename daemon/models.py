@@ -5,6 +5,7 @@ Nothing here talks to IMAP or SMTP. `connect(url)` binds the deferred database a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import datetime, timezone
@@ -604,6 +605,19 @@ def sent_journal() -> Path | None:
     if not isinstance(db.obj, pw.SqliteDatabase) or in_memory():
         return None
     return Path(db.obj.database + "-sent")
+
+
+@contextlib.contextmanager
+def one_daemon_at_a_time(key: int):
+    """What runs inside, one daemon at a time among those sharing a PostgreSQL database: a transaction's
+    advisory lock on `key`, let go when the transaction ends however it ends (the connection lost too). On SQLite
+    one daemon runs (service._sole_user), and nothing is locked."""
+    if not isinstance(db.obj, pw.PostgresqlDatabase):
+        yield
+        return
+    with db.atomic():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+        yield
 
 
 def sync() -> None:

@@ -30,6 +30,7 @@ from daemon.notify import Notifier
 log = logging.getLogger("officeflow.service")
 
 BACKOFF = (1, 2, 5, 10, 30, 60)
+MOVE_LOCK = 0x6F666D6F7665   # "ofmove": the advisory lock of moving mail out of the inbox, on PostgreSQL
 BATCH = 10          # mails fetched at once: bounded memory and time (the watchdog), the inbox tidied often
 
 
@@ -60,10 +61,14 @@ def process_inbox(app: App, mailbox: Mailbox, notifier: Notifier | None = None,
             # start sends it
             models.sync()
             sender.kick()
-            if done[intake.PROCESSED]:
-                mailbox.move(done[intake.PROCESSED], cfg.processed_folder)
-            if done[intake.FAILED]:
-                mailbox.move(done[intake.FAILED], cfg.failed_folder)
+            # daemons sharing the mailbox take in the same mail, and each moves what it took in: one at a time,
+            # for a MOVE is a copy and an expunge, and two at once leave two copies; the second one finds the
+            # mail gone (Mailbox.move)
+            with models.one_daemon_at_a_time(MOVE_LOCK):
+                if done[intake.PROCESSED]:
+                    mailbox.move(done[intake.PROCESSED], cfg.processed_folder)
+                if done[intake.FAILED]:
+                    mailbox.move(done[intake.FAILED], cfg.failed_folder)
             total += len(done[intake.PROCESSED]) + len(done[intake.FAILED])
             if len(batch) < BATCH or (stop is not None and stop.is_set()):
                 break

@@ -242,3 +242,37 @@ def test_the_outbox_s_lookups_by_state_use_the_index_of_mail_not_sent(pgserver):
             assert "outbox_unsent" in plan, plan
     finally:
         models.close()
+
+
+def test_one_daemon_at_a_time_holds_the_others_off_until_its_transaction_ends(pgserver):
+    models.connect(pgserver.create_database(f"of_{uuid.uuid4().hex[:12]}"))
+    inside, order = threading.Event(), []
+
+    def other():
+        inside.wait()
+        with models.one_daemon_at_a_time(42):
+            order.append("other")
+        models.close()
+
+    thread = threading.Thread(target=other)      # a connection of its own, as another daemon's
+    thread.start()
+    try:
+        with models.one_daemon_at_a_time(42):
+            inside.set()
+            thread.join(0.5)
+            assert thread.is_alive(), "the other got in while the lock was held"
+            order.append("first")
+        thread.join(10)
+        assert order == ["first", "other"]
+    finally:
+        thread.join()
+        models.close()
+
+
+def test_on_sqlite_one_daemon_at_a_time_opens_no_transaction(tmp_path):
+    models.connect(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        with models.one_daemon_at_a_time(42):
+            assert not models.db.in_transaction()
+    finally:
+        models.close()
