@@ -206,8 +206,7 @@ def flush(cfg: Config, limit: int = 200) -> int:
         smtp.send_batch(cfg.smtp, batch, on_result=note)
     finally:
         with db.atomic():
-            for res in results:
-                sent += _record_result(rows[int(res.key)], res)
+            sent = _record_results(rows, results)
         models.sync()
         written.remove()
     return sent
@@ -294,6 +293,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _record_results(rows: dict[int, Outbox], results: list) -> int:
+    """The fate of a batch of messages, in the caller's transaction: those the server simply took by one
+    statement, each other one as _record_result says. Returns the messages sent."""
+    plain = [int(res.key) for res in results if res.ok and not res.error]
+    if plain:
+        Outbox.update(state="sent", sent_at=clock.now(), attempts=Outbox.attempts + 1, last_error="").where(
+            Outbox.id.in_(plain)).execute()
+        for key in plain:
+            _log_sent(rows[key])
+    return len(plain) + sum(_record_result(rows[int(res.key)], res) for res in results
+                            if not (res.ok and not res.error))
+
+
+def _log_sent(row: Outbox) -> None:
+    log.info("%s sent %s to %s", row.mail.request.number if row.mail.request_id else "-", row.mail.kind,
+             ", ".join(row.rcpts))
+
+
 def _record_result(row: Outbox, res) -> int:
     number = row.mail.request.number if row.mail.request_id else "-"
     if res.held:
@@ -305,7 +322,7 @@ def _record_result(row: Outbox, res) -> int:
     if res.ok:
         Outbox.update(state="sent", sent_at=clock.now(), attempts=row.attempts + 1,
                       last_error=res.error).where(Outbox.id == row.id).execute()
-        log.info("%s sent %s to %s", number, row.mail.kind, ", ".join(row.rcpts))
+        _log_sent(row)
         return 1
     if res.temporary and row.attempts + 1 < MAX_ATTEMPTS:
         delay = BACKOFF[min(row.attempts, len(BACKOFF) - 1)]

@@ -117,6 +117,7 @@ def test_on_sqlite_an_accepted_message_is_written_down_before_the_next_goes(db, 
     assert [w for w, _ in seen] == [set(), {ids[0]}, {ids[0], ids[1]}]
     assert all(states == {"sending"} for _, states in seen)     # one commit for the batch, at its end
     assert _committed(db) == {i: "sent" for i in ids}
+    assert {(r.attempts, r.sent_at, r.last_error) for r in Outbox.select()} == {(1, NOW, "")}
     assert list(journal.glob("*")) == []
 
 
@@ -141,7 +142,7 @@ def test_a_batch_that_breaks_records_what_is_known_and_leaves_the_rest_claimed(d
     ids = _queue(3)
 
     def send_batch(_cfg, batch, on_result=None):
-        on_result(smtp.SendResult(batch[0].key, True, False, ""))
+        on_result(smtp.SendResult(batch[0].key, True, False, "refused: x@example.test: 550 no such user"))
         on_result(smtp.SendResult(batch[1].key, False, True, "451 try later"))
         raise RuntimeError("a bug")
 
@@ -150,6 +151,7 @@ def test_a_batch_that_breaks_records_what_is_known_and_leaves_the_rest_claimed(d
         outbox.flush(CFG)
     assert _committed(db) == {ids[0]: "sent", ids[1]: "queued", ids[2]: "sending"}
     assert Outbox.get_by_id(ids[1]).last_error == "451 try later"
+    assert Outbox.get_by_id(ids[0]).last_error.startswith("refused: x@example.test")
     assert list(models.sent_journal().glob("*")) == []
     outbox._requeue_orphans(NOW + timedelta(minutes=11), models.sent_journal())
     assert _states()[ids[2]] == "queued"
