@@ -292,3 +292,21 @@ def test_what_is_sent_or_moved_out_of_the_inbox_is_on_disk_first(db, monkeypatch
     monkeypatch.setattr(outbox._Journal, "remove", lambda self: events.append("journal gone"))
     assert outbox.flush(CFG) == 2
     assert events == ["sync", "send", "send", "sync", "journal gone"]
+
+
+def test_the_sender_thread_keeps_little_memory_of_its_own(db, monkeypatch):
+    """One malloc arena for all threads (a thread's own arena kept what it freed), and a small page cache for
+    the sender's connection, which reads each row once."""
+    calls, caches = [], []
+    monkeypatch.setattr(service, "_mallopt", lambda *args: calls.append(args))
+
+    def flush(app, notifier=None):
+        caches.append(models.db.execute_sql("PRAGMA cache_size").fetchone()[0])
+
+    monkeypatch.setattr(service, "flush", flush)
+    with service.Sender(SimpleNamespace(cfg=CFG)) as sender:
+        sender.kick()
+        sender.drain()
+    assert calls == [(-8, 1)]
+    assert caches == [-512]
+    assert models.db.execute_sql("PRAGMA cache_size").fetchone()[0] != -512     # the main thread's is as it was
