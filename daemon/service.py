@@ -93,10 +93,11 @@ class Sender:
     Taking mail in is officeflow's own work (parsing, checking, registering, composing); sending is mostly
     waiting for the SMTP server and, behind it, the mailbox server's delivery. One after the other, a backlog
     costs the sum of both; side by side, about the larger. The thread runs `flush` as the main thread would,
-    on a database connection of its own: every row is claimed before it goes and its result committed before
-    the next one goes, so a kill -9 re-sends at most the message in flight, as before. `kick` (after a batch
-    is committed) has it send what is due; `drain` waits until it has, re-raising what went wrong in it (a
-    database gone), so a pass ends with its mail sent, as when sending ran inline.
+    on a database connection of its own: every row is claimed before it goes and what the server said is
+    written down before the next one goes (outbox.flush), so a kill -9 re-sends at most the message in flight,
+    as before. `kick` (after a batch is committed and on disk) has it send what is due; `drain` waits until it
+    has, re-raising what went wrong in it (a database gone), so a pass ends with its mail sent, as when sending
+    ran inline.
 
     On SQLite both threads write to one file: transactions begin IMMEDIATE (models.connect), so a writer
     waits for the other instead of failing on a stale snapshot. A database in memory is one per
