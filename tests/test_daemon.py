@@ -118,3 +118,54 @@ def test_sigkill_in_the_middle_of_a_backlog_loses_nothing(office):
     assert office.servers.messages(office.addr["office"]) == []
     reviews = [m for m in office.inbox("clerk")]
     assert {re.search(r"【(.+?)】", m.subject).group(1) for m in reviews} == set(numbers)
+
+
+_KILLED_WHILE_SENDING = r"""
+import os, signal, sys
+from daemon import service, smtp
+from daemon.config import load_config
+
+real = smtp.send_batch
+taken = 0
+
+def send_batch(cfg, batch, on_result=None):
+    def result(res):
+        global taken
+        on_result(res)                  # written down, as the daemon does, then the process dies
+        taken += res.ok
+        if taken == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(cfg, batch, on_result=result)
+
+smtp.send_batch = send_batch
+service.run(load_config(sys.argv[1]), once=True)
+"""
+
+
+def test_a_daemon_killed_while_sending_sends_nothing_twice(office, caplog):
+    """Killed right after the server took its third message, before the batch's results were committed: the
+    next start marks the three sent from the journal and sends the rest; nobody gets a mail twice."""
+    n = 12
+    for i in range(n):
+        office.send_request(who="unit1" if i % 2 else "unit2", subject=f"关于第{i + 1}项工作的请示")
+    office.servers.wait_for(office.addr["office"], n)
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WHILE_SENDING, str(office.config_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    db_path = Path(office.cfg.database.url[len("sqlite:///"):])
+    journal = db_path.parent / (db_path.name + "-sent")
+    [left] = list(journal.iterdir())
+    assert len(left.read_text().split()) == 3
+
+    with caplog.at_level("WARNING", logger="officeflow.outbox"):
+        office.run_once()
+    assert sum("not sent again" in r.getMessage() for r in caplog.records) == 3
+    assert list(journal.iterdir()) == []
+    db = office.db()
+    numbers = {r.number for r in db.Request.select()}
+    assert len(numbers) == n
+    assert db.Outbox.select().where(db.Outbox.state != "sent").count() == 0
+    receipts = [re.search(r"【(.+?)】", m.subject).group(1)
+                for m in office.inbox("unit1") + office.inbox("unit2") if "【办请" in m.subject]
+    reviews = [re.search(r"【(.+?)】", m.subject).group(1) for m in office.inbox("clerk")]
+    assert sorted(receipts) == sorted(numbers) and sorted(reviews) == sorted(numbers)    # each once, none twice
