@@ -1,8 +1,9 @@
 """What the worst mails cost: time and peak memory of `run --once` per hostile case, beside a normal request's.
 
 Run on demand:  python bench/hostile.py
-It starts a private Dovecot + SMTP relay on loopback (as the tests do). For each case a fresh office gets the
-mail in its inbox and `officeflow run --once` runs in a child process; printed per case:
+It starts a private Dovecot + SMTP relay on loopback (as the tests do; the relay in a process of its own, as a
+real mail server is, so that the raw side's client does not share an interpreter with it). For each case a
+fresh office gets the mail in its inbox and `officeflow run --once` runs in a child process; printed per case:
   raw:        imaplib fetch of the mail + sending it once over SMTP (the floor for any mail of that size);
   officeflow: wall time and peak RSS (the daemon and the attachment readers it starts) of `run --once`,
               and the ratio of both to the normal request's.
@@ -145,7 +146,7 @@ def approval_behind_the_worst(servers) -> tuple[float, bool]:
 
 def main() -> int:
     os.environ.setdefault("OFFICEFLOW_NOW", "2026-11-26T09:00:00+08:00")
-    servers = MailServers().start()
+    servers = MailServers(relay_process=True).start()
     rows = []
     try:
         for name, make in CASES.items():
