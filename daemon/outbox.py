@@ -162,7 +162,6 @@ def flush(cfg: Config, limit: int = 200) -> int:
 
     now = clock.now()
     journal = models.sent_journal()
-    models.sync()           # what a mail about to go says has happened is on disk first
     _requeue_orphans(now, journal)
     due = [r.id for r in Outbox.select(Outbox.id).where((Outbox.state == "queued") & (Outbox.next_attempt_at <= now))
            .order_by(Outbox.id).limit(limit)]
@@ -175,6 +174,8 @@ def flush(cfg: Config, limit: int = 200) -> int:
             .where((Outbox.claimed_by == token) & (Outbox.state == "sending")).order_by(Outbox.id)}
     if not rows:
         return 0
+    # what the mail about to go says has happened is on disk first: every commit so far, the other thread's too
+    models.sync()
     whole = mailstore.messages(rows.values())
     envelopes = {r.id: mailstore.envelope(r) for r in rows.values()}
     batch = [smtp.Outgoing(key=str(r.id), mail_from=envelopes[r.id][0], rcpts=tuple(envelopes[r.id][1]),
@@ -198,15 +199,24 @@ def flush(cfg: Config, limit: int = 200) -> int:
     results = []
 
     def note(res) -> None:
+        nonlocal sent
         if res.ok:
-            written.add(res.key)        # on disk before the next message goes
+            try:
+                written.add(res.key)        # on disk before the next message goes
+            except OSError as e:            # a full disk, say: this one is committed at once instead
+                log.error("- cannot write down sent mail in %s (%s); recording outbox row %s at once",
+                          journal, e, res.key)
+                with db.atomic():
+                    sent += _record_result(rows[int(res.key)], res)
+                models.sync()
+                return
         results.append(res)
 
     try:
         smtp.send_batch(cfg.smtp, batch, on_result=note)
     finally:
         with db.atomic():
-            sent = _record_results(rows, results)
+            sent += _record_results(rows, results)
         models.sync()
         written.remove()
     return sent
@@ -222,8 +232,9 @@ class _Journal:
 
     def add(self, key: str) -> None:
         new = not self.path.exists()
-        if new:
+        if new and not self.root.is_dir():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _fsync_dir(self.root.parent)    # the folder's name on disk, beside the database
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, f"{key}\n".encode())
@@ -231,11 +242,7 @@ class _Journal:
         finally:
             os.close(fd)
         if new:                         # the file's name on disk too, not only its lines
-            dfd = os.open(self.root, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            _fsync_dir(self.root)
 
     def ids(self) -> set[int]:
         try:
@@ -246,6 +253,14 @@ class _Journal:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _owner_gone(token: str) -> bool:
@@ -275,6 +290,8 @@ def _requeue_orphans(now, journal: Path | None = None) -> None:
             log.warning("- outbox row %s left unsent by %s, queued again", row.id, row.claimed_by)
     if journal is None:
         return
+    if accepted:
+        models.sync()           # the rows marked sent are on disk before the journal that says so goes
     for token in accepted:
         _Journal(journal, token).remove()
     if journal.is_dir():        # journals of claims recorded whole before their daemon died

@@ -153,7 +153,10 @@ class Sender:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._thread.join()
+        while self._thread.is_alive():
+            self._thread.join(1.0)
+            if self.notifier is not None:
+                self.notifier.watchdog()     # the work in hand may be a large batch
         self._thread = None
 
     def _run(self) -> None:

@@ -310,3 +310,79 @@ def test_the_sender_thread_keeps_little_memory_of_its_own(db, monkeypatch):
     assert calls == [(-8, 1)]
     assert caches == [-512]
     assert models.db.execute_sql("PRAGMA cache_size").fetchone()[0] != -512     # the main thread's is as it was
+
+
+def test_mail_another_thread_committed_a_moment_before_it_goes_is_on_disk_first(db, monkeypatch):
+    """The intake thread commits while the sender claims: whatever is claimed is flushed before it is sent."""
+    events = []
+    real_sync, real_requeue = models.sync, outbox._requeue_orphans
+    monkeypatch.setattr(models, "sync", lambda: (events.append("sync"), real_sync()))
+
+    def requeue(now, journal=None):
+        real_requeue(now, journal)
+        events.append(("commit", _queue(1)[0]))         # the other thread, between two steps of flush
+
+    def send_batch(_cfg, batch, on_result=None):
+        for m in batch:
+            events.append(("send", int(m.key)))
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(outbox, "_requeue_orphans", requeue)
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    assert outbox.flush(CFG) == 1
+    [(_, row)] = [e for e in events if e[0] == "commit"]
+    assert events[events.index(("commit", row)):events.index(("send", row))].count("sync") == 1
+
+
+def test_a_dead_daemons_journal_goes_only_once_the_rows_it_lists_are_on_disk_as_sent(db, monkeypatch):
+    ids = _queue(2)
+    token = f"{socket.gethostname()}:{_dead_pid()}:abcd"
+    Outbox.update(state="sending", claimed_by=token, claimed_at=NOW).execute()
+    journal = models.sent_journal()
+    outbox._Journal(journal, token).add(str(ids[0]))
+    events = []
+    real_sync, real_remove = models.sync, outbox._Journal.remove
+    monkeypatch.setattr(models, "sync", lambda: (events.append("sync"), real_sync()))
+    monkeypatch.setattr(outbox._Journal, "remove", lambda self: (events.append("remove"), real_remove(self)))
+    outbox._requeue_orphans(NOW, journal)
+    assert events == ["sync", "remove"]
+    assert _states() == {ids[0]: "sent", ids[1]: "queued"}
+
+
+def test_when_the_journal_cannot_be_written_each_message_is_committed_as_it_goes(db, monkeypatch, caplog):
+    """A full disk: the message the server took is committed sent at once, and the batch goes on; none is
+    left claimed to be sent again later."""
+    ids = _queue(3)
+    seen = []
+
+    def full(self, key):
+        raise OSError(28, "No space left on device")
+
+    def send_batch(_cfg, batch, on_result=None):
+        for m in batch:
+            seen.append(_committed(db))
+            on_result(smtp.SendResult(m.key, True, False, ""))
+
+    monkeypatch.setattr(outbox._Journal, "add", full)
+    monkeypatch.setattr(smtp, "send_batch", send_batch)
+    with caplog.at_level("ERROR", logger="officeflow.outbox"):
+        assert outbox.flush(CFG) == 3
+    assert [sorted(s.values()) for s in seen] == [
+        ["sending"] * 3, ["sending", "sending", "sent"], ["sending", "sent", "sent"]]
+    assert _committed(db) == {i: "sent" for i in ids}
+    assert {r.attempts for r in Outbox.select()} == {1}
+    assert sum("cannot write down sent mail" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_closing_the_sender_after_an_error_keeps_the_watchdog_fed(db, monkeypatch):
+    """The pass broke (the mailbox went away) while the sender had a long batch in hand: closing waits for it,
+    and systemd must not take that for a hang."""
+    pings = []
+    notifier = SimpleNamespace(watchdog=lambda: pings.append(threading.get_ident()))
+    release = threading.Event()
+    monkeypatch.setattr(service, "flush", lambda app, notifier=None: release.wait(10))
+    sender = service.Sender(SimpleNamespace(cfg=CFG), notifier)
+    sender.kick()
+    threading.Timer(1.5, release.set).start()
+    sender.close()
+    assert pings and sender._thread is None
