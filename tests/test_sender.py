@@ -135,6 +135,7 @@ def test_without_a_journal_each_result_is_committed_before_the_next_goes(db, mon
     assert outbox.flush(CFG) == 3
     assert [sorted(s for s in states.values()) for states in seen] == [
         ["sending"] * 3, ["sending", "sending", "sent"], ["sending", "sent", "sent"]]
+    assert _committed(db) == {i: "sent" for i in ids}
     assert not (db.parent / "db.sqlite-sent").exists()
 
 
