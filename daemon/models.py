@@ -635,9 +635,14 @@ def sync() -> None:
     if not isinstance(db.obj, pw.SqliteDatabase) or in_memory():
         return
     try:
-        fd = os.open(db.obj.database + "-wal", os.O_RDONLY)
+        fsync_path(db.obj.database + "-wal")
     except FileNotFoundError:
-        return          # no WAL: no connection is open, the last one to close checkpointed it into the file
+        pass            # no WAL: no connection is open, the last one to close checkpointed it into the file
+
+
+def fsync_path(path: str | Path) -> None:
+    """What is written to the file or folder `path` on disk (a folder: the names in it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

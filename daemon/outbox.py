@@ -229,20 +229,21 @@ class _Journal:
     def __init__(self, root: Path, token: str):
         self.root = root
         self.path = root / token
+        self.named = False              # the file's name is on disk (after the first line)
 
     def add(self, key: str) -> None:
-        new = not self.path.exists()
-        if new and not self.root.is_dir():
+        if not self.named and not self.root.is_dir():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _fsync_dir(self.root.parent)    # the folder's name on disk, beside the database
+            models.fsync_path(self.root.parent)     # the folder's name on disk, beside the database
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, f"{key}\n".encode())
             os.fsync(fd)
         finally:
             os.close(fd)
-        if new:                         # the file's name on disk too, not only its lines
-            _fsync_dir(self.root)
+        if not self.named:              # the file's name on disk too, not only its lines
+            models.fsync_path(self.root)
+            self.named = True
 
     def ids(self) -> set[int]:
         try:
@@ -253,14 +254,6 @@ class _Journal:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _owner_gone(token: str) -> bool:
