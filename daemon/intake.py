@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import peewee as pw
 
-from daemon import clock, flows, limits, mime, outbox, questions, rules, trust, views, workflow
+from daemon import clock, flows, limits, mime, models, outbox, questions, rules, trust, views, workflow
 from daemon.app import App
 from daemon.models import (ACTIVE, APPROVED, APPROVING, RETURNED, REVIEWING, STATE_LABELS, Mail, Opinion, Prepared,
                            Request, Statement, Step, db)
@@ -45,6 +45,7 @@ def archive(app: App, raw: bytes, digest: str) -> str:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        models.fsync_path(path.parent)      # its name on disk too, before the mail leaves the inbox
     return rel
 
 

@@ -210,3 +210,18 @@ def test_answers_to_one_address_stop_after_the_daily_limit(world):
         world.send("robot@else.test", f"第{i}封", "请问")
     assert len(world.mails_to("robot@else.test")) == intake.MAX_ANSWERS_A_DAY
     assert Mail.select().where(Mail.direction == "in").count() == intake.MAX_ANSWERS_A_DAY + 5
+
+
+def test_an_archived_original_and_its_name_are_on_disk_before_it_is_registered(world, monkeypatch):
+    """The mail leaves the inbox once it is registered: the copy kept of it must survive a power cut by then,
+    its bytes and the folder entry that names it."""
+    import os
+    flushed = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    assert world.send("unit1@t.test", "关于购置办公设备的请示", BODY) == intake.PROCESSED
+    [row] = Mail.select().where(Mail.direction == "in")
+    path = world.app.archive_root() / row.archive
+    # the bytes under the temporary name they are written to, then the folder once it names them
+    ours = [f for f in flushed if f.startswith(str(path.with_suffix(""))) or f == str(path.parent)]
+    assert len(ours) == 2 and ours[0].startswith(str(path.with_suffix(".tmp"))) and ours[1] == str(path.parent)
